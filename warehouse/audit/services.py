@@ -1,0 +1,94 @@
+"""audit_record(): the one way an event enters the trail. Services call it inside their own transaction."""
+
+import contextlib
+import contextvars
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+
+from warehouse import clock
+from warehouse.audit.chain import event_content, event_hash
+from warehouse.audit.models import GENESIS_HASH, AuditEvent
+
+# Any constant works; it only has to be the same for every writer of the chain.
+AUDIT_CHAIN_LOCK_KEY = 0x57A4E401
+
+_via: contextvars.ContextVar[str] = contextvars.ContextVar("audit_via", default="")
+
+
+@contextlib.contextmanager
+def acting_via(channel: str) -> Iterator[None]:
+    """Label every event recorded inside the block with the channel it came through (web, api-token:…)."""
+    token = _via.set(channel)
+    try:
+        yield
+    finally:
+        _via.reset(token)
+
+
+def _lock_chain() -> None:
+    # Writers take turns at the head of the chain until their transaction ends, so the chain stays linear.
+    # SQLite needs nothing: its IMMEDIATE transactions already hold the one write lock.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK_KEY])
+
+
+def _json_ready(data: dict[str, Any] | None) -> dict[str, Any]:
+    # Hash exactly what the database will give back: plain JSON types, no Decimals or datetimes.
+    return json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: models.Model | None = None,
+    target_label: str = "",
+    model_name: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. `actor` is a user, or None for the system (worker, sweeper, migration)."""
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    actor_label = actor.get_username() if actor_id is not None else "system"
+    target_type = target._meta.label_lower if target is not None else ""
+    target_id = str(target.pk) if target is not None else ""
+    if target is not None and not target_label:
+        target_label = str(target)
+    payload = _json_ready(data)
+    with transaction.atomic():
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+        sequence, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        created_at = clock.now()
+        content = event_content(
+            sequence=sequence,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            via=_via.get(),
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            target_label=target_label[:300],
+            model_name=model_name,
+            data=payload,
+        )
+        return AuditEvent.objects.create(
+            sequence=sequence,
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            via=content["via"],
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            target_label=content["target_label"],
+            model_name=model_name,
+            data=payload,
+            prev_hash=prev_hash,
+            hash=event_hash(prev_hash, content),
+        )

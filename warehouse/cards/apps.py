@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CardsConfig(AppConfig):
+    name = "warehouse.cards"
+    label = "cards"
+    verbose_name = "Model cards"

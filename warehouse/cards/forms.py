@@ -1,0 +1,128 @@
+"""The registration page's form. It only turns typed text into the API's JSON shape; the same parser as
+the API (`registration_parse`) decides what is valid, so the page and the API give the same answers."""
+
+import re
+
+from django import forms
+
+from warehouse.registry.models import ArtifactKind
+
+_LIST_ITEM = re.compile(r"^(?P<list>artifacts|evaluation\.metrics|evaluation\.slices)\[(?P<index>\d+)\](?:\.(?P<field>\w+))?$")
+LIST_FIELDS = {"artifacts": "artifacts", "evaluation.metrics": "metrics", "evaluation.slices": "slices"}
+
+
+class RegistrationForm(forms.Form):
+    model = forms.SlugField(max_length=64, help_text="An existing model, or a new name to create it.")
+    model_description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                        help_text="Only used when the model is new.")
+    model_team = forms.CharField(required=False, max_length=150, help_text="Only used when the model is new.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                  help_text="What changed in this version.")
+
+    artifacts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+        help_text=f"One per line: kind name uri [sha256] [size_bytes]. Kinds: {', '.join(ArtifactKind.values)}.",
+    )
+    source_run_tracking_system = forms.CharField(required=False, label="Tracking system", max_length=50)
+    source_run_run_id = forms.CharField(required=False, label="Run id", max_length=200)
+    source_run_url = forms.CharField(required=False, label="Run URL", max_length=2048)
+    source_run_git_commit = forms.CharField(required=False, label="Git commit", max_length=64)
+    source_run_training_data = forms.CharField(required=False, label="Training data", max_length=2048)
+
+    dataset = forms.CharField(required=False, max_length=200, label="Evaluation dataset")
+    dataset_version = forms.CharField(required=False, max_length=100)
+    metrics = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+        help_text="One per line: name value [higher|lower].",
+    )
+    slices = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+        help_text="One per line: slice metric value sample_count, e.g. region=EU auc 0.91 1200.",
+    )
+
+    profile_latency_p50_ms = forms.CharField(required=False, label="Latency p50 (ms)")
+    profile_latency_p95_ms = forms.CharField(required=False, label="Latency p95 (ms)")
+    profile_latency_p99_ms = forms.CharField(required=False, label="Latency p99 (ms)")
+    profile_hardware = forms.CharField(required=False, label="Hardware", max_length=200)
+    profile_throughput_rps = forms.CharField(required=False, label="Throughput (requests/s)")
+    profile_cost_per_1k_predictions = forms.CharField(required=False, label="Cost per 1,000 predictions")
+    profile_currency = forms.CharField(required=False, label="Currency", max_length=3, initial="USD")
+
+    card = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 10}),
+        help_text="Markdown. Use ## headings for sections: Task, Data summary, Known failures, Owners and contacts…",
+    )
+
+    def payload(self) -> dict:
+        """The cleaned form in the JSON shape the API accepts."""
+        data = self.cleaned_data
+        payload: dict = {
+            "description": data["description"],
+            "artifacts": [_artifact(line) for line in _lines(data["artifacts"])],
+        }
+        if data["model_description"] or data["model_team"]:
+            payload["model"] = {"description": data["model_description"], "team": data["model_team"] or None}
+        source_run = _prefixed(data, "source_run_")
+        if source_run:
+            payload["source_run"] = source_run
+        if data["dataset"] or data["metrics"] or data["slices"]:
+            payload["evaluation"] = {
+                "dataset": data["dataset"],
+                "dataset_version": data["dataset_version"],
+                "metrics": [_metric(line) for line in _lines(data["metrics"])],
+                "slices": [_slice(line) for line in _lines(data["slices"])],
+            }
+        profile = _prefixed(data, "profile_")
+        if any(value for key, value in profile.items() if key != "currency"):
+            payload["profile"] = profile
+        if data["card"].strip():
+            payload["card"] = data["card"]
+        return payload
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """Show the parser's errors (keyed by JSON path) next to the field that was typed."""
+        for path, problems in errors.items():
+            field, prefix = _field_for(path)
+            for problem in problems:
+                self.add_error(field if field in self.fields else None, f"{prefix}{problem}")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _artifact(line: str) -> dict:
+    parts = line.split()
+    keys = ["kind", "name", "uri", "sha256", "size_bytes"]
+    return dict(zip(keys, parts + [""] * (len(keys) - len(parts)), strict=False))
+
+
+def _metric(line: str) -> dict:
+    parts = line.split()
+    keys = ["name", "value", "direction"]
+    return dict(zip(keys, parts + [""] * (len(keys) - len(parts)), strict=False))
+
+
+def _slice(line: str) -> dict:
+    parts = line.split()
+    keys = ["slice", "metric", "value", "sample_count"]
+    return dict(zip(keys, parts + [""] * (len(keys) - len(parts)), strict=False))
+
+
+def _prefixed(data: dict, prefix: str) -> dict:
+    return {key.removeprefix(prefix): value for key, value in data.items() if key.startswith(prefix) and value}
+
+
+def _field_for(path: str) -> tuple[str, str]:
+    item = _LIST_ITEM.match(path)
+    if item:
+        what = f" {item.group('field')}" if item.group("field") else ""
+        return LIST_FIELDS[item.group("list")], f"Line {int(item.group('index')) + 1}{what}: "
+    for json_prefix, form_prefix in (("source_run.", "source_run_"), ("profile.", "profile_"), ("model.", "model_")):
+        if path.startswith(json_prefix):
+            return form_prefix + path.removeprefix(json_prefix), ""
+    if path.startswith("evaluation."):
+        return path.removeprefix("evaluation."), ""
+    if path.startswith("card"):
+        return "card", ""
+    return path, ""

@@ -1,0 +1,354 @@
+"""Every write to the registry. Keyword-only, one transaction each, audited in that transaction."""
+
+import re
+from dataclasses import asdict
+
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
+
+from warehouse import clock
+from warehouse.accounts.permissions import VIEW_MODEL, model_access, permission_denied
+from warehouse.audit.services import audit_record
+from warehouse.errors import Conflict, InvalidInput
+from warehouse.registry.evidence import Evidence
+from warehouse.registry.models import (
+    Artifact,
+    EvaluationMetric,
+    EvaluationReport,
+    ModelVersion,
+    PerformanceProfile,
+    RegisteredModel,
+    SliceMetric,
+    SourceRun,
+    Stage,
+    StageTransition,
+    TransitionKind,
+)
+from warehouse.registry.selectors import production_cache_forget
+
+MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+RESERVED_MODEL_NAMES = frozenset({"new", "register", "search", "api", "static", "admin"})
+
+
+# --- Registered models --------------------------------------------------------------------------------
+
+
+def model_name_problem(name: str) -> str:
+    """Why `name` cannot name a model, or "" if it can (uniqueness is the database's to decide)."""
+    if not name:
+        return "A model name is required."
+    if not MODEL_NAME.match(name):
+        return "Use 1–64 lower-case letters, digits and hyphens, starting and ending with a letter or digit."
+    if name in RESERVED_MODEL_NAMES:
+        return f"{name!r} is reserved; choose another name."
+    return ""
+
+
+def model_create(
+    *, actor, name: str, description: str = "", owner=None, team: Group | None = None
+) -> RegisteredModel:
+    """Create a model. Its owner, its creator and its team may see it; everyone else is denied by default."""
+    if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
+        raise permission_denied(
+            actor=actor, target=None, permission="registry.add_registeredmodel", attempted=f"create the model {name!r}"
+        )
+    problem = model_name_problem(name)
+    if problem:
+        raise InvalidInput({"name": [problem]})
+    if len(description) > 5000:
+        raise InvalidInput({"description": ["At most 5000 characters."]})
+    owner = owner or actor
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                name=name, description=description, owner=owner, team=team, created_by=actor
+            )
+            for principal in {owner, actor} | ({team} if team else set()):
+                assign_perm(VIEW_MODEL, principal, model)
+            audit_record(
+                actor=actor,
+                action="model.created",
+                target=model,
+                model_name=model.name,
+                data={"owner": owner.get_username(), "team": team.name if team else None},
+            )
+    except IntegrityError as error:
+        if RegisteredModel.objects.filter(name=name).exists():
+            raise InvalidInput({"name": [f"A model named {name!r} already exists."]}) from error
+        raise
+    return model
+
+
+def model_update(*, actor, model: RegisteredModel, description: str, owner, team: Group | None) -> RegisteredModel:
+    """Change what a model says about itself. Its name is permanent: alerts and pipelines refer to it."""
+    if not actor.is_superuser:
+        raise permission_denied(actor=actor, target=model, permission="superuser", attempted="edit this model")
+    with transaction.atomic():
+        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        before = {"description": locked.description, "owner": locked.owner_id, "team": locked.team_id}
+        locked.description, locked.owner, locked.team = description, owner, team
+        locked.save(update_fields=["description", "owner", "team"])
+        if team is not None:
+            assign_perm(VIEW_MODEL, team, locked)
+        assign_perm(VIEW_MODEL, owner, locked)
+        audit_record(
+            actor=actor,
+            action="model.updated",
+            target=locked,
+            model_name=locked.name,
+            data={"before": before, "after": {"description": description, "owner": owner.pk, "team": team and team.pk}},
+        )
+    return locked
+
+
+# --- Registering a version ----------------------------------------------------------------------------
+
+
+def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> ModelVersion:
+    """Register the next version of `model` in Draft with its evidence, all or nothing."""
+    model_access(actor, model).require("registry.register_version", attempted=f"register versions of {model.name}")
+    with transaction.atomic():
+        # The lock makes version numbers gapless and unique under concurrent registrations.
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        number = (model.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+        now = clock.now()
+        version = ModelVersion.objects.create(
+            model=model,
+            number=number,
+            stage=Stage.DRAFT,
+            stage_changed_at=now,
+            created_at=now,
+            description=evidence.description,
+            registered_by=actor,
+        )
+        version.model = model
+        _evidence_create(version, evidence)
+        audit_record(
+            actor=actor,
+            action="version.registered",
+            target=version,
+            target_label=version.identifier,
+            model_name=model.name,
+            data={
+                "number": number,
+                "uuid": str(version.uuid),
+                "artifacts": [{"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256} for a in evidence.artifacts],
+                "source_run": asdict(evidence.source_run) if evidence.source_run else None,
+                "metrics": {m.name: m.value for m in evidence.evaluation.metrics} if evidence.evaluation else {},
+                "slice_count": len(evidence.evaluation.slices) if evidence.evaluation else 0,
+            },
+        )
+    return version
+
+
+def _evidence_create(version: ModelVersion, evidence: Evidence) -> None:
+    Artifact.objects.bulk_create(Artifact(version=version, **asdict(artifact)) for artifact in evidence.artifacts)
+    if evidence.source_run:
+        SourceRun.objects.create(version=version, **asdict(evidence.source_run))
+    if evidence.evaluation:
+        report = EvaluationReport.objects.create(
+            version=version, dataset=evidence.evaluation.dataset, dataset_version=evidence.evaluation.dataset_version
+        )
+        EvaluationMetric.objects.bulk_create(
+            EvaluationMetric(report=report, **asdict(metric)) for metric in evidence.evaluation.metrics
+        )
+        SliceMetric.objects.bulk_create(
+            (SliceMetric(report=report, **asdict(slice_)) for slice_ in evidence.evaluation.slices), batch_size=1000
+        )
+    if evidence.profile:
+        PerformanceProfile.objects.create(version=version, **asdict(evidence.profile))
+
+
+# --- The stage machine: the one door --------------------------------------------------------------------
+
+# DESIGN invariant 1. Archived → Production exists only as a rollback to the recorded target.
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    Stage.DRAFT: frozenset({Stage.STAGING, Stage.ARCHIVED}),
+    Stage.STAGING: frozenset({Stage.PRODUCTION, Stage.ARCHIVED}),
+    Stage.PRODUCTION: frozenset({Stage.ARCHIVED}),
+    Stage.ARCHIVED: frozenset(),
+}
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+def version_transition(
+    *,
+    version: ModelVersion,
+    to_stage: Stage | str,
+    actor,
+    reason: str,
+    expected_production: ModelVersion | None | _Unset = UNSET,
+) -> StageTransition:
+    """Move `version` to `to_stage`. The only code that writes ModelVersion.stage.
+
+    Promotion to Production replaces the current production version, which is archived and becomes the
+    new version's rollback target. The caller states which version it expects to replace
+    (`expected_production`, None for "none"): if production changed meanwhile, the move is refused rather
+    than silently replacing a version the caller never saw. Archived → Production is a rollback, allowed
+    only to the current production version's recorded rollback target.
+
+    Who may ask for a move is decided by the caller (promotion, archive, rollback services); this
+    function decides whether the move is possible and makes it atomically. A refused move raises Conflict
+    and leaves an audit event.
+    """
+    to_stage = Stage(to_stage)
+    if not reason or not reason.strip():
+        raise InvalidInput({"reason": ["Say why the stage changes."]})
+    if to_stage == Stage.PRODUCTION and version.stage != Stage.ARCHIVED and expected_production is UNSET:
+        raise TypeError("A promotion to Production must state expected_production (a version or None).")
+    try:
+        with transaction.atomic():
+            return _transition_locked(version, to_stage, actor, reason.strip(), expected_production)
+    except Conflict as refusal:
+        audit_record(
+            actor=actor,
+            action="version.stage_change_refused",
+            target=version,
+            target_label=version.identifier,
+            model_name=version.model.name,
+            data={"from": version.stage, "to": to_stage.value, "code": refusal.code, "message": refusal.message},
+        )
+        raise
+
+
+def _transition_locked(version, to_stage, actor, reason, expected_production) -> StageTransition:
+    model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
+    version.refresh_from_db(fields=["stage", "rollback_target", "rolled_back_at"])
+    version.model = model
+    from_stage = Stage(version.stage)
+    now = clock.now()
+
+    if from_stage == to_stage:
+        raise Conflict(f"{version.identifier} is already in {to_stage.label}.", code="already_in_stage")
+
+    current = model.versions.filter(stage=Stage.PRODUCTION).exclude(pk=version.pk).first()
+    if current is not None:
+        current.model = model
+
+    if from_stage == Stage.ARCHIVED and to_stage == Stage.PRODUCTION:
+        return _rollback_locked(version, current, actor, reason, now)
+
+    if to_stage not in ALLOWED_MOVES[from_stage]:
+        raise Conflict(
+            f"{version.identifier} cannot move from {from_stage.label} to {to_stage.label}. "
+            f"Allowed from {from_stage.label}: {', '.join(Stage(s).label for s in sorted(ALLOWED_MOVES[from_stage])) or 'nothing'}.",
+            code="move_not_allowed",
+        )
+
+    replaced = None
+    if to_stage == Stage.PRODUCTION:
+        expected_pk = expected_production.pk if expected_production is not None else None
+        if (current.pk if current else None) != expected_pk:
+            now_in = current.identifier if current else "nothing"
+            raise Conflict(
+                f"Production changed since this promotion was decided: {now_in} is in production now. "
+                "Look at the current state and decide again.",
+                code="production_changed",
+            )
+        if current is not None:
+            # Archive first: the partial unique index allows one production row at any instant.
+            _set_stage(current, Stage.ARCHIVED, now)
+            _transition_row(current, Stage.PRODUCTION, Stage.ARCHIVED, TransitionKind.REPLACED, actor,
+                            f"Replaced by {version.identifier}: {reason}", now)
+            replaced = current
+        version.rollback_target = replaced
+
+    _set_stage(version, to_stage, now, extra_fields=("rollback_target",))
+    kind = TransitionKind.PROMOTION if to_stage in (Stage.STAGING, Stage.PRODUCTION) else TransitionKind.ARCHIVE
+    transition = _transition_row(version, from_stage, to_stage, kind, actor, reason, now)
+    _after_commit_forget(model, from_stage, to_stage)
+    return transition
+
+
+def _rollback_locked(target, current, actor, reason, now) -> StageTransition:
+    if current is None:
+        raise Conflict(
+            f"{target.model.name} has nothing in production to roll back from.", code="no_production_version"
+        )
+    if current.rollback_target_id != target.pk:
+        recorded = current.rollback_target.identifier if current.rollback_target_id else "none"
+        raise Conflict(
+            f"{target.identifier} is not the rollback target of {current.identifier} (its recorded target is {recorded}).",
+            code="not_rollback_target",
+        )
+    _set_stage(current, Stage.ARCHIVED, now, extra_fields=("rolled_back_at",), rolled_back_at=now)
+    _transition_row(current, Stage.PRODUCTION, Stage.ARCHIVED, TransitionKind.ROLLED_BACK, actor,
+                    f"Rolled back to {target.identifier}: {reason}", now)
+    # The target keeps its own recorded rollback target: the version that was before it.
+    _set_stage(target, Stage.PRODUCTION, now)
+    transition = _transition_row(target, Stage.ARCHIVED, Stage.PRODUCTION, TransitionKind.ROLLBACK, actor, reason, now)
+    _after_commit_forget(target.model, Stage.ARCHIVED, Stage.PRODUCTION)
+    return transition
+
+
+def _set_stage(version: ModelVersion, stage: Stage, now, extra_fields: tuple[str, ...] = (), **values) -> None:
+    for field, value in values.items():
+        setattr(version, field, value)
+    version.stage = stage
+    version.stage_changed_at = now
+    version.save(update_fields=["stage", "stage_changed_at", *extra_fields])
+
+
+def _transition_row(version, from_stage, to_stage, kind, actor, reason, now) -> StageTransition:
+    transition = StageTransition.objects.create(
+        model=version.model, version=version, from_stage=from_stage, to_stage=to_stage, kind=kind,
+        actor=actor, reason=reason, created_at=now,
+    )
+    audit_record(
+        actor=actor,
+        action="version.stage_changed",
+        target=version,
+        target_label=version.identifier,
+        model_name=version.model.name,
+        data={"from": str(from_stage), "to": str(to_stage), "kind": str(kind), "reason": reason,
+              "rollback_target": version.rollback_target.identifier if version.rollback_target_id else None},
+    )
+    return transition
+
+
+def _after_commit_forget(model: RegisteredModel, from_stage: Stage, to_stage: Stage) -> None:
+    if Stage.PRODUCTION in (from_stage, to_stage):
+        name = model.name
+        transaction.on_commit(lambda: production_cache_forget(name))
+
+
+# --- Who may do what on a model -------------------------------------------------------------------------
+
+
+def model_permissions_set(*, actor, model: RegisteredModel, principal, codenames: set[str]) -> None:
+    """Make `principal` (a user or a group) hold exactly `codenames` on `model`, audited.
+
+    The admin's object-permission pages save through here, so a grant is on the record like any change.
+    """
+    if not actor.is_superuser:
+        raise permission_denied(actor=actor, target=model, permission="superuser", attempted="change who may act on this model")
+    is_group = isinstance(principal, Group)
+    with transaction.atomic():
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        held = set(get_group_perms(principal, model) if is_group else get_user_perms(principal, model))
+        granted, revoked = sorted(codenames - held), sorted(held - codenames)
+        for codename in revoked:
+            remove_perm(codename, principal, model)
+        for codename in granted:
+            assign_perm(codename, principal, model)
+        if granted or revoked:
+            audit_record(
+                actor=actor,
+                action="model.permissions_changed",
+                target=model,
+                model_name=model.name,
+                data={
+                    "group" if is_group else "user": principal.name if is_group else principal.get_username(),
+                    "granted": granted,
+                    "revoked": revoked,
+                },
+            )

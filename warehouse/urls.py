@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from warehouse.registry import views as registry_views
+
+admin.site.site_header = "Warehouse administration"
+admin.site.site_title = "Warehouse admin"
+
+urlpatterns = [
+    path("", registry_views.home, name="home"),
+    path("accounts/", include("warehouse.accounts.urls")),
+    path("models/", include("warehouse.registry.urls")),
+    path("register/", include("warehouse.cards.urls")),
+    path("audit/", registry_views.audit_trail, name="audit-trail"),
+    path("api/v1/", include("warehouse.api.urls")),
+    path("admin/", admin.site.urls),
+]
