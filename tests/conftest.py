@@ -1,0 +1,91 @@
+"""Shared fixtures: a team, one person per role (all in the team), an outsider, and a model they work on.
+
+Everything is made through the services on the real database; nothing is mocked.
+"""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+from tests.factories import model_create_for_tests, user_with_roles
+from warehouse.accounts.roles import Role
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip on SQLite, except in CI, where a missing PostgreSQL is a failure."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if on_postgres:
+        return
+    if IN_CI:
+        raise pytest.UsageError("CI=true but DATABASE_URL does not point at PostgreSQL: refusing to skip its tests.")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def team(db):
+    return Group.objects.create(name="payments")
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("root", "root@example.com", "root-password-1")
+
+
+@pytest.fixture
+def contributor(team):
+    return user_with_roles("carol", Role.CONTRIBUTOR, teams=(team,))
+
+
+@pytest.fixture
+def viewer(team):
+    return user_with_roles("victor", Role.VIEWER, teams=(team,))
+
+
+@pytest.fixture
+def reviewer(team):
+    return user_with_roles("rita", Role.REVIEWER, teams=(team,))
+
+
+@pytest.fixture
+def approver(team):
+    return user_with_roles("april", Role.APPROVER, teams=(team,))
+
+
+@pytest.fixture
+def responder(team):
+    return user_with_roles("ravi", Role.INCIDENT_RESPONDER, teams=(team,))
+
+
+@pytest.fixture
+def policy_admin(team):
+    return user_with_roles("polly", Role.POLICY_ADMIN, teams=(team,))
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, with every role, but in no team: the model does not exist for them."""
+    return user_with_roles("oscar", *Role)
+
+
+@pytest.fixture
+def model(contributor, team):
+    return model_create_for_tests(actor=contributor, name="fraud-scorer", team=team)
+
+
+@pytest.fixture
+def version(model):
+    return model.versions.get(number=1)
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"
