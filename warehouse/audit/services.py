@@ -4,6 +4,7 @@ import contextlib
 import contextvars
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -37,9 +38,26 @@ def _lock_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK_KEY])
 
 
+def _as_stored(value: Any) -> Any:
+    # PostgreSQL keeps JSON numbers as `numeric` and writes them back without an exponent and without a
+    # sign on zero: 1e+16 comes back as 10000000000000000 (an int to Python) and -0.0 as 0.0. Hash what
+    # comes back, or a large metric value would read as tampering on PostgreSQL and not on SQLite.
+    if isinstance(value, float):
+        if value == 0:
+            return 0.0
+        text = repr(value)
+        return int(Decimal(text)) if "e+" in text else value
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    return value
+
+
 def _json_ready(data: dict[str, Any] | None) -> dict[str, Any]:
-    # Hash exactly what the database will give back: plain JSON types, no Decimals or datetimes.
-    return json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
+    # Hash exactly what the database will give back: plain JSON types, no Decimals or datetimes, and
+    # numbers as PostgreSQL returns them. NaN and infinities have no JSON spelling: refused here, early.
+    return _as_stored(json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder, allow_nan=False)))
 
 
 def audit_record(
@@ -59,7 +77,9 @@ def audit_record(
     if target is not None and not target_label:
         target_label = str(target)
     payload = _json_ready(data)
-    with transaction.atomic():
+    # No savepoint: an event belongs to its caller's transaction, and if writing it fails, so does the
+    # caller's change. On its own (a refusal) this is a transaction of its own.
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         last = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
         sequence, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)

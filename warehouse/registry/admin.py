@@ -4,9 +4,12 @@ Nothing here writes a stage or evidence. Changes to a model and to its object pe
 the registry services, so they are audited like any other change.
 """
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
+from warehouse.accounts.permissions import permission_denied
 from warehouse.registry.models import (
     Artifact,
     EvaluationMetric,
@@ -15,7 +18,7 @@ from warehouse.registry.models import (
     SliceMetric,
     StageTransition,
 )
-from warehouse.registry.services import model_create, model_permissions_set, model_update
+from warehouse.registry.services import model_create, model_name_problem, model_permissions_set, model_update
 
 
 class ReadOnlyMixin:
@@ -42,8 +45,30 @@ def _audited_form(base, principal_attribute: str, request):
     return AuditedObjectPermissionsForm
 
 
+class RegisteredModelForm(forms.ModelForm):
+    """Says on the form what the services would refuse, so a bad name is a form error and not a crash."""
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "description", "owner", "team"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        problem = model_name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
+
+    def clean_description(self):
+        description = self.cleaned_data.get("description") or ""
+        if len(description) > 5000:
+            raise forms.ValidationError("At most 5000 characters.")
+        return description
+
+
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(GuardedModelAdmin):
+    form = RegisteredModelForm
     list_display = ["name", "owner", "team", "created_at"]
     list_select_related = ["owner", "team"]
     search_fields = ["name", "description"]
@@ -57,6 +82,17 @@ class RegisteredModelAdmin(GuardedModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The admin saves inside a transaction that a refusal rolls back, and the refusal's audit event
+        # with it. Refuse an edit that model_update would refuse before that transaction opens.
+        if object_id is not None and request.method == "POST" and not request.user.is_superuser:
+            model = self.get_object(request, unquote(object_id))
+            if model is not None:
+                raise permission_denied(
+                    actor=request.user, target=model, permission="superuser", attempted="edit this model"
+                )
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

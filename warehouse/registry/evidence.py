@@ -168,8 +168,8 @@ class _Reader:
             return None
         try:
             number = float(value)
-        except ValueError:
-            self.error(field, f"Must be a number (got {value!r}).")
+        except (ValueError, OverflowError):  # OverflowError: a JSON integer of hundreds of digits
+            self.error(field, f"Must be a number (got {str(value)[:40]!r}).")
             return None
         if not math.isfinite(number):
             self.error(field, "Must be a finite number.")
@@ -179,15 +179,17 @@ class _Reader:
             return None
         return number
 
-    def integer(self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: int = 0) -> int | None:
+    def integer(self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: int = 0,
+                maximum: int = 2**63 - 1) -> int | None:
         field = f"{path}.{key}" if path else key
         value = data.get(key)
         if value is None or value == "":
             if required:
                 self.error(field, "This field is required.")
             return None
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
+        # ASCII digits only: "²".isdigit() is true but int() refuses it, and int() refuses over 4300 digits.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value.strip()) if len(value.strip()) <= 20 else maximum + 1
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -196,8 +198,8 @@ class _Reader:
         if value < minimum:
             self.error(field, f"Must be at least {minimum}.")
             return None
-        if value > 2**63 - 1:
-            self.error(field, "Too large.")
+        if value > maximum:
+            self.error(field, f"At most {maximum}.")
             return None
         return value
 
@@ -314,7 +316,8 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
         metric_name = reader.text(entry, "metric", spath, max_length=100, pattern=METRIC_NAME,
                                   pattern_help="Start with a letter; letters, digits and _ . - / @ : only.")
         number = reader.number(entry, "value", spath)
-        count = reader.integer(entry, "sample_count", spath, minimum=1)
+        # The column is a PostgreSQL integer: anything larger would fail in the database, not here.
+        count = reader.integer(entry, "sample_count", spath, minimum=1, maximum=2**31 - 1)
         if (key, metric_name) in slice_keys:
             reader.error(spath, f"Slice {key!r} has metric {metric_name!r} twice.")
         slice_keys.add((key, metric_name))

@@ -138,10 +138,13 @@ class ImmutableEvidence(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields") is not None:
             raise EvidenceChangeRefused(
                 f"{type(self).__name__} is evidence: it cannot be changed; register a new version."
             )
+        if not args:
+            # A new instance given the pk of a stored row would otherwise be saved as an UPDATE of that row.
+            kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

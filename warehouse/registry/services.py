@@ -109,7 +109,8 @@ def model_update(*, actor, model: RegisteredModel, description: str, owner, team
 def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> ModelVersion:
     """Register the next version of `model` in Draft with its evidence, all or nothing."""
     model_access(actor, model).require("registry.register_version", attempted=f"register versions of {model.name}")
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction: a registration that fails leaves nothing to keep.
+    with transaction.atomic(savepoint=False):
         # The lock makes version numbers gapless and unique under concurrent registrations.
         RegisteredModel.objects.select_for_update().get(pk=model.pk)
         number = (model.versions.aggregate(last=Max("number"))["last"] or 0) + 1
@@ -194,17 +195,21 @@ def version_transition(
     new version's rollback target. The caller states which version it expects to replace
     (`expected_production`, None for "none"): if production changed meanwhile, the move is refused rather
     than silently replacing a version the caller never saw. Archived → Production is a rollback, allowed
-    only to the current production version's recorded rollback target.
+    only to the current production version's recorded rollback target; a caller that states
+    `expected_production` there too is refused if production is no longer the version it expected (a
+    promotion decided while the version was in Staging never turns into a rollback).
 
     Who may ask for a move is decided by the caller (promotion, archive, rollback services); this
     function decides whether the move is possible and makes it atomically. A refused move raises Conflict
     and leaves an audit event.
+
+    Lock order: the model row, then the head of the audit chain. A caller that runs this inside its own
+    transaction must not record an audit event before calling it, or it holds the chain while waiting for
+    the model row that another mover holds while waiting for the chain (a deadlock on PostgreSQL).
     """
     to_stage = Stage(to_stage)
     if not reason or not reason.strip():
         raise InvalidInput({"reason": ["Say why the stage changes."]})
-    if to_stage == Stage.PRODUCTION and version.stage != Stage.ARCHIVED and expected_production is UNSET:
-        raise TypeError("A promotion to Production must state expected_production (a version or None).")
     try:
         with transaction.atomic():
             return _transition_locked(version, to_stage, actor, reason.strip(), expected_production)
@@ -235,6 +240,10 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
         current.model = model
 
     if from_stage == Stage.ARCHIVED and to_stage == Stage.PRODUCTION:
+        # A caller that saw this version in Staging and states what it replaces must not roll production
+        # back by accident: the version was promoted and replaced meanwhile, and production is another now.
+        if expected_production is not UNSET:
+            _require_expected_production(current, expected_production)
         return _rollback_locked(version, current, actor, reason, now)
 
     if to_stage not in ALLOWED_MOVES[from_stage]:
@@ -246,14 +255,11 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
 
     replaced = None
     if to_stage == Stage.PRODUCTION:
-        expected_pk = expected_production.pk if expected_production is not None else None
-        if (current.pk if current else None) != expected_pk:
-            now_in = current.identifier if current else "nothing"
-            raise Conflict(
-                f"Production changed since this promotion was decided: {now_in} is in production now. "
-                "Look at the current state and decide again.",
-                code="production_changed",
-            )
+        if expected_production is UNSET:
+            # Decided on the stored stage, not the caller's copy: a caller holding a stale copy of a
+            # rollback target (shown as Production, now Archived) still rolls back.
+            raise TypeError("A promotion to Production must state expected_production (a version or None).")
+        _require_expected_production(current, expected_production)
         if current is not None:
             # Archive first: the partial unique index allows one production row at any instant.
             _set_stage(current, Stage.ARCHIVED, now)
@@ -267,6 +273,17 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
     transition = _transition_row(version, from_stage, to_stage, kind, actor, reason, now)
     _after_commit_forget(model, from_stage, to_stage)
     return transition
+
+
+def _require_expected_production(current, expected_production) -> None:
+    expected_pk = expected_production.pk if expected_production is not None else None
+    if (current.pk if current else None) != expected_pk:
+        now_in = current.identifier if current else "nothing"
+        raise Conflict(
+            f"Production changed since this promotion was decided: {now_in} is in production now. "
+            "Look at the current state and decide again.",
+            code="production_changed",
+        )
 
 
 def _rollback_locked(target, current, actor, reason, now) -> StageTransition:

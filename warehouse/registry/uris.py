@@ -9,23 +9,37 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 
 MAX_URI_LENGTH = 2048
-# `..` as a path segment, in any of its spellings once decoded.
-_TRAVERSAL_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+# `.` or `..` as a segment, in any of its spellings once decoded. A segment also ends at `;`, `?`, `#`, `&`
+# and `=`: `/..;/` is `..` to Tomcat and friends, a decoded `%3f` or `%23` ends the path for whoever parses
+# it again, and `?file=../x` walks out for whoever reads the query as a path.
+_TRAVERSAL_SEGMENT = re.compile(r"(^|[/;?#&=])\.\.?([/;?#&=]|$)")
+# ASCII and C1 controls and the space, plus the invisible format characters that make a shown URI read as
+# another one (zero-width, line separators, bidirectional overrides and isolates, the byte-order mark).
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+_AZURE_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 
 
 class UriRefused(ValueError):
     pass
 
 
-def _fully_decoded(text: str, rounds: int = 3) -> str:
-    # %252e%252e is %2e%2e after one round and .. after two: keep decoding while it changes.
-    for _ in range(rounds):
+def _fully_decoded(text: str) -> str:
+    # %252e%252e is %2e%2e after one round and .. after two: keep decoding while it changes. A round that
+    # changes the text makes it shorter, so this ends; a fixed number of rounds would let one more layer of
+    # %25 through.
+    while True:
         decoded = unquote(text)
         if decoded == text:
-            break
+            return text
         text = decoded
-    return text
+
+
+def _is_azure_container(scheme: str, parts) -> bool:
+    # ADLS Gen2 names its container before an `@`: abfss://container@account.dfs.core.windows.net/path.
+    # That is a location, not a user; a password (`container:secret@`) is still refused.
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    return scheme == "abfss" and bool(_AZURE_CONTAINER.match(userinfo))
 
 
 def uri_validate(uri: str) -> str:
@@ -38,7 +52,10 @@ def uri_validate(uri: str) -> str:
         raise UriRefused("A URI may not contain spaces or control characters.")
     if "\\" in uri:
         raise UriRefused("A URI may not contain backslashes.")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as error:  # a broken [IPv6] host, or a host that changes under NFKC normalisation
+        raise UriRefused(f"This is not a well-formed URI ({error}).") from None
     scheme = parts.scheme.lower()
     allowed = settings.ARTIFACT_URI_SCHEMES
     if scheme not in allowed:
@@ -47,12 +64,24 @@ def uri_validate(uri: str) -> str:
         raise UriRefused(f"Write the URI as {scheme}://location/path.")
     if not parts.netloc:
         raise UriRefused("The URI names no bucket, host or storage area after the scheme.")
-    if "@" in parts.netloc:
+    if "@" in _fully_decoded(parts.netloc) and not _is_azure_container(scheme, parts):
         raise UriRefused("A URI may not carry credentials; grant the reader access instead.")
+    try:
+        _ = parts.port
+    except ValueError:
+        # `s3://user:secret/…` is not a port: it is a password without its `@`.
+        raise UriRefused("The URI may not carry credentials, and a port must be a number.") from None
+    if not parts.hostname:
+        raise UriRefused("The URI names no bucket, host or storage area after the scheme.")
     decoded_path = _fully_decoded(parts.path)
-    if "\\" in decoded_path or _CONTROL.search(decoded_path):
-        raise UriRefused("The path may not contain encoded backslashes or control characters.")
-    if _TRAVERSAL_SEGMENT.search(decoded_path) or _TRAVERSAL_SEGMENT.search(_fully_decoded(parts.netloc)):
+    # The query and fragment are checked like the path: whoever decodes the URI again may read them as path.
+    decoded_rest = _fully_decoded(f"{parts.path}?{parts.query}#{parts.fragment}")
+    decoded_netloc = _fully_decoded(parts.netloc)
+    if any("\\" in text or _CONTROL.search(text) for text in (decoded_rest, decoded_netloc)):
+        raise UriRefused("The URI may not contain encoded backslashes, spaces or control characters.")
+    if "/" in decoded_netloc:
+        raise UriRefused("The bucket, host or storage area may not contain an encoded '/'.")
+    if _TRAVERSAL_SEGMENT.search(decoded_rest) or _TRAVERSAL_SEGMENT.search(decoded_netloc):
         raise UriRefused("The path may not contain '.' or '..' segments, in any encoding.")
     if "//" in decoded_path:
         raise UriRefused("The path may not contain empty segments ('//').")
@@ -61,4 +90,12 @@ def uri_validate(uri: str) -> str:
 
 def is_web_link(url: str) -> bool:
     """Whether a user-supplied URL may be shown as a clickable link (http or https only)."""
-    return isinstance(url, str) and urlsplit(url).scheme.lower() in {"http", "https"} and not _CONTROL.search(url)
+    if not isinstance(url, str) or _CONTROL.search(url) or "\\" in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # stored text is shown on pages: a malformed link is plain text, never an error
+        return False
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc) and url.lower().startswith(
+        f"{parts.scheme.lower()}://"
+    )

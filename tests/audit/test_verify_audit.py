@@ -1,0 +1,149 @@
+"""`manage.py verify_audit` proves the trail was not rewritten, or names the first sequence that was."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from warehouse.audit.models import AuditEvent
+from warehouse.audit.services import audit_record
+
+
+def verify() -> tuple[int, str, str]:
+    """Run the command as an operator would: its exit code, what it printed, and what it complained."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_audit", stdout=out, stderr=err)
+    except SystemExit as exit_:
+        return exit_.code, out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def trail(db, superuser):
+    for index in range(6):
+        audit_record(
+            actor=superuser, action="test.recorded", model_name="fraud-scorer", data={"index": index}
+        )
+    return list(AuditEvent.objects.order_by("sequence"))
+
+
+def test_it_passes_an_intact_trail(trail):
+    code, out, err = verify()
+
+    assert code == 0
+    assert "Audit chain intact: 6 events verified." in out
+    assert err == ""
+
+
+def test_it_passes_an_empty_trail(db):
+    code, out, _ = verify()
+
+    assert code == 0
+    assert "0 events verified" in out
+
+
+def test_it_passes_the_trail_the_services_write(model, version, contributor):
+    from tests.factories import version_move
+    from warehouse.registry.models import Stage
+
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED, actor=contributor)
+
+    code, out, _ = verify()
+
+    assert code == 0
+    assert f"{AuditEvent.objects.count()} events verified" in out
+
+
+def test_it_names_a_row_changed_behind_its_back(trail, tamper):
+    assert tamper("UPDATE audit_auditevent SET action = %s WHERE sequence = 4", ["test.forged"]) == 1
+
+    code, out, err = verify()
+
+    assert code == 1
+    assert out == ""
+    assert "Audit chain BROKEN at sequence 4" in err
+    assert "sequence 4 was changed after it was written (hash mismatch)" in err
+    assert "3 events before it verified" in err
+
+
+@pytest.mark.parametrize(
+    "column, sql_value",
+    [
+        ("actor_label", "'someone-else'"),
+        ("via", "'web'"),
+        ("target_label", "'other'"),
+        ("model_name", "'other'"),
+        ("created_at", "created_at"),
+        ("actor_id", "NULL"),
+    ],
+)
+def test_it_notices_a_change_to_any_column(trail, tamper, column, sql_value):
+    if column == "created_at":
+        sql_value = "'2020-01-01 00:00:00+00'" if _on_postgres() else "'2020-01-01 00:00:00'"
+    tamper(f"UPDATE audit_auditevent SET {column} = {sql_value} WHERE sequence = 2")
+
+    code, _, err = verify()
+
+    assert code == 1
+    assert "BROKEN at sequence 2" in err
+
+
+def test_it_notices_changed_data(trail, tamper):
+    tamper("UPDATE audit_auditevent SET data = %s WHERE sequence = 5", ['{"index": 40}'])
+
+    code, _, err = verify()
+
+    assert (code, "BROKEN at sequence 5" in err) == (1, True)
+
+
+def test_it_notices_a_rehashed_row_that_no_longer_links(trail, tamper):
+    # The forger recomputes the row's own hash; the next row still names the old one.
+    from warehouse.audit.chain import event_hash, stored_content
+
+    forged = AuditEvent.objects.get(sequence=3)
+    forged.data = {"index": 99}
+    tamper(
+        "UPDATE audit_auditevent SET data = %s, hash = %s WHERE sequence = 3",
+        ['{"index": 99}', event_hash(forged.prev_hash, stored_content(forged))],
+    )
+
+    code, _, err = verify()
+
+    assert code == 1
+    assert "sequence 4 does not link to the hash of the event before it" in err
+
+
+def test_it_reports_a_deleted_row_as_missing(trail, tamper):
+    assert tamper("DELETE FROM audit_auditevent WHERE sequence = 3") == 1
+
+    code, _, err = verify()
+
+    assert code == 1
+    assert "BROKEN at sequence 3: sequence 3 is missing (the next stored event is 4)" in err
+
+
+def test_it_reports_a_missing_first_row(trail, tamper):
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 1")
+
+    code, _, err = verify()
+
+    assert code == 1
+    assert "sequence 1 is missing" in err
+
+
+def test_it_notices_renumbered_rows(trail, tamper):
+    # Close the gap left by a deleted row: the renumbered rows no longer match their hashes.
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 3")
+    tamper("UPDATE audit_auditevent SET sequence = sequence - 1 WHERE sequence > 3")
+
+    code, _, err = verify()
+
+    assert code == 1
+    assert "BROKEN at sequence 3" in err
+
+
+def _on_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
