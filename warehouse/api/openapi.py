@@ -1,7 +1,869 @@
-"""The OpenAPI 3 document of /api/v1/, written by hand so it says exactly what the views do."""
+"""The OpenAPI 3.1 document of /api/v1/, written by hand so it says exactly what the views do.
+
+Limits, patterns and choices are read from the parsers' own constants (`registry.evidence`,
+`cards.services`, `cards.sections`), so the document cannot drift from what a registration accepts. What a
+schema cannot say (a URI path walking out of its bucket, a slice given twice, a team that must exist, a
+metric whose direction is not well known) is said in the descriptions, and the API answers it with a 400
+naming the field. The contract tests (tests/api/test_openapi.py) hold the document to the routes and to the
+answers of the real endpoints.
+"""
+
+import copy
+import re
 
 from django.conf import settings
 
+from warehouse.api.http import MAX_BODY_BYTES
+from warehouse.cards.sections import Section
+from warehouse.cards.services import MAX_SECTION_LENGTH
+from warehouse.registry.evidence import (
+    CURRENCY,
+    DIRECTION_ALIASES,
+    GIT_COMMIT,
+    KNOWN_DIRECTIONS,
+    MAX_ARTIFACTS,
+    MAX_METRICS,
+    MAX_SLICES,
+    METRIC_NAME,
+    SLICE_KEY,
+)
+from warehouse.registry.models import ArtifactKind, MetricDirection, Stage
+from warehouse.registry.services import MODEL_NAME, RESERVED_MODEL_NAMES
+
+# Text on one line, and text that may hold newlines and tabs (descriptions), as the evidence
+# parser reads them.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+SHA256_IN = r"^(?:[0-9a-fA-F]{64})?$"  # the parser lower-cases; "" means "no digest"
+SHA256_OUT = r"^[0-9a-f]{64}$"
+DECIMAL_TEXT = r"^[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$"
+MAX_COST = 100_000_000
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    schema = dict(schema)
+    schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def _text(max_length: int, *, min_length: int = 0, multiline: bool = False, **extra) -> dict:
+    schema = {"type": "string", "maxLength": max_length, "pattern": MULTILINE if multiline else SINGLE_LINE}
+    if min_length:
+        schema["minLength"] = min_length
+    schema.update(extra)
+    return schema
+
+
+def _case_insensitive(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _uri_pattern() -> str:
+    schemes = "|".join(_case_insensitive(scheme) for scheme in settings.ARTIFACT_URI_SCHEMES)
+    # A location after the scheme, no credentials, no spaces, control characters or backslashes.
+    return rf"^(?:{schemes})://[^/?#@\x00-\x20\x7f\\]+(?:[/?#][^\x00-\x20\x7f\\]*)?$"
+
+
+def _object(properties: dict, *, required: tuple[str, ...] = (), closed: bool = True, **extra) -> dict:
+    schema: dict = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    schema.update(extra)
+    return schema
+
+
+# --- What a registration body may hold (request) --------------------------------------------------------
+
+
+def _registration_schemas() -> dict:
+    artifact_kinds = list(ArtifactKind.values)
+    direction_words = sorted(DIRECTION_ALIASES)
+    higher = sorted(name for name, way in KNOWN_DIRECTIONS.items() if way == MetricDirection.HIGHER_IS_BETTER)
+    lower = sorted(name for name, way in KNOWN_DIRECTIONS.items() if way == MetricDirection.LOWER_IS_BETTER)
+    schemes = ", ".join(f"{scheme}://" for scheme in settings.ARTIFACT_URI_SCHEMES)
+    return {
+        "Registration": _object(
+            {
+                "description": _nullable(
+                    _text(
+                        5000,
+                        multiline=True,
+                        description="What changed in this version (Markdown is not rendered).",
+                    )
+                ),
+                "artifacts": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_ARTIFACTS,
+                    "items": _ref("ArtifactIn"),
+                    "description": (
+                        "The files that make up the version; at least the weights. Names are unique."
+                    ),
+                },
+                "source_run": _nullable(_ref("SourceRunIn")),
+                "evaluation": _nullable(_ref("EvaluationIn")),
+                "profile": _nullable(_ref("ProfileIn")),
+                "card": {
+                    "description": (
+                        "The first model card: an object of sections, or one Markdown document whose `## "
+                        "Heading`s name the sections (text before the first known heading is the task; an "
+                        "unknown heading stays, with its text, in the section it falls in)."
+                    ),
+                    "anyOf": [
+                        _ref("CardSections"),
+                        {"type": "string", "maxLength": MAX_SECTION_LENGTH * 4, "pattern": r"^[^\x00]*$"},
+                        {"type": "null"},
+                    ],
+                },
+                "model": _nullable(_ref("NewModelInfo")),
+            },
+            required=("artifacts",),
+            description=(
+                "A candidate version with its evidence and first card, registered in Draft in one "
+                "transaction. Evidence (artifacts, source run, evaluation, profile) is immutable once "
+                "registered. Unknown fields are refused at every level. Optional fields may be left out or "
+                "given as null. Every problem is listed at once in `error.fields`, keyed by its path "
+                "(`artifacts[0].sha256`, `evaluation.slices[3]`, `card.summary`)."
+            ),
+        ),
+        "ArtifactIn": _object(
+            {
+                "name": _text(200, min_length=1, description="Unique among the version's artifacts."),
+                "kind": {"type": "string", "enum": artifact_kinds},
+                "uri": {
+                    "type": "string",
+                    "maxLength": 2048,
+                    "pattern": _uri_pattern(),
+                    "description": (
+                        f"Where the file is. Stored and shown, never fetched. Schemes: {schemes} A location "
+                        "is required after the scheme; credentials (`user@`), spaces, control characters, "
+                        "backslashes, empty segments (`//`) and `.` or `..` segments in any "
+                        "percent-encoding are refused."
+                    ),
+                },
+                "sha256": _nullable(
+                    {
+                        "type": "string",
+                        "pattern": SHA256_IN,
+                        "description": (
+                            "The file's SHA-256 digest, 64 hexadecimal characters (stored lower-case)."
+                        ),
+                    }
+                ),
+                "size_bytes": _nullable({"type": "integer", "minimum": 0, "maximum": 2**63 - 1}),
+            },
+            required=("name", "kind", "uri"),
+        ),
+        "SourceRunIn": _object(
+            {
+                "tracking_system": _text(
+                    50, min_length=1, examples=["mlflow", "wandb", "sagemaker", "vertex"]
+                ),
+                "run_id": _text(200, min_length=1),
+                "url": _nullable(
+                    _text(2048, description="A link to the run; only http:// and https:// are accepted.")
+                    | {"pattern": r"^[hH][tT][tT][pP][sS]?:[^\x00-\x20\x7f]*$"}
+                ),
+                "git_commit": _nullable(
+                    {
+                        "type": "string",
+                        "pattern": f"(?:{GIT_COMMIT.pattern})|^$",
+                        "description": "7 to 64 lower-case hexadecimal characters.",
+                    }
+                ),
+                "training_data": _nullable(_text(2048, description="A reference to the training data.")),
+            },
+            required=("tracking_system", "run_id"),
+        ),
+        "EvaluationIn": _object(
+            {
+                "dataset": _text(200, min_length=1),
+                "dataset_version": _nullable(_text(100)),
+                "metrics": {
+                    "type": "array",
+                    "maxItems": MAX_METRICS,
+                    "items": _ref("MetricIn"),
+                    "description": "Overall metrics; names are unique.",
+                },
+                "slices": _nullable(
+                    {
+                        "type": "array",
+                        "maxItems": MAX_SLICES,
+                        "items": _ref("SliceIn"),
+                        "description": "Metrics per slice; each (slice, metric) pair at most once.",
+                    }
+                ),
+            },
+            required=("dataset", "metrics"),
+        ),
+        "MetricIn": _object(
+            {
+                "name": {"type": "string", "maxLength": 100, "pattern": METRIC_NAME.pattern},
+                "value": {"type": "number", "description": "A finite number (NaN and Infinity are refused)."},
+                "direction": _nullable(
+                    {
+                        "type": "string",
+                        "enum": direction_words,
+                        "description": (
+                            "Which way is better. May be left out only for metrics whose "
+                            f"direction is well known: higher is better for {', '.join(higher)}; lower is "
+                            f"better for {', '.join(lower)}."
+                        ),
+                    }
+                ),
+            },
+            required=("name", "value"),
+        ),
+        "SliceIn": _object(
+            {
+                "slice": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "pattern": SLICE_KEY.pattern,
+                    "description": "key=value, several joined by commas: region=EU,device=mobile.",
+                },
+                "metric": {"type": "string", "maxLength": 100, "pattern": METRIC_NAME.pattern},
+                "value": {"type": "number", "description": "A finite number."},
+                "sample_count": {"type": "integer", "minimum": 1},
+            },
+            required=("slice", "metric", "value", "sample_count"),
+        ),
+        "ProfileIn": _object(
+            {
+                "latency_p50_ms": {"type": "number", "minimum": 0},
+                "latency_p95_ms": {"type": "number", "minimum": 0},
+                "latency_p99_ms": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "Percentiles must not decrease: p50 ≤ p95 ≤ p99.",
+                },
+                "hardware": _nullable(_text(200)),
+                "throughput_rps": _nullable({"type": "number", "minimum": 0}),
+                "cost_per_1k_predictions": {
+                    "description": (
+                        "Cost of 1,000 predictions, kept to 6 decimal places; a decimal string keeps it "
+                        "exact."
+                    ),
+                    "anyOf": [
+                        {"type": "number", "minimum": 0, "exclusiveMaximum": MAX_COST},
+                        {"type": "string", "pattern": DECIMAL_TEXT},
+                        {"type": "null"},
+                    ],
+                },
+                "currency": _nullable({"type": "string", "pattern": CURRENCY.pattern, "default": "USD"}),
+            },
+            required=("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"),
+        ),
+        "CardSections": _object(
+            {
+                section.value: {
+                    "type": "string",
+                    "maxLength": MAX_SECTION_LENGTH,
+                    "pattern": r"^[^\x00]*$",
+                    "description": f"{section.label} (Markdown).",
+                }
+                for section in Section
+            },
+            description="The written sections of the card, each Markdown. Empty sections are left out.",
+        ),
+        "NewModelInfo": _object(
+            {
+                "description": _nullable({"type": "string", "maxLength": 5000, "pattern": r"^[^\x00]*$"}),
+                "team": _nullable({"type": "string", "description": "The name of an existing team."}),
+            },
+            description=(
+                "Used only when this registration creates the model, ignored for an existing one; checked "
+                "either way (a team that does not exist is refused)."
+            ),
+        ),
+    }
+
+
+# --- What the API answers (responses) --------------------------------------------------------------------
+# Response objects are open (no additionalProperties: false): v1 may add fields. The tests close them, so
+# every field the serializers send is documented here.
+
+
+def _response_schemas() -> dict:
+    timestamp = {"type": "string", "format": "date-time"}
+    version_summary = {
+        "id": {
+            "type": "string",
+            "pattern": r"^[a-z0-9-]+/v[0-9]+$",
+            "examples": ["fraud-scorer/v7"],
+            "description": "Stable id: model/v<number>.",
+        },
+        "uuid": {"type": "string", "format": "uuid"},
+        "model": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "stage": _ref("Stage"),
+        "stage_changed_at": timestamp,
+        "registered_by": {"type": "string", "description": "Username."},
+        "created_at": timestamp,
+        "rollback_target": {
+            "type": ["string", "null"],
+            "description": "While in production: the version a rollback returns to (model/v<n>).",
+        },
+        "url": {"type": "string", "format": "uri", "description": "The version's page, for people."},
+    }
+    version_detail = {
+        **version_summary,
+        "description": {"type": "string"},
+        "artifacts": {"type": "array", "items": _ref("Artifact")},
+        "source_run": _nullable(_ref("SourceRun")),
+        "evaluation": _nullable(_ref("Evaluation")),
+        "profile": _nullable(_ref("Profile")),
+    }
+    return {
+        "Stage": {"type": "string", "enum": list(Stage.values)},
+        "Model": _object(
+            {
+                "name": {"type": "string"},
+                "description": {"type": "string"},
+                "owner": {"type": "string", "description": "Username."},
+                "team": {"type": ["string", "null"]},
+                "created_at": timestamp,
+                "production_version": {
+                    "type": ["integer", "null"],
+                    "description": "The number of the version in production, if any.",
+                },
+                "version_count": {"type": "integer", "minimum": 0},
+                "url": {"type": "string", "format": "uri", "description": "The model's page, for people."},
+            },
+            required=(
+                "name",
+                "description",
+                "owner",
+                "team",
+                "created_at",
+                "production_version",
+                "version_count",
+                "url",
+            ),
+            closed=False,
+        ),
+        "ModelList": _object(
+            {
+                "count": {"type": "integer", "minimum": 0, "description": "Models matching, on all pages."},
+                "page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 1},
+                "results": {"type": "array", "items": _ref("Model"), "description": "At most 50 a page."},
+            },
+            required=("count", "page", "pages", "results"),
+            closed=False,
+        ),
+        "VersionSummary": _object(version_summary, required=tuple(version_summary), closed=False),
+        "VersionList": _object(
+            {
+                "count": {"type": "integer", "minimum": 0},
+                "results": {
+                    "type": "array",
+                    "items": _ref("VersionSummary"),
+                    "description": "Every version, newest first.",
+                },
+            },
+            required=("count", "results"),
+            closed=False,
+        ),
+        "VersionDetail": _object(version_detail, required=tuple(version_detail), closed=False),
+        "Artifact": _object(
+            {
+                "name": {"type": "string"},
+                "kind": {"type": "string", "enum": list(ArtifactKind.values)},
+                "uri": {"type": "string"},
+                "sha256": {"type": ["string", "null"], "pattern": SHA256_OUT},
+                "size_bytes": {"type": ["integer", "null"], "minimum": 0},
+            },
+            required=("name", "kind", "uri", "sha256", "size_bytes"),
+            closed=False,
+        ),
+        "SourceRun": _object(
+            {
+                "tracking_system": {"type": "string"},
+                "run_id": {"type": "string"},
+                "url": {"type": ["string", "null"]},
+                "git_commit": {"type": ["string", "null"]},
+                "training_data": {"type": ["string", "null"]},
+            },
+            required=("tracking_system", "run_id", "url", "git_commit", "training_data"),
+            closed=False,
+        ),
+        "Evaluation": _object(
+            {
+                "dataset": {"type": "string"},
+                "dataset_version": {"type": ["string", "null"]},
+                "metrics": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "name": {"type": "string"},
+                            "value": {"type": "number"},
+                            "direction": {"type": "string", "enum": list(MetricDirection.values)},
+                        },
+                        required=("name", "value", "direction"),
+                        closed=False,
+                    ),
+                },
+                "slices": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "slice": {"type": "string"},
+                            "metric": {"type": "string"},
+                            "value": {"type": "number"},
+                            "sample_count": {"type": "integer", "minimum": 1},
+                        },
+                        required=("slice", "metric", "value", "sample_count"),
+                        closed=False,
+                    ),
+                },
+            },
+            required=("dataset", "dataset_version", "metrics", "slices"),
+            closed=False,
+        ),
+        "Profile": _object(
+            {
+                "latency_p50_ms": {"type": "number"},
+                "latency_p95_ms": {"type": "number"},
+                "latency_p99_ms": {"type": "number"},
+                "hardware": {"type": ["string", "null"]},
+                "throughput_rps": {"type": ["number", "null"]},
+                "cost_per_1k_predictions": {
+                    "type": ["string", "null"],
+                    "pattern": r"^[0-9]+\.[0-9]{6}$",
+                    "description": "A decimal string, exact to 6 places.",
+                },
+                "currency": {"type": "string", "pattern": CURRENCY.pattern},
+            },
+            required=(
+                "latency_p50_ms",
+                "latency_p95_ms",
+                "latency_p99_ms",
+                "hardware",
+                "throughput_rps",
+                "cost_per_1k_predictions",
+                "currency",
+            ),
+            closed=False,
+        ),
+        "Production": _object(
+            {
+                "model": {"type": "string"},
+                "version": {"type": "integer", "minimum": 1},
+                "id": {"type": "string", "pattern": r"^[a-z0-9-]+/v[0-9]+$"},
+                "uuid": {"type": "string", "format": "uuid"},
+                "stage": {"type": "string", "const": Stage.PRODUCTION.value},
+                "in_production_since": timestamp,
+                "rollback_target": {
+                    "type": ["string", "null"],
+                    "description": "The version a rollback returns to (model/v<n>), if any.",
+                },
+                "artifacts": {
+                    "type": "array",
+                    "items": _ref("Artifact"),
+                    "description": "What to load: each artifact's URI and SHA-256 digest.",
+                },
+            },
+            required=(
+                "model",
+                "version",
+                "id",
+                "uuid",
+                "stage",
+                "in_production_since",
+                "rollback_target",
+                "artifacts",
+            ),
+            closed=False,
+        ),
+        "Error": _object(
+            {
+                "error": _object(
+                    {
+                        "code": {"type": "string", "description": "Machine-readable; stable within v1."},
+                        "message": {
+                            "type": "string",
+                            "description": "What went wrong and what to do, for a person.",
+                        },
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "minItems": 1,
+                            },
+                            "description": (
+                                "Only on 400: each bad field by its path (`artifacts[0].sha256`, "
+                                "`card.summary`, `body` for the body as a whole, `model` for the name in "
+                                "the URL) and why."
+                            ),
+                        },
+                    },
+                    required=("code", "message"),
+                ),
+            },
+            required=("error",),
+        ),
+    }
+
+
+# --- Answers shared by the operations --------------------------------------------------------------------
+
+
+def _error(description: str, codes: list[str], headers: dict | None = None) -> dict:
+    response: dict = {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "allOf": [
+                        _ref("Error"),
+                        {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
+                    ]
+                }
+            }
+        },
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _responses() -> dict:
+    return {
+        "BadRequest": _error(
+            "The input is wrong; nothing was written. `error.fields` names each bad field and why.",
+            ["invalid"],
+        ),
+        "Unauthorized": _error(
+            "No credentials, a malformed Authorization header, or a token that is unknown, revoked or "
+            "expired.",
+            ["unauthenticated"],
+            {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="warehouse"'}},
+        ),
+        "Forbidden": _error(
+            "The caller may see the model but not do this (the refusal is recorded in the audit trail), or "
+            "a session caller sent an unsafe request without its CSRF token.",
+            ["permission_denied", "csrf_failed"],
+        ),
+        "NotFound": _error(
+            "No such model or version, or the caller may not see it: the two are indistinguishable.",
+            ["not_found"],
+        ),
+        "MethodNotAllowed": _error(
+            "The method is not allowed on this path. Versions and their evidence are immutable: PUT, PATCH "
+            "and DELETE answer 405. The Allow header lists the methods that are.",
+            ["method_not_allowed"],
+            {
+                "Allow": {
+                    "schema": {"type": "string"},
+                    "description": "The allowed methods, e.g. `GET, POST`.",
+                }
+            },
+        ),
+        "Conflict": _error(
+            "The request is well formed but the registry's current state refuses it; read the state and "
+            "retry.",
+            ["conflict"],
+        ),
+    }
+
+
+def _response_ref(name: str) -> dict:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+EXAMPLE_REGISTRATION = {
+    "description": "Retrained on October data; adds merchant-age features.",
+    "artifacts": [
+        {
+            "name": "model.onnx",
+            "kind": "weights",
+            "uri": "s3://models/fraud-scorer/v8/model.onnx",
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "size_bytes": 48213504,
+        },
+        {
+            "name": "config.json",
+            "kind": "config",
+            "uri": "s3://models/fraud-scorer/v8/config.json",
+            "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+            "size_bytes": 2048,
+        },
+    ],
+    "source_run": {
+        "tracking_system": "mlflow",
+        "run_id": "8c2f1e0a",
+        "url": "https://mlflow.example.com/#/runs/8c2f1e0a",
+        "git_commit": "3f9a2c1d7e",
+        "training_data": "s3://data/payments/2026-10",
+    },
+    "evaluation": {
+        "dataset": "payments-holdout",
+        "dataset_version": "2026-10",
+        "metrics": [
+            {"name": "auc", "value": 0.912},
+            {"name": "log_loss", "value": 0.208},
+            {"name": "approval_rate", "value": 0.87, "direction": "higher"},
+        ],
+        "slices": [
+            {"slice": "region=EU", "metric": "auc", "value": 0.905, "sample_count": 41230},
+            {"slice": "region=US,device=mobile", "metric": "auc", "value": 0.889, "sample_count": 9120},
+        ],
+    },
+    "profile": {
+        "latency_p50_ms": 4.1,
+        "latency_p95_ms": 9.5,
+        "latency_p99_ms": 15.0,
+        "hardware": "c6i.xlarge",
+        "throughput_rps": 850,
+        "cost_per_1k_predictions": "0.0125",
+        "currency": "USD",
+    },
+    "card": {
+        "task": "Scores card payments for fraud before authorisation.",
+        "known_failures": "Merchants in their first week score high; review before declining.",
+    },
+    "model": {"description": "Card-payment fraud scoring.", "team": "payments"},
+}
+
+
+def _paths() -> dict:
+    name = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": (
+            "The model's name: 1-64 lower-case letters, digits and hyphens, starting and ending with a "
+            f"letter or digit; not one of {', '.join(sorted(RESERVED_MODEL_NAMES))}."
+        ),
+        "schema": {"type": "string", "pattern": MODEL_NAME.pattern, "maxLength": 64},
+    }
+    number = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    read_errors = {"401": _response_ref("Unauthorized"), "404": _response_ref("NotFound")}
+    return {
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document of this API.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/models": {
+            "get": {
+                "operationId": "listModels",
+                "summary": "The models the caller may see",
+                "description": (
+                    "Sorted by name, 50 a page. Models the caller may not see are absent. A page past the "
+                    "last answers the last page."
+                ),
+                "tags": ["models"],
+                "parameters": [
+                    {
+                        "name": "search",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Part of the name or description, any case.",
+                    },
+                    {
+                        "name": "stage",
+                        "in": "query",
+                        "schema": _ref("Stage"),
+                        "description": "Only models with a version in this stage.",
+                    },
+                    {
+                        "name": "team",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Team name.",
+                    },
+                    {
+                        "name": "owner",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Owner's username.",
+                    },
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    },
+                ],
+                "responses": {
+                    "200": _json("ModelList", "One page of models."),
+                    "400": _response_ref("BadRequest"),
+                    "401": _response_ref("Unauthorized"),
+                },
+            }
+        },
+        "/models/{name}": {
+            "parameters": [name],
+            "get": {
+                "operationId": "getModel",
+                "summary": "One model",
+                "tags": ["models"],
+                "responses": {"200": _json("Model", "The model."), **read_errors},
+            },
+        },
+        "/models/{name}/versions": {
+            "parameters": [name],
+            "get": {
+                "operationId": "listVersions",
+                "summary": "The model's versions, newest first",
+                "tags": ["versions"],
+                "responses": {"200": _json("VersionList", "Every version of the model."), **read_errors},
+            },
+            "post": {
+                "operationId": "registerVersion",
+                "summary": "Register a candidate version with its evidence and first card",
+                "description": (
+                    "Registers the next version in Draft. When no model has this name yet, it is created "
+                    "first (needs the permission to create models; `model` then sets its description and "
+                    "team); otherwise the caller needs the register permission on the model. All or "
+                    f"nothing: on any error nothing is written. The body may be at most "
+                    f"{MAX_BODY_BYTES // (1024 * 1024)} MB. Session callers send the CSRF token in the "
+                    "X-CSRFToken header."
+                ),
+                "tags": ["versions"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("Registration"),
+                            "examples": {
+                                "fraud-scorer": {
+                                    "summary": "A version from a CI pipeline",
+                                    "value": copy.deepcopy(EXAMPLE_REGISTRATION),
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "Registered. The body's `id` (model/v<n>) and `uuid` are stable.",
+                        "headers": {
+                            "Location": {
+                                "schema": {"type": "string", "format": "uri"},
+                                "description": "This API's URL of the new version.",
+                            }
+                        },
+                        "content": {"application/json": {"schema": _ref("VersionSummary")}},
+                    },
+                    "400": _response_ref("BadRequest"),
+                    "401": _response_ref("Unauthorized"),
+                    "403": _response_ref("Forbidden"),
+                    "404": _response_ref("NotFound"),
+                    "409": _response_ref("Conflict"),
+                },
+            },
+        },
+        "/models/{name}/versions/{number}": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "getVersion",
+                "summary": "One version with its evidence",
+                "description": (
+                    "Read-only: evidence never changes after registration (PUT, PATCH and DELETE answer "
+                    "405, see components.responses.MethodNotAllowed)."
+                ),
+                "tags": ["versions"],
+                "responses": {"200": _json("VersionDetail", "The version and its evidence."), **read_errors},
+            },
+        },
+        "/models/{name}/production": {
+            "parameters": [name],
+            "get": {
+                "operationId": "getProduction",
+                "summary": "What is in production for the model",
+                "description": (
+                    "The serving systems' lookup: the production version's artifact URIs and digests and "
+                    "its rollback target. Cached; a stage change is visible as soon as it commits."
+                ),
+                "tags": ["serving"],
+                "responses": {
+                    "200": _json("Production", "The version in production."),
+                    "401": _response_ref("Unauthorized"),
+                    "404": _error(
+                        "No such model (or the caller may not see it), or nothing of it is in production.",
+                        ["not_found", "no_production_version"],
+                    ),
+                },
+            },
+        },
+    }
+
+
+def _security_schemes() -> dict:
+    return {
+        "bearerToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "wh_<prefix>_<secret>",
+            "description": (
+                "A personal API token (Account → API tokens), sent as `Authorization: Bearer <token>`. "
+                "Audit events record it as `api-token:<prefix>`."
+            ),
+        },
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": (
+                "A signed-in browser's session. Unsafe methods (POST) also need the CSRF token, as on the "
+                "pages; without it they answer 403 `csrf_failed`."
+            ),
+        },
+    }
+
 
 def openapi_document() -> dict:
-    return {"openapi": "3.1.0", "info": {"title": "Warehouse API", "version": "1"}, "servers": [{"url": f"{settings.WAREHOUSE_BASE_URL}/api/v1"}], "paths": {}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Warehouse API",
+            "version": "1",
+            "description": (
+                "Register model versions with their evidence, read models and versions, and ask what is in "
+                "production.\n\n"
+                'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad '
+                "input, nothing written), 401 (no or bad credentials), 403 (not allowed; recorded in the "
+                "audit trail), 404 (no such thing, or not visible to the caller), 405 (method not allowed; "
+                "see the Allow header) or 409 (the current state refuses it).\n\n"
+                "Permissions are per model: a model the caller may not see does not exist for them (404)."
+            ),
+        },
+        "servers": [{"url": f"{settings.WAREHOUSE_BASE_URL}/api/v1"}],
+        "security": [{"bearerToken": []}, {"sessionCookie": []}],
+        "tags": [
+            {"name": "models"},
+            {"name": "versions"},
+            {"name": "serving"},
+            {"name": "meta"},
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": {**_registration_schemas(), **_response_schemas()},
+            "responses": _responses(),
+            "securitySchemes": _security_schemes(),
+        },
+    }

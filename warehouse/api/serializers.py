@@ -50,7 +50,13 @@ def version_detail_json(page) -> dict:
         **version_summary_json(version),
         "description": version.description,
         "artifacts": [
-            {"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256 or None, "size_bytes": a.size_bytes}
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "uri": a.uri,
+                "sha256": a.sha256 or None,
+                "size_bytes": a.size_bytes,
+            }
             for a in page.artifacts
         ],
         "source_run": None
