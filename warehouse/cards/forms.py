@@ -7,21 +7,43 @@ from django import forms
 
 from warehouse.registry.models import ArtifactKind
 
-_LIST_ITEM = re.compile(r"^(?P<list>artifacts|evaluation\.metrics|evaluation\.slices)\[(?P<index>\d+)\](?:\.(?P<field>\w+))?$")
+_LIST_ITEM = re.compile(
+    r"^(?P<list>artifacts|evaluation\.metrics|evaluation\.slices)\[(?P<index>\d+)\](?:\.(?P<field>\w+))?$"
+)
 LIST_FIELDS = {"artifacts": "artifacts", "evaluation.metrics": "metrics", "evaluation.slices": "slices"}
 
 
 class RegistrationForm(forms.Form):
-    model = forms.SlugField(max_length=64, help_text="An existing model, or a new name to create it.")
-    model_description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                        help_text="Only used when the model is new.")
-    model_team = forms.CharField(required=False, max_length=150, help_text="Only used when the model is new.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                  help_text="What changed in this version.")
+    model = forms.SlugField(
+        max_length=64, help_text="An existing model, or a new name to create it.",
+        error_messages={"required": "Name the model: an existing one, or a new name to create it."},
+        widget=forms.TextInput(
+            attrs={"list": "model-names", "autocomplete": "off", "placeholder": "fraud-scorer"}
+        ),
+    )
+    model_description = forms.CharField(
+        required=False, label="Model description", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only used when the model is new.",
+    )
+    model_team = forms.CharField(
+        required=False, max_length=150, label="Model team", help_text="Only used when the model is new.",
+        widget=forms.TextInput(attrs={"list": "team-names", "autocomplete": "off"}),
+    )
+    description = forms.CharField(
+        required=False, label="Version description", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What changed in this version.",
+    )
 
     artifacts = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
-        help_text=f"One per line: kind name uri [sha256] [size_bytes]. Kinds: {', '.join(ArtifactKind.values)}.",
+        error_messages={"required": "Register at least one artifact (the weights, at least)."},
+        widget=forms.Textarea(attrs={
+            "rows": 4, "class": "mono", "spellcheck": "false",
+            "placeholder": "weights model.onnx s3://models/fraud/v8/model.onnx <sha256> 48213344\n"
+                           "config config.json s3://models/fraud/v8/config.json <sha256> 512",
+        }),
+        help_text=(
+            f"One per line: kind name uri [sha256] [size_bytes]. Kinds: {', '.join(ArtifactKind.values)}."
+        ),
     )
     source_run_tracking_system = forms.CharField(required=False, label="Tracking system", max_length=50)
     source_run_run_id = forms.CharField(required=False, label="Run id", max_length=200)
@@ -32,11 +54,20 @@ class RegistrationForm(forms.Form):
     dataset = forms.CharField(required=False, max_length=200, label="Evaluation dataset")
     dataset_version = forms.CharField(required=False, max_length=100)
     metrics = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
-        help_text="One per line: name value [higher|lower].",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false",
+                                     "placeholder": "auc 0.912 higher\nlog_loss 0.207 lower"}),
+        help_text=(
+            "One per line: name value [higher|lower]. "
+            "Well-known metrics (auc, rmse…) may leave out the direction."
+        ),
     )
     slices = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+        required=False,
+        widget=forms.Textarea(attrs={
+            "rows": 6, "class": "mono", "spellcheck": "false",
+            "placeholder": "region=EU auc 0.91 1200\nregion=EU,device=mobile auc 0.88 430",
+        }),
         help_text="One per line: slice metric value sample_count, e.g. region=EU auc 0.91 1200.",
     )
 
@@ -50,7 +81,9 @@ class RegistrationForm(forms.Form):
 
     card = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 10}),
-        help_text="Markdown. Use ## headings for sections: Task, Data summary, Known failures, Owners and contacts…",
+        help_text=(
+            "Markdown. Use ## headings for sections: Task, Data summary, Known failures, Owners and contacts…"
+        ),
     )
 
     def payload(self) -> dict:
@@ -110,7 +143,9 @@ def _slice(line: str) -> dict:
 
 
 def _prefixed(data: dict, prefix: str) -> dict:
-    return {key.removeprefix(prefix): value for key, value in data.items() if key.startswith(prefix) and value}
+    return {
+        key.removeprefix(prefix): value for key, value in data.items() if key.startswith(prefix) and value
+    }
 
 
 def _field_for(path: str) -> tuple[str, str]:
@@ -118,7 +153,8 @@ def _field_for(path: str) -> tuple[str, str]:
     if item:
         what = f" {item.group('field')}" if item.group("field") else ""
         return LIST_FIELDS[item.group("list")], f"Line {int(item.group('index')) + 1}{what}: "
-    for json_prefix, form_prefix in (("source_run.", "source_run_"), ("profile.", "profile_"), ("model.", "model_")):
+    prefixes = (("source_run.", "source_run_"), ("profile.", "profile_"), ("model.", "model_"))
+    for json_prefix, form_prefix in prefixes:
         if path.startswith(json_prefix):
             return form_prefix + path.removeprefix(json_prefix), ""
     if path.startswith("evaluation."):

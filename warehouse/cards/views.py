@@ -1,16 +1,20 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.cards.forms import RegistrationForm
 from warehouse.cards.services import candidate_register_named, registration_parse
 from warehouse.errors import InvalidInput
-from warehouse.registry.models import RegisteredModel
+from warehouse.registry.models import ArtifactKind, RegisteredModel
+from warehouse.registry.selectors import model_filter_choices
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def version_register(request):
-    """The page twin of POST /api/v1/models/<name>/versions."""
+    """The page twin of POST /api/v1/models/<name>/versions: the same parser, the same service."""
     form = RegistrationForm(request.POST or None, initial={"model": request.GET.get("model", "")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -21,7 +25,18 @@ def version_register(request):
         except InvalidInput as error:
             form.add_service_errors(error.errors)
         else:
+            messages.success(request, f"Registered {version.identifier} in Draft.")
             return redirect("registry:version", version.model.name, version.number)
     status = 400 if request.method == "POST" else 200
-    models = models_visible_to(request.user, RegisteredModel.objects.all()).values_list("name", flat=True)
-    return render(request, "cards/version_register.html", {"form": form, "model_names": list(models)}, status=status)
+    models = models_visible_to(request.user, RegisteredModel.objects.all()).order_by("name")
+    return render(
+        request,
+        "cards/version_register.html",
+        {
+            "form": form,
+            "model_names": list(models.values_list("name", flat=True)[:1000]),
+            "team_names": model_filter_choices(user=request.user)["teams"],
+            "artifact_kinds": ArtifactKind.choices,
+        },
+        status=status,
+    )

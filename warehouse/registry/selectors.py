@@ -1,16 +1,18 @@
 """Reads shaped for pages and the API. Each runs a fixed number of queries, whatever the number of rows."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
-from warehouse.accounts.permissions import model_access, models_visible_to
+from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to
 from warehouse.audit.models import AuditEvent
+from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import (
     EvaluationMetric,
+    MetricDirection,
     ModelVersion,
     RegisteredModel,
     SliceMetric,
@@ -24,12 +26,19 @@ PRODUCTION_CACHE_SECONDS = 300
 # --- Access ---------------------------------------------------------------------------------------------
 
 
+def model_get_with_access(*, user, name: str) -> tuple[RegisteredModel, ModelAccess]:
+    """The model named `name` and what `user` may do on it, if they may see it; otherwise 404, exactly as
+    if it did not exist. Pages that also ask what the user may do reuse the access, read once."""
+    model = get_object_or_404(RegisteredModel.objects.select_related("owner", "team"), name=name)
+    access = model_access(user, model)
+    if not access.can_view:
+        raise Http404("No such model, or you may not see it.")
+    return model, access
+
+
 def model_get_for_user(*, user, name: str) -> RegisteredModel:
     """The model named `name` if `user` may see it; otherwise 404, exactly as if it did not exist."""
-    model = get_object_or_404(RegisteredModel.objects.select_related("owner", "team"), name=name)
-    if not model_access(user, model).can_view:
-        raise Http404("No such model, or you may not see it.")
-    return model
+    return model_get_with_access(user=user, name=name)[0]
 
 
 def version_get_for_user(*, user, name: str, number: int) -> ModelVersion:
@@ -42,6 +51,8 @@ def version_get_for_user(*, user, name: str, number: int) -> ModelVersion:
         number=number,
     )
     version.model = model
+    if version.rollback_target is not None:
+        version.rollback_target.model = model
     return version
 
 
@@ -57,6 +68,8 @@ class ModelFilters:
 
 
 def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> QuerySet[RegisteredModel]:
+    """The models `user` can see, each with its production version number and its versions counted by
+    stage, in one query whatever the number of models."""
     production = ModelVersion.objects.filter(model=OuterRef("pk"), stage=Stage.PRODUCTION)
     models = (
         models_visible_to(user, RegisteredModel.objects.all())
@@ -64,15 +77,20 @@ def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> Quer
         .annotate(
             production_number=Subquery(production.values("number")[:1], output_field=IntegerField()),
             version_count=Count("versions", distinct=True),
-            staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
             draft_count=Count("versions", filter=Q(versions__stage=Stage.DRAFT), distinct=True),
+            staging_count=Count("versions", filter=Q(versions__stage=Stage.STAGING), distinct=True),
+            archived_count=Count("versions", filter=Q(versions__stage=Stage.ARCHIVED), distinct=True),
+            last_registered_at=Max("versions__created_at"),
         )
         .order_by("name")
     )
     if filters.search:
         models = models.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
     if filters.stage in Stage.values:
-        models = models.filter(versions__stage=filters.stage).distinct()
+        # A subquery rather than a join: a join on versions would multiply the rows being counted.
+        models = models.filter(
+            Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=filters.stage))
+        )
     if filters.team:
         models = models.filter(team__name=filters.team)
     if filters.owner:
@@ -90,16 +108,41 @@ def model_filter_choices(*, user) -> dict[str, list[str]]:
 
 
 def production_overview_for_user(*, user) -> QuerySet[ModelVersion]:
-    """What is in production now, across the models `user` can see."""
+    """What is in production now, across the models `user` can see, with each rollback target."""
     visible = models_visible_to(user, RegisteredModel.objects.all())
     return (
         ModelVersion.objects.filter(stage=Stage.PRODUCTION, model__in=visible)
-        .select_related("model", "model__team", "rollback_target")
+        .select_related("model", "model__team", "model__owner", "rollback_target", "rollback_target__model")
         .order_by("model__name")
     )
 
 
+def version_counts_for_user(*, user) -> dict[str, int]:
+    """How many versions of the models `user` can see are in each stage, plus the models: one query."""
+    visible = models_visible_to(user, RegisteredModel.objects.all())
+    counts = visible.aggregate(
+        models=Count("pk", distinct=True),
+        **{
+            stage: Count("versions", filter=Q(versions__stage=stage), distinct=True)
+            for stage in Stage.values
+        },
+    )
+    return {key: value or 0 for key, value in counts.items()}
+
+
 # --- One model ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageColumn:
+    stage: str
+    label: str
+    versions: list[ModelVersion]
+    shown: list[ModelVersion]
+
+    @property
+    def hidden_count(self) -> int:
+        return len(self.versions) - len(self.shown)
 
 
 @dataclass(frozen=True)
@@ -109,9 +152,32 @@ class ModelPage:
     by_stage: dict[str, list[ModelVersion]]
     production: ModelVersion | None
     transitions: list[StageTransition]
+    transitions_limit: int = 50
+
+    @property
+    def rollback_target(self) -> ModelVersion | None:
+        return self.production.rollback_target if self.production is not None else None
+
+    def columns(self, per_column: int = 12) -> list[StageColumn]:
+        """The stage flow, Draft → Staging → Production → Archived, newest versions first in each. A long
+        column is cut short, but never so that the rollback target drops out of sight."""
+        columns = []
+        target = self.rollback_target
+        for stage, label in Stage.choices:
+            versions = self.by_stage[stage]
+            shown = versions[:per_column]
+            if target is not None and target in versions and target not in shown:
+                shown = sorted([*shown[: per_column - 1], target], key=lambda v: -v.number)
+            columns.append(StageColumn(stage, label, versions, shown))
+        return columns
+
+    @property
+    def transitions_truncated(self) -> bool:
+        return len(self.transitions) >= self.transitions_limit
 
 
 def model_page(*, model: RegisteredModel, transitions_limit: int = 50) -> ModelPage:
+    """A model's versions grouped by stage and its latest stage transitions: two queries."""
     versions = list(
         model.versions.select_related("registered_by", "rollback_target").order_by("-number")
     )
@@ -128,10 +194,26 @@ def model_page(*, model: RegisteredModel, transitions_limit: int = 50) -> ModelP
     )
     for transition in transitions:
         transition.version.model = model
-    return ModelPage(model=model, versions=versions, by_stage=by_stage, production=production, transitions=transitions)
+    return ModelPage(
+        model=model, versions=versions, by_stage=by_stage, production=production, transitions=transitions,
+        transitions_limit=transitions_limit,
+    )
 
 
 # --- One version ----------------------------------------------------------------------------------------
+
+# Differences smaller than this are rounding noise, neither better nor worse.
+COMPARISON_TOLERANCE = 1e-12
+
+
+def _verdict(value: float, baseline: float | None, direction: str) -> bool | None:
+    """True if `value` is better than `baseline`, False if worse, None if equal, unknown or incomparable."""
+    if baseline is None or direction not in MetricDirection.values:
+        return None
+    delta = value - baseline
+    if abs(delta) <= COMPARISON_TOLERANCE:
+        return None
+    return (delta > 0) == (direction == MetricDirection.HIGHER_IS_BETTER)
 
 
 @dataclass(frozen=True)
@@ -147,9 +229,11 @@ class MetricRow:
 
     @property
     def is_better(self) -> bool | None:
-        if self.delta is None or self.delta == 0:
-            return None
-        return (self.delta > 0) == (self.direction == "higher")
+        return _verdict(self.value, self.baseline, self.direction)
+
+    @property
+    def is_worse(self) -> bool:
+        return self.is_better is False
 
 
 @dataclass(frozen=True)
@@ -159,10 +243,21 @@ class SliceRow:
     value: float
     sample_count: int
     baseline: float | None
+    # From the overall metric of the same name, or the known direction of a well-known metric; "" if unknown.
+    direction: str = ""
+    baseline_sample_count: int | None = None
 
     @property
     def delta(self) -> float | None:
         return None if self.baseline is None else self.value - self.baseline
+
+    @property
+    def is_better(self) -> bool | None:
+        return _verdict(self.value, self.baseline, self.direction)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.is_better is False
 
 
 @dataclass(frozen=True)
@@ -174,31 +269,75 @@ class VersionPage:
     slices: list[SliceRow]
     transitions: list[StageTransition]
     audit_events: list[AuditEvent]
+    baseline_profile: object | None = None
+    audit_limit: int = 50
+    slice_metrics: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[SliceRow]:
+        return [row for row in self.slices if row.is_regression]
+
+    @property
+    def compared_slice_count(self) -> int:
+        return sum(1 for row in self.slices if row.baseline is not None)
+
+    @property
+    def metrics_better(self) -> list[MetricRow]:
+        return [row for row in self.metrics if row.is_better is True]
+
+    @property
+    def metrics_worse(self) -> list[MetricRow]:
+        return [row for row in self.metrics if row.is_better is False]
+
+
+def _slice_direction(metric: str, overall: dict[str, str]) -> str:
+    if metric in overall:
+        return overall[metric]
+    known = KNOWN_DIRECTIONS.get(metric.lower())
+    return str(known) if known else ""
 
 
 def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage:
-    """The version with its evidence, compared with the model's production version when that is another."""
+    """The version with its evidence, compared with the model's production version when that is another.
+
+    A fixed number of queries (six), whatever the number of artifacts, metrics, slices or events.
+    """
     model = version.model
     baseline = (
-        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION).exclude(pk=version.pk).first()
+        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
+        .exclude(pk=version.pk)
+        .select_related("evaluation", "profile")
+        .first()
     )
     report_ids = [v.evaluation.pk for v in (version, baseline) if v is not None and hasattr(v, "evaluation")]
-    metric_rows = EvaluationMetric.objects.filter(report_id__in=report_ids).select_related("report")
-    slice_rows = SliceMetric.objects.filter(report_id__in=report_ids).select_related("report")
+    if report_ids:
+        metric_rows = list(EvaluationMetric.objects.filter(report_id__in=report_ids))
+        slice_rows = list(SliceMetric.objects.filter(report_id__in=report_ids))
+    else:
+        metric_rows, slice_rows = [], []
     own_report = version.evaluation.pk if hasattr(version, "evaluation") else None
 
     baseline_metrics = {m.name: m.value for m in metric_rows if m.report_id != own_report}
-    baseline_slices = {(s.slice_key, s.metric): s.value for s in slice_rows if s.report_id != own_report}
+    baseline_slices = {(s.slice_key, s.metric): s for s in slice_rows if s.report_id != own_report}
     metrics = [
         MetricRow(m.name, m.value, m.direction, baseline_metrics.get(m.name))
         for m in metric_rows
         if m.report_id == own_report
     ]
-    slices = [
-        SliceRow(s.slice_key, s.metric, s.value, s.sample_count, baseline_slices.get((s.slice_key, s.metric)))
-        for s in slice_rows
-        if s.report_id == own_report
-    ]
+    directions = {m.name: m.direction for m in metrics}
+    slices = []
+    for s in slice_rows:
+        if s.report_id != own_report:
+            continue
+        base = baseline_slices.get((s.slice_key, s.metric))
+        slices.append(
+            SliceRow(
+                s.slice_key, s.metric, s.value, s.sample_count,
+                base.value if base is not None else None,
+                direction=_slice_direction(s.metric, directions),
+                baseline_sample_count=base.sample_count if base is not None else None,
+            )
+        )
     metrics.sort(key=lambda m: m.name)
     slices.sort(key=lambda s: (s.metric, s.slice_key))
     transitions = list(version.transitions.select_related("actor").order_by("-created_at", "-pk"))
@@ -216,6 +355,9 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
         slices=slices,
         transitions=transitions,
         audit_events=audit_events,
+        baseline_profile=getattr(baseline, "profile", None) if baseline is not None else None,
+        audit_limit=audit_limit,
+        slice_metrics=sorted({s.metric for s in slices}),
     )
 
 
@@ -258,7 +400,10 @@ def production_lookup(*, model: RegisteredModel) -> dict | None:
                 f"{model.name}/v{version.rollback_target.number}" if version.rollback_target_id else None
             ),
             "artifacts": [
-                {"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256 or None, "size_bytes": a.size_bytes}
+                {
+                    "name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256 or None,
+                    "size_bytes": a.size_bytes,
+                }
                 for a in version.artifacts.all()
             ],
         }
