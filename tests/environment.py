@@ -14,3 +14,5 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# No collectstatic before tests: serve static/ as it is, not the hashed manifest production uses.
+os.environ.setdefault("STATIC_MANIFEST", "0")

@@ -73,10 +73,16 @@ def card_revise(*, actor, version: ModelVersion, sections: dict[str, str], summa
     return _card_revise_allowed(actor=actor, version=version, sections=sections, summary=summary)
 
 
-def _card_revise_allowed(*, actor, version: ModelVersion, sections: dict[str, str], summary: str) -> CardRevision:
-    with transaction.atomic():
-        card, _ = ModelCard.objects.select_for_update().get_or_create(version=version)
-        number = (card.revisions.aggregate(last=Max("number"))["last"] or 0) + 1
+def _card_revise_allowed(
+    *, actor, version: ModelVersion, sections: dict[str, str], summary: str, first: bool = False
+) -> CardRevision:
+    # `first`: the version was registered in the caller's transaction, so there is no card to lock or count.
+    with transaction.atomic(savepoint=not first):
+        if first:
+            card, number = ModelCard.objects.create(version=version), 1
+        else:
+            card, _ = ModelCard.objects.select_for_update().get_or_create(version=version)
+            number = (card.revisions.aggregate(last=Max("number"))["last"] or 0) + 1
         revision = CardRevision.objects.create(
             card=card,
             number=number,
@@ -132,7 +138,7 @@ def candidate_register(
         version = version_register(actor=actor, model=model, evidence=evidence)
         if card_sections:
             _card_revise_allowed(
-                actor=actor, version=version, sections=card_sections, summary="First card, at registration"
+                actor=actor, version=version, sections=card_sections, summary="First card, at registration", first=True
             )
     return version
 
@@ -190,10 +196,14 @@ def candidate_register_named(*, actor, model_name: str, registration: Registrati
     """Register into the model called `model_name`, creating it when it does not exist yet.
 
     A model that exists but that `actor` may not see answers 404, the same as one that does not exist
-    for someone who may not create models.
+    for someone who may not create models; the attempt is still on the record.
     """
     model = RegisteredModel.objects.filter(name=model_name).first()
     if model is not None and not model_access(actor, model).can_view:
+        permission_denied(
+            actor=actor, target=model, permission="registry.view_registeredmodel",
+            attempted=f"register versions of {model_name} (a model they may not see)",
+        )
         raise Http404("No such model, or you may not see it.")
     if model is None:
         problem = model_name_problem(model_name)

@@ -1,0 +1,39 @@
+# Warehouse. `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite.
+# Both create the virtual environment first. The environment passes through (DATABASE_URL, ...).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# Reinstalls only when pyproject.toml changes.
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test migrations-check lint
+
+help:
+	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker"
+	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
+	@echo "make install           create $(VENV) and install the project with its test and dev tools"
+	@echo "make migrations-check  fail if a model change has no migration"
+	@echo "make lint              ruff"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+run: install
+	@bash scripts/run.sh
+
+test: install
+	$(BIN)/python -m pytest -q $(ARGS)
+
+migrations-check: install
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+lint: install
+	$(BIN)/ruff check .

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make run`: migrate, load the demo, then serve it with the web server and a real Celery worker.
+# Ctrl-C (or SIGTERM) stops both. Runs on the embedded default (SQLite and Celery's filesystem broker under
+# var/) unless DATABASE_URL, CELERY_BROKER_URL and REDIS_URL say otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${VENV:-.venv}"
+PYTHON="$VENV/bin/python"
+PORT="${PORT:-8000}"
+ADDRESS="127.0.0.1:$PORT"
+# The demo is for this machine: DEBUG on, which is also the only case where the dev-only secret key applies.
+export DEBUG=1
+export PYTHONUNBUFFERED=1
+# The address API answers and links name.
+export WAREHOUSE_BASE_URL="${WAREHOUSE_BASE_URL:-http://$ADDRESS}"
+
+# SO_REUSEADDR as the server sets it: connections of a previous run waiting to close do not count.
+port_free="import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1])))"
+if ! "$PYTHON" -c "$port_free" "$PORT" 2>/dev/null; then
+  echo "Port $PORT on 127.0.0.1 is taken: stop what uses it, or run on another port (PORT=8001 make run)." >&2
+  exit 1
+fi
+
+"$PYTHON" manage.py migrate --noinput
+"$PYTHON" manage.py seed_demo
+
+pids=()
+
+stop() {
+  trap - INT TERM EXIT
+  # Ctrl-C also ends a `| tee` reading our output: writing to it must not end this script before its children.
+  trap '' PIPE
+  ((${#pids[@]})) || return 0
+  echo "Stopping the web server and the worker (a warm shutdown: a few seconds)..." 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # The worker finishes what it holds first, which takes it several seconds; after 20, insist.
+  for _ in $(seq 100); do
+    local alive=0 pid
+    for pid in "${pids[@]}"; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+    done
+    ((alive)) || break
+    sleep 0.2
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
+
+both_running() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+  done
+}
+
+# Each line is labelled with the process that wrote it. The labeller ignores Ctrl-C, so it still passes on
+# what the worker says while it shuts down; it ends when the process it labels does.
+label() { trap '' INT; exec awk -v label="$1" '{ print label $0; fflush() }'; }
+"$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 > >(label "[worker] ") 2>&1 &
+pids+=($!)
+"$PYTHON" manage.py runserver --noreload "$ADDRESS" > >(label "[web]    ") 2>&1 &
+pids+=($!)
+
+# Announce the address only once it answers.
+answered=0
+for _ in $(seq 120); do
+  if "$PYTHON" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+      "http://$ADDRESS/accounts/sign-in/" 2>/dev/null; then
+    answered=1
+    break
+  fi
+  both_running || { echo "The web server or the worker stopped while starting: see above." >&2; exit 1; }
+  sleep 0.5
+done
+((answered)) || { echo "The web server did not answer on http://$ADDRESS/ within a minute." >&2; exit 1; }
+
+rule="================================================================================================"
+echo
+echo "$rule"
+echo "  Warehouse is running at http://$ADDRESS/"
+echo "  Web server and Celery worker started. Press Ctrl-C to stop both."
+echo "$rule"
+"$PYTHON" manage.py seed_demo --sign-ins-only
+echo "$rule"
+echo
+
+# Whichever stops first, the other follows: a demo without its worker would mislead.
+while both_running; do
+  sleep 1
+done
+echo "The web server or the worker stopped: stopping the other." >&2
+exit 1

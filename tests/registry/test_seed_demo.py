@@ -1,0 +1,133 @@
+"""`manage.py seed_demo`: the demo the README promises, written through the services, only with DEBUG on."""
+
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+from django.core.management import CommandError, call_command
+
+from warehouse.accounts.permissions import models_visible_to
+from warehouse.audit.models import AuditEvent
+from warehouse.registry.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
+from warehouse.registry.models import (
+    ModelVersion,
+    RegisteredModel,
+    SliceMetric,
+    Stage,
+    StageTransition,
+    TransitionKind,
+)
+
+
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: model._base_manager.count() for model in apps.get_models(include_auto_created=True)
+    }
+
+
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+    # The demo users' passwords are hashed on every seeding; a fast hasher keeps these tests quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_it_seeds_five_teams_models_with_a_history(db, debug):
+    seed()
+
+    models = {model.name: model for model in RegisteredModel.objects.select_related("team")}
+    assert set(models) == {
+        "fraud-scorer", "search-ranker", "chest-xray-assist", "support-copilot", "demand-forecast"
+    }
+    assert {model.team.name for model in models.values()} == set(TEAMS)
+    for model in models.values():
+        assert 4 <= model.versions.count() <= 8, model.name
+    assert set(ModelVersion.objects.values_list("stage", flat=True)) == set(Stage.values)
+    assert StageTransition.objects.filter(kind=TransitionKind.ROLLBACK).exists()
+    assert StageTransition.objects.filter(kind=TransitionKind.REPLACED).exists()
+    # Every production version replaced another: an incident has somewhere to roll back to.
+    production = ModelVersion.objects.filter(stage=Stage.PRODUCTION).select_related("rollback_target")
+    assert production.count() == 5
+    for version in production:
+        assert version.rollback_target is not None, version.identifier
+        assert version.rollback_target.stage == Stage.ARCHIVED
+
+
+def test_every_version_has_full_evidence_and_some_slices_regress(db, debug):
+    seed()
+
+    for version in ModelVersion.objects.select_related("model", "evaluation", "source_run", "profile"):
+        slices = SliceMetric.objects.filter(report=version.evaluation).values_list("slice_key", flat=True)
+        assert len(set(slices)) >= 20, version.identifier
+        assert version.source_run.url.startswith("https://")
+        assert len(version.source_run.git_commit) == 40
+        assert version.profile.latency_p95_ms > 0
+        assert version.card.current.sections["task"]
+        for artifact in version.artifacts.all():
+            assert artifact.uri.split("://")[0] in {"s3", "gs", "hdfs", "https"}
+            assert len(artifact.sha256) == 64
+    fraud = ModelVersion.objects.get(model__name="fraud-scorer", number=1)
+    assert {"auc", "precision@0.85", "recall@0.85", "false_positive_rate"} == set(
+        fraud.evaluation.metrics.values_list("name", flat=True)
+    )
+    # Some slices regress between versions, so the comparison with production has something to show.
+    before = ModelVersion.objects.get(model__name="fraud-scorer", number=3).evaluation.slices
+    after = ModelVersion.objects.get(model__name="fraud-scorer", number=4).evaluation.slices
+    travel = {"slice_key": "merchant_category=travel", "metric": "recall@0.85"}
+    assert after.get(**travel).value < before.get(**travel).value
+
+
+def test_the_audit_chain_records_it_all_and_verifies(db, debug):
+    seed()
+
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"model.created", "version.registered", "version.stage_changed", "card.revised"} <= actions
+    # The demo shows refused attempts on the record too.
+    assert {"permission.denied", "version.stage_change_refused"} <= actions
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert "Audit chain intact" in out.getvalue()
+
+
+def test_each_role_can_sign_in_and_sees_every_model(db, debug, client):
+    output = seed()
+
+    for demo in DEMO_USERS:
+        assert demo.username in output
+        user = User.objects.get(username=demo.username)
+        assert client.login(username=demo.username, password=DEMO_PASSWORD), demo.username
+        assert models_visible_to(user, RegisteredModel.objects.all()).count() == 5
+        if demo.role is not None:
+            assert user.groups.filter(name=demo.role.value).exists()
+            assert set(user.groups.filter(name__in=TEAMS).values_list("name", flat=True)) == set(TEAMS)
+    assert User.objects.get(username="admin").is_superuser
+
+
+def test_a_second_run_changes_nothing(db, debug):
+    seed()
+    counts = row_counts()
+    head = AuditEvent.objects.order_by("-sequence").values_list("hash", flat=True).first()
+
+    output = seed()
+
+    assert "nothing changed" in output
+    assert row_counts() == counts
+    assert AuditEvent.objects.order_by("-sequence").values_list("hash", flat=True).first() == head
+
+
+def test_it_refuses_with_debug_off(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert not User.objects.filter(username__in=[user.username for user in DEMO_USERS]).exists()
+    assert not Group.objects.filter(name__in=TEAMS).exists()
+    assert not RegisteredModel.objects.exists()
