@@ -15,7 +15,7 @@ help:
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
-	@echo "make lint              ruff"
+	@echo "make lint              ruff: lint and formatting"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,4 @@ migrations-check: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

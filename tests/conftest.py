@@ -7,6 +7,7 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.db import connection
 
 from tests.factories import model_create_for_tests, user_with_roles
@@ -23,11 +24,27 @@ def pytest_collection_modifyitems(config, items):
     if on_postgres:
         return
     if IN_CI:
-        raise pytest.UsageError("CI=true but DATABASE_URL does not point at PostgreSQL: refusing to skip its tests.")
+        raise pytest.UsageError(
+            "CI=true but DATABASE_URL does not point at PostgreSQL: refusing to skip its tests."
+        )
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Every test makes several people; PBKDF2 would spend most of the run hashing their passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    # The production lookup is cached by model name, and most tests name their model fraud-scorer.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

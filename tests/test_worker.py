@@ -74,12 +74,28 @@ def test_a_real_worker_consumes_from_the_broker_and_stops_cleanly(worker_env):
     queue_name = f"worker-test-{uuid.uuid4().hex[:12]}"
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "warehouse", "worker",
-            "--pool=solo", "--concurrency=1", "--loglevel=INFO",
-            "--queues", queue_name, "--hostname", f"{queue_name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "warehouse",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--queues",
+            queue_name,
+            "--hostname",
+            f"{queue_name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         ],
-        cwd=ROOT, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output = Output(worker)
     try:
@@ -88,10 +104,18 @@ def test_a_real_worker_consumes_from_the_broker_and_stops_cleanly(worker_env):
         # No app task exists to run yet: a message for a task the worker does not know still proves that it
         # takes messages off the broker (it logs it and discards it).
         sent = subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from warehouse.celery import app; app.send_task(sys.argv[1], queue=sys.argv[2])",
-             PROBE_TASK, queue_name],
-            cwd=ROOT, env=worker_env, capture_output=True, text=True, timeout=20,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from warehouse.celery import app; app.send_task(sys.argv[1], queue=sys.argv[2])",
+                PROBE_TASK,
+                queue_name,
+            ],
+            cwd=ROOT,
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=20,
         )
         assert sent.returncode == 0, sent.stdout + sent.stderr
         output.wait_for(f"Received unregistered task of type '{PROBE_TASK}'", timeout=10)

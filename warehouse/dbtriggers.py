@@ -41,7 +41,9 @@ def _sqlite_statements(table: str, reason: str) -> list[str]:
     ]
 
 
-def refuse_changes(table: str, *, reason: str, delete: bool = False, truncate: bool = False) -> migrations.RunPython:
+def refuse_changes(
+    table: str, *, reason: str, delete: bool = False, truncate: bool = False
+) -> migrations.RunPython:
     """A migration operation installing the refusal triggers for `table` on the current database."""
     row_ops = ("UPDATE", "DELETE") if delete else ("UPDATE",)
 

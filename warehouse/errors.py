@@ -6,7 +6,9 @@ class InvalidInput(Exception):
 
     code = "invalid"
 
-    def __init__(self, errors: dict[str, list[str]], message: str = "The input has errors; nothing was saved."):
+    def __init__(
+        self, errors: dict[str, list[str]], message: str = "The input has errors; nothing was saved."
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors

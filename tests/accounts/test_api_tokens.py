@@ -20,11 +20,6 @@ from warehouse.audit.models import AuditEvent
 from warehouse.errors import InvalidInput
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def issued(contributor):
     return api_token_create(actor=contributor, user=contributor, name="payments CI")

@@ -11,7 +11,6 @@ from warehouse.audit.models import AuditEvent
 TOKENS_PAGE_QUERIES = 3  # the session, the user, the tokens
 
 
-
 # --- Signing in ----------------------------------------------------------------------------------------
 
 
@@ -61,7 +60,7 @@ def test_the_secret_is_shown_once(client, contributor):
     html = response.content.decode()
     assert html.count(secret) == 2  # the token, and the example curl
     assert "Copy it now: it will not be shown again." in html
-    assert f'Authorization: Bearer {secret}' in html
+    assert f"Authorization: Bearer {secret}" in html
     assert "no-store" in response["Cache-Control"]
     assert api_token_authenticate(secret).user == contributor
 

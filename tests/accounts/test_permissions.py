@@ -15,11 +15,6 @@ from warehouse.registry.models import RegisteredModel
 REGISTER = "registry.register_version"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def other_model(contributor):
     """A second model, with no team: only its creator sees it."""

@@ -94,8 +94,9 @@ def test_a_viewer_cannot_create_a_model_and_the_refusal_is_audited(client, contr
 
     response = post_json(client, VERSIONS.format(name="new-scorer"), evidence_payload(), **headers)
 
-    assert response.status_code == 403
-    assert contract.check(response, VERSIONS, "post")["error"]["code"] == "permission_denied"
+    # "No such model", exactly as for a model they may not see: the answer reveals no model names.
+    assert response.status_code == 404
+    assert contract.check(response, VERSIONS, "post")["error"]["code"] == "not_found"
     after = written()
     assert after.pop("AuditEvent") == before.pop("AuditEvent") + 1
     assert after == before

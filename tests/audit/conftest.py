@@ -4,12 +4,6 @@ import pytest
 from django.db import connection
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Every test makes several people; PBKDF2 would spend most of the run hashing their passwords.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @contextlib.contextmanager
 def _triggers_bypassed():
     """What a malicious DBA would do to rewrite the trail: PostgreSQL stops firing triggers for the session

@@ -3,17 +3,17 @@
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from warehouse.audit.models import AuditEvent
 from warehouse.audit.services import audit_record
 
 
-def verify() -> tuple[int, str, str]:
+def verify(*args: str) -> tuple[int, str, str]:
     """Run the command as an operator would: its exit code, what it printed, and what it complained."""
     out, err = io.StringIO(), io.StringIO()
     try:
-        call_command("verify_audit", stdout=out, stderr=err)
+        call_command("verify_audit", *args, stdout=out, stderr=err)
     except SystemExit as exit_:
         return exit_.code, out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
@@ -147,3 +147,33 @@ def _on_postgres() -> bool:
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+def test_it_prints_the_head_to_keep_as_an_anchor(trail):
+    _, out, _ = verify()
+
+    assert f"Head: 6:{trail[-1].hash}" in out
+    assert verify("--anchor", f"6:{trail[-1].hash}")[0] == 0
+
+
+def test_an_anchor_catches_the_newest_events_cut_off(trail, tamper):
+    anchor = f"6:{trail[-1].hash}"
+    tamper("DELETE FROM audit_auditevent WHERE sequence >= 5")
+
+    assert verify()[0] == 0  # what is left still links: the chain alone cannot tell
+    code, _, err = verify("--anchor", anchor)
+
+    assert code == 1
+    assert "anchored sequence 6 is gone; the trail ends at 4" in err
+
+
+def test_an_anchor_catches_a_rewritten_chain(trail, tamper):
+    code, _, err = verify("--anchor", f"3:{'0' * 64}")
+
+    assert code == 1
+    assert "sequence 3 no longer has the anchored hash" in err
+
+
+def test_it_refuses_a_malformed_anchor(trail):
+    with pytest.raises(CommandError, match="SEQUENCE:HASH"):
+        call_command("verify_audit", "--anchor", "six:abc")

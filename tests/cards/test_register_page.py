@@ -11,15 +11,14 @@ URL = reverse("cards:register")
 DIGEST = "ab" * 32
 
 
-
 def form_data(**overrides) -> dict:
     """What a person types into the page for a complete registration."""
     data = {
         "model": "fraud-scorer",
         "description": "Retrained on November data.",
         "artifacts": f"weights model.onnx s3://models/fraud/v2/model.onnx {DIGEST} 123456\n"
-                     f"# comments are skipped\n"
-                     f"config config.json s3://models/fraud/v2/config.json {'cd' * 32} 512",
+        f"# comments are skipped\n"
+        f"config config.json s3://models/fraud/v2/config.json {'cd' * 32} 512",
         "source_run_tracking_system": "mlflow",
         "source_run_run_id": "run-43",
         "source_run_url": "https://mlflow.example.com/runs/43",
@@ -88,7 +87,9 @@ def test_a_viewer_is_refused_and_the_refusal_is_audited(client, model, viewer):
 
 def test_a_viewer_cannot_create_a_model_either(client, viewer):
     client.force_login(viewer)
-    assert client.post(URL, form_data(model="brand-new")).status_code == 403
+    response = client.post(URL, form_data(model="brand-new"))
+    assert response.status_code == 404
+    assert "you may not create models" in response.context["form"].errors["model"][0]
     assert not RegisteredModel.objects.filter(name="brand-new").exists()
     assert AuditEvent.objects.filter(action="permission.denied", actor=viewer).exists()
 
@@ -98,7 +99,8 @@ def test_an_outsider_gets_404_for_a_model_they_cannot_see(client, model, outside
     last_event = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
     client.force_login(outsider)
     response = client.post(URL, form_data())
-    assert response.status_code == 404 and b"Page not found" in response.content
+    assert response.status_code == 404
+    assert "no model called 'fraud-scorer' that you may see" in response.context["form"].errors["model"][0]
     assert (ModelVersion.objects.count(), RegisteredModel.objects.count()) == (versions, models)
     # Nothing is registered; at most the refused attempt is on the record.
     written = AuditEvent.objects.filter(sequence__gt=last_event).values_list("action", flat=True)
@@ -113,7 +115,8 @@ def test_a_contributor_registers_a_version_and_lands_on_it(client, model, contri
     assert response["Location"] == reverse("registry:version", args=[model.name, 2])
     assert version.stage == Stage.DRAFT and version.registered_by == contributor
     assert sorted(version.artifacts.values_list("name", "sha256")) == [
-        ("config.json", "cd" * 32), ("model.onnx", DIGEST),
+        ("config.json", "cd" * 32),
+        ("model.onnx", DIGEST),
     ]
     assert version.source_run.run_id == "run-43"
     assert sorted(version.evaluation.slices.values_list("slice_key", flat=True)) == ["region=EU", "region=US"]
@@ -144,27 +147,52 @@ def test_evidence_is_optional_beyond_the_artifacts(client, model, contributor):
 # --- Bad input: the error sits on the field that was typed, and nothing is written ----------------------
 
 BAD_INPUTS = {
-    "bad sha256": ({"artifacts": "weights model.onnx s3://models/fraud/m.onnx abc123 10"}, "artifacts",
-                   "Line 1 sha256: Must be 64 hexadecimal characters"),
-    "ftp uri": ({"artifacts": f"weights model.onnx ftp://files.example.com/m.onnx {DIGEST}"}, "artifacts",
-                "Line 1 uri: The scheme must be one of"),
+    "bad sha256": (
+        {"artifacts": "weights model.onnx s3://models/fraud/m.onnx abc123 10"},
+        "artifacts",
+        "Line 1 sha256: Must be 64 hexadecimal characters",
+    ),
+    "ftp uri": (
+        {"artifacts": f"weights model.onnx ftp://files.example.com/m.onnx {DIGEST}"},
+        "artifacts",
+        "Line 1 uri: The scheme must be one of",
+    ),
     "dot-dot path": (
         {"artifacts": f"weights m.onnx s3://models/ok\nconfig c.json s3://models/a/../secrets {DIGEST}"},
-        "artifacts", "Line 2 uri: The path may not contain '.' or '..' segments",
+        "artifacts",
+        "Line 2 uri: The path may not contain '.' or '..' segments",
     ),
-    "encoded dot-dot": ({"artifacts": "weights m.onnx s3://models/a/%2e%2e/b"}, "artifacts",
-                        "Line 1 uri: The path may not contain '.' or '..' segments"),
+    "encoded dot-dot": (
+        {"artifacts": "weights m.onnx s3://models/a/%2e%2e/b"},
+        "artifacts",
+        "Line 1 uri: The path may not contain '.' or '..' segments",
+    ),
     "missing artifacts": ({"artifacts": ""}, "artifacts", "Register at least one artifact"),
-    "unknown kind": ({"artifacts": "blob m.onnx s3://models/m.onnx"}, "artifacts",
-                     "Line 1 kind: Unknown kind 'blob'"),
-    "run url not http": ({"source_run_url": "ftp://mlflow/runs/1"}, "source_run_url",
-                         "Must be an http:// or https://"),
-    "metric without direction": ({"metrics": "mystery 0.5"}, "metrics",
-                                 "Line 1 direction: Say whether higher or lower is better for 'mystery'"),
-    "slice without samples": ({"slices": "region=EU auc 0.9"}, "slices",
-                              "Line 1 sample_count: This field is required."),
-    "percentiles out of order": ({"profile_latency_p95_ms": "2"}, "profile_latency_p95_ms",
-                                 "Percentiles must not decrease"),
+    "unknown kind": (
+        {"artifacts": "blob m.onnx s3://models/m.onnx"},
+        "artifacts",
+        "Line 1 kind: Unknown kind 'blob'",
+    ),
+    "run url not http": (
+        {"source_run_url": "ftp://mlflow/runs/1"},
+        "source_run_url",
+        "Must be an http:// or https://",
+    ),
+    "metric without direction": (
+        {"metrics": "mystery 0.5"},
+        "metrics",
+        "Line 1 direction: Say whether higher or lower is better for 'mystery'",
+    ),
+    "slice without samples": (
+        {"slices": "region=EU auc 0.9"},
+        "slices",
+        "Line 1 sample_count: This field is required.",
+    ),
+    "percentiles out of order": (
+        {"profile_latency_p95_ms": "2"},
+        "profile_latency_p95_ms",
+        "Percentiles must not decrease",
+    ),
     "bad model name": ({"model": "Not_A_Slug"}, "model", "Use 1–64 lower-case letters, digits and hyphens"),
 }
 
@@ -181,7 +209,7 @@ def test_bad_input_is_shown_on_its_field_and_nothing_is_written(client, model, c
     assert any(message in error for error in errors), errors
     html = response.content.decode()
     # Inline, under the field, and summarised at the top with a link to it.
-    field_error_list = html[html.index(f'id="id_{field}_error"'):]
+    field_error_list = html[html.index(f'id="id_{field}_error"') :]
     assert message.replace("'", "&#x27;") in field_error_list.split("</ul>")[0]
     assert f'href="#id_{field}"' in html
     assert "Nothing was registered" in html
@@ -192,7 +220,11 @@ def test_bad_input_is_shown_on_its_field_and_nothing_is_written(client, model, c
 
 def test_every_problem_is_listed_at_once(client, model, contributor):
     client.force_login(contributor)
-    response = client.post(URL, form_data(artifacts="weights m.onnx ftp://x/m.onnx zz", metrics="mystery 0.5",
-                                          profile_latency_p95_ms="2"))
+    response = client.post(
+        URL,
+        form_data(
+            artifacts="weights m.onnx ftp://x/m.onnx zz", metrics="mystery 0.5", profile_latency_p95_ms="2"
+        ),
+    )
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"artifacts", "metrics", "profile_latency_p95_ms"}

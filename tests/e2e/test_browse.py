@@ -65,7 +65,6 @@ def chromium():
             connections.close_all()
 
 
-
 @pytest.fixture
 def candidate(model, version, contributor):
     """fraud-scorer v1 in production, and v2, a draft with six slices, to compare with it."""
@@ -77,11 +76,19 @@ def candidate(model, version, contributor):
 def test_a_viewer_browses_to_the_evidence_of_a_version(live_server, model, candidate, viewer, chromium):
     page = chromium.new_page(viewport={"width": 1360, "height": 900})
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None
+        ),
+    )
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}")
-            if response.status >= 400 else None)
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None
+        ),
+    )
 
     page.goto(live_server.url + reverse("registry:models"))
     assert "/accounts/sign-in/" in page.url

@@ -12,22 +12,6 @@ from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
 from warehouse.registry.models import RegisteredModel
 
-pytestmark = pytest.mark.filterwarnings("ignore:No directory at:UserWarning")
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    # Tests run with DEBUG off, where the manifest storage needs `collectstatic` first; pages only need URLs.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
 
 @pytest.fixture
 def admin_client(client, superuser):

@@ -18,17 +18,12 @@ from warehouse.audit.chain import chain_verify
 from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
 from warehouse.audit.services import audit_record
-from warehouse.cards.services import candidate_register, registration_parse
+from warehouse.cards.services import candidate_register, candidate_register_named, registration_parse
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import model_create, version_transition
 
 THREADS = 10
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def at_once(
@@ -203,6 +198,23 @@ def test_it_creates_a_model_once_when_many_ask_for_the_same_name(contributor):
         for r in refused
     ), refused
     assert AuditEvent.objects.filter(action="model.created").count() == 1
+    assert_chain_verifies()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pipelines_registering_into_the_same_new_model_all_succeed(contributor):
+    registration = registration_parse(evidence_payload())
+
+    results = at_once(
+        lambda _: candidate_register_named(
+            actor=contributor, model_name="churn-predictor", registration=registration
+        )
+    )
+
+    assert all(isinstance(r, ModelVersion) for r in results), results
+    assert RegisteredModel.objects.filter(name="churn-predictor").count() == 1
+    assert sorted(r.number for r in results) == list(range(1, THREADS + 1))
     assert_chain_verifies()
 
 

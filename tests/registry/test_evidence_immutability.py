@@ -27,13 +27,7 @@ CHANGES = {
 }
 TABLES = [table._meta.db_table for table in EVIDENCE]
 # WhiteNoise looks for collected static files that the admin pages here do not need.
-pytestmark = pytest.mark.filterwarnings("ignore:No directory at:UserWarning")
 ids = [table.__name__ for table in EVIDENCE]
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _one(table, version):
@@ -126,12 +120,7 @@ def test_the_trigger_names_why_on_postgres(version, table):
 
 
 @pytest.fixture
-def admin_client(client, superuser, settings):
-    # Tests run with DEBUG off, where the manifest storage needs `collectstatic` first; pages only need URLs.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def admin_client(client, superuser):
     client.force_login(superuser)
     return client
 

@@ -10,11 +10,6 @@ from warehouse.registry.models import RegisteredModel
 from warehouse.registry.services import RESERVED_MODEL_NAMES, model_create, model_name_problem
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_it_creates_a_model_on_the_record(contributor, team):
     model = model_create(actor=contributor, name="churn-predictor", description="Churn.", team=team)
 

@@ -10,13 +10,13 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import model_create_for_tests, version_move, version_register_for_tests
+from warehouse.accounts.services import api_token_create
 from warehouse.audit.models import AuditEvent
 from warehouse.audit.services import audit_record
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import model_page
 
 ROLES = ["viewer", "contributor", "reviewer", "approver", "responder", "policy_admin"]
-
 
 
 def assert_queries_do_not_grow(django_assert_max_num_queries, client, *, bound: int, build) -> list[int]:
@@ -115,7 +115,7 @@ def promoted(model, version, contributor):
 def test_the_model_page_draws_the_stage_flow_with_the_rollback_target(client, model, promoted, viewer):
     client.force_login(viewer)
     html = client.get(reverse("registry:model", args=[model.name])).content.decode()
-    flow = html[html.index('class="flow"'):html.index("</ol>", html.index('class="flow"'))]
+    flow = html[html.index('class="flow"') : html.index("</ol>", html.index('class="flow"'))]
     columns = re.split(r'<li class="col-', flow)[1:]
     assert [c.split('"')[0] for c in columns] == ["draft", "staging", "production", "archived"]
     assert "v4" in columns[0] and "v3" in columns[1] and "v2" in columns[2] and "v1" in columns[3]
@@ -147,7 +147,9 @@ def test_the_version_page_shows_the_evidence(client, model, promoted, viewer):
 
 def test_the_version_page_highlights_slice_regressions(client, model, promoted, contributor, viewer):
     worse = version_register_for_tests(
-        actor=contributor, model=model, metrics={"auc": 0.80, "log_loss": 0.30},
+        actor=contributor,
+        model=model,
+        metrics={"auc": 0.80, "log_loss": 0.30},
         evaluation={
             "dataset": "payments-holdout",
             "metrics": [{"name": "auc", "value": 0.80}, {"name": "log_loss", "value": 0.30}],
@@ -180,11 +182,24 @@ def test_a_version_without_a_baseline_says_so(client, model, version, viewer):
 def test_user_text_is_escaped_and_web_links_only_for_http(client, contributor, team, viewer):
     model = model_create_for_tests(actor=contributor, name="escaping", team=team)
     version = version_register_for_tests(
-        actor=contributor, model=model, description="<script>alert(1)</script>",
-        artifacts=[{"name": "<b>w</b>", "kind": "weights", "uri": "https://cdn.example.com/w?a=1&b=<2>",
-                    "sha256": "ef" * 32}],
-        source_run={"tracking_system": "mlflow", "run_id": "<img src=x>", "url": "", "git_commit": "",
-                    "training_data": "javascript:alert(1)"},
+        actor=contributor,
+        model=model,
+        description="<script>alert(1)</script>",
+        artifacts=[
+            {
+                "name": "<b>w</b>",
+                "kind": "weights",
+                "uri": "https://cdn.example.com/w?a=1&b=<2>",
+                "sha256": "ef" * 32,
+            }
+        ],
+        source_run={
+            "tracking_system": "mlflow",
+            "run_id": "<img src=x>",
+            "url": "",
+            "git_commit": "",
+            "training_data": "javascript:alert(1)",
+        },
     )
     client.force_login(viewer)
     html = client.get(reverse("registry:version", args=[model.name, version.number])).content.decode()
@@ -232,6 +247,18 @@ def test_the_audit_trail_filters(client, model, promoted, viewer):
     assert bad.status_code == 200 and "Must be after" in bad.content.decode()
 
 
+def test_the_audit_trail_shows_a_reader_their_own_account_events_and_no_one_elses(
+    client, viewer, contributor
+):
+    api_token_create(actor=viewer, user=viewer, name="laptop")
+    api_token_create(actor=contributor, user=contributor, name="payments CI")
+    client.force_login(viewer)
+
+    events = list(client.get(reverse("audit-trail")).context["page"].object_list)
+
+    assert [(e.action, e.actor_label) for e in events] == [("api_token.created", viewer.username)]
+
+
 def test_the_home_page_shows_production_and_rollback_targets(client, model, promoted, viewer):
     client.force_login(viewer)
     response = client.get(reverse("home"))
@@ -269,8 +296,9 @@ def test_the_home_page_queries_do_not_grow(client, django_assert_max_num_queries
     assert len(client.get(reverse("home")).context["production"]) == 50
 
 
-def test_the_models_list_queries_do_not_grow(client, django_assert_max_num_queries, contributor, team,
-                                             viewer):
+def test_the_models_list_queries_do_not_grow(
+    client, django_assert_max_num_queries, contributor, team, viewer
+):
     client.force_login(viewer)
     made = []
 
@@ -282,8 +310,9 @@ def test_the_models_list_queries_do_not_grow(client, django_assert_max_num_queri
     assert_queries_do_not_grow(django_assert_max_num_queries, client, bound=MODELS_LIST_QUERIES, build=build)
 
 
-def test_the_model_page_queries_do_not_grow(client, django_assert_max_num_queries, model, version,
-                                            contributor, viewer):
+def test_the_model_page_queries_do_not_grow(
+    client, django_assert_max_num_queries, model, version, contributor, viewer
+):
     """Versions and timeline rows: each new version is also archived, so both grow together."""
     client.force_login(viewer)
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
@@ -299,8 +328,9 @@ def test_the_model_page_queries_do_not_grow(client, django_assert_max_num_querie
     assert len(page.versions) == 51 and len(page.transitions) == 50
 
 
-def test_the_version_page_queries_do_not_grow(client, django_assert_max_num_queries, model, version,
-                                              contributor, viewer):
+def test_the_version_page_queries_do_not_grow(
+    client, django_assert_max_num_queries, model, version, contributor, viewer
+):
     """Slices: a production baseline and a candidate with n slices each."""
     client.force_login(viewer)
 
@@ -313,14 +343,20 @@ def test_the_version_page_queries_do_not_grow(client, django_assert_max_num_quer
     assert_queries_do_not_grow(django_assert_max_num_queries, client, bound=VERSION_PAGE_QUERIES, build=build)
 
 
-def test_the_audit_trail_queries_do_not_grow(client, django_assert_max_num_queries, model, contributor,
-                                             viewer):
+def test_the_audit_trail_queries_do_not_grow(
+    client, django_assert_max_num_queries, model, contributor, viewer
+):
     client.force_login(viewer)
 
     def build(rows):
         while AuditEvent.objects.filter(action="test.noted").count() < rows:
-            audit_record(actor=contributor, action="test.noted", target=model, model_name=model.name,
-                         data={"note": "a row of the trail"})
+            audit_record(
+                actor=contributor,
+                action="test.noted",
+                target=model,
+                model_name=model.name,
+                data={"note": "a row of the trail"},
+            )
         return reverse("audit-trail") + "?action=test."
 
     assert_queries_do_not_grow(django_assert_max_num_queries, client, bound=AUDIT_TRAIL_QUERIES, build=build)

@@ -7,7 +7,7 @@ from django.db import transaction
 from tests.factories import version_move, version_register_for_tests
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict, InvalidInput
-from warehouse.registry import services
+from warehouse.registry import selectors, services
 from warehouse.registry.models import ModelVersion, Stage, StageTransition, TransitionKind
 from warehouse.registry.selectors import production_lookup
 from warehouse.registry.services import version_transition
@@ -29,13 +29,6 @@ ALLOWED = [
 # Every other pair, same-stage moves included. Archived → Production is refused here because nothing is in
 # production; the rollback cases below cover it with something in production.
 REFUSED = [(a, b) for a in Stage for b in Stage if (a, b) not in ALLOWED]
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def _production(model):
@@ -468,3 +461,19 @@ def test_it_answers_nothing_right_after_production_is_retired(
         version_transition(version=version, to_stage=Stage.ARCHIVED, actor=contributor, reason="retired")
 
     assert production_lookup(model=model) is None
+
+
+def test_a_late_write_of_the_old_production_answer_is_never_served(
+    model, version, contributor, django_capture_on_commit_callbacks
+):
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    # A reader takes its cache key and loads v1, and is slow to store what it read...
+    stale_key = selectors._production_cache_key(model.name)
+    stale_answer = {**production_lookup(model=model)}
+    second = version_register_for_tests(actor=contributor, model=model)
+    with django_capture_on_commit_callbacks(execute=True):
+        version_move(second, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    # ...so its write of v1 lands after the promotion of v2 committed.
+    cache.set(stale_key, stale_answer, 300)
+
+    assert production_lookup(model=model)["version"] == 2

@@ -6,7 +6,8 @@ DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
-        max_length=100, help_text="What will use it, e.g. 'payments CI'.",
+        max_length=100,
+        help_text="What will use it, e.g. 'payments CI'.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "payments CI"}),
     )
     expires_at = forms.DateTimeField(

@@ -8,7 +8,9 @@ class ApiToken(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What uses it, e.g. 'payments CI'.")
-    prefix = models.CharField(max_length=12, unique=True, help_text="The public start of the token, to recognise it.")
+    prefix = models.CharField(
+        max_length=12, unique=True, help_text="The public start of the token, to recognise it."
+    )
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)

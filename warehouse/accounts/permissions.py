@@ -69,17 +69,27 @@ def _permissions_on(user, obj: Model) -> tuple[frozenset[str], frozenset[str]]:
     columns = ("permission__content_type__app_label", "permission__codename", "scope")
     on_object = Value("object", output_field=CharField())
     org_wide = Value("global", output_field=CharField())
-    direct = get_user_obj_perms_model().objects.filter(
-        user=user, content_type=content_type, object_pk=object_pk
-    ).annotate(scope=on_object).values_list(*columns)
-    through_groups = get_group_obj_perms_model().objects.filter(
-        group__user=user, content_type=content_type, object_pk=object_pk
-    ).annotate(scope=on_object).values_list(*columns)
-    held = Permission.objects.filter(user=user).annotate(scope=org_wide).values_list(
-        "content_type__app_label", "codename", "scope"
+    direct = (
+        get_user_obj_perms_model()
+        .objects.filter(user=user, content_type=content_type, object_pk=object_pk)
+        .annotate(scope=on_object)
+        .values_list(*columns)
     )
-    through_roles = Permission.objects.filter(group__user=user).annotate(scope=org_wide).values_list(
-        "content_type__app_label", "codename", "scope"
+    through_groups = (
+        get_group_obj_perms_model()
+        .objects.filter(group__user=user, content_type=content_type, object_pk=object_pk)
+        .annotate(scope=on_object)
+        .values_list(*columns)
+    )
+    held = (
+        Permission.objects.filter(user=user)
+        .annotate(scope=org_wide)
+        .values_list("content_type__app_label", "codename", "scope")
+    )
+    through_roles = (
+        Permission.objects.filter(group__user=user)
+        .annotate(scope=org_wide)
+        .values_list("content_type__app_label", "codename", "scope")
     )
     # No ORDER BY in the parts (Permission has a default ordering): SQLite refuses one inside a UNION.
     parts = [part.order_by() for part in (direct, through_groups, held, through_roles)]
@@ -104,7 +114,11 @@ def models_visible_to(user, queryset: QuerySet) -> QuerySet:
 
 
 def permission_denied(*, actor, target: Model | None, permission: str, attempted: str) -> PermissionDenied:
-    """Record the refused attempt, in its own transaction so it survives the refusal, and return the error."""
+    """Record the refused attempt and return the error to raise.
+
+    Call it before opening the transaction the refusal protects: inside a caller's atomic block the event
+    would be rolled back with everything else when the error propagates.
+    """
     model_name = getattr(target, "name", "") if target is not None else ""
     audit_record(
         actor=actor if getattr(actor, "is_authenticated", False) else None,

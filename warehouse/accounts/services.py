@@ -43,15 +43,24 @@ def api_token_create(*, actor, user, name: str, expires_at: datetime | None = No
     secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name, prefix=prefix, digest=_digest(secret), created_at=clock.now(), expires_at=expires_at
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=_digest(secret),
+            created_at=clock.now(),
+            expires_at=expires_at,
         )
         audit_record(
             actor=actor,
             action="api_token.created",
             target=token,
             target_label=f"{user.get_username()}: {token}",
-            data={"user": user.get_username(), "name": name, "prefix": prefix,
-                  "expires_at": expires_at.isoformat() if expires_at else None},
+            data={
+                "user": user.get_username(),
+                "name": name,
+                "prefix": prefix,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
         )
     return IssuedToken(token=token, secret=secret)
 

@@ -20,7 +20,9 @@ def api_tokens(request):
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.api_token_create(
-                actor=request.user, user=request.user, name=form.cleaned_data["name"],
+                actor=request.user,
+                user=request.user,
+                name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data["expires_at"],
             )
         except InvalidInput as error:

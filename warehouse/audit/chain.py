@@ -79,6 +79,7 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     problem: str = ""
+    head_hash: str = GENESIS_HASH  # the hash of the last event verified: an anchor to keep elsewhere
 
     @property
     def ok(self) -> bool:
@@ -99,13 +100,17 @@ def chain_verify(events: Iterable[AuditEvent]) -> ChainReport:
             )
         if event.prev_hash != prev_hash:
             return ChainReport(
-                checked, event.sequence, f"sequence {event.sequence} does not link to the hash of the event before it"
+                checked,
+                event.sequence,
+                f"sequence {event.sequence} does not link to the hash of the event before it",
             )
         if event_hash(prev_hash, stored_content(event)) != event.hash:
             return ChainReport(
-                checked, event.sequence, f"sequence {event.sequence} was changed after it was written (hash mismatch)"
+                checked,
+                event.sequence,
+                f"sequence {event.sequence} was changed after it was written (hash mismatch)",
             )
         prev_hash = event.hash
         expected_sequence += 1
         checked += 1
-    return ChainReport(checked)
+    return ChainReport(checked, head_hash=prev_hash)

@@ -2,7 +2,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from warehouse.audit.models import AuditEvent
 
@@ -16,12 +16,15 @@ class AuditFilters:
     until: datetime | None = None
 
 
-def audit_event_list(*, visible_model_names: Iterable[str] | None, filters: AuditFilters) -> QuerySet[AuditEvent]:
+def audit_event_list(
+    *, visible_model_names: Iterable[str] | None, filters: AuditFilters, reader_id: int | None = None
+) -> QuerySet[AuditEvent]:
     """Events newest first. `visible_model_names` None means the reader may see the whole trail;
-    otherwise only events about those models are shown."""
+    otherwise only events about those models, plus the reader's own events that concern no model (their
+    API tokens, say), are shown."""
     events = AuditEvent.objects.all()
     if visible_model_names is not None:
-        events = events.filter(model_name__in=visible_model_names)
+        events = events.filter(Q(model_name__in=visible_model_names) | Q(model_name="", actor_id=reader_id))
     if filters.model_name:
         events = events.filter(model_name=filters.model_name)
     if filters.actor:
@@ -36,9 +39,9 @@ def audit_event_list(*, visible_model_names: Iterable[str] | None, filters: Audi
 
 
 def audit_events_for(*, target_type: str, target_ids: Iterable[str], limit: int = 50) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(target_type=target_type, target_id__in=list(target_ids)).order_by("-sequence")[
-        :limit
-    ]
+    return AuditEvent.objects.filter(target_type=target_type, target_id__in=list(target_ids)).order_by(
+        "-sequence"
+    )[:limit]
 
 
 def audit_events_in_sequence() -> QuerySet[AuditEvent]:

@@ -15,32 +15,44 @@ LIST_FIELDS = {"artifacts": "artifacts", "evaluation.metrics": "metrics", "evalu
 
 class RegistrationForm(forms.Form):
     model = forms.SlugField(
-        max_length=64, help_text="An existing model, or a new name to create it.",
+        max_length=64,
+        help_text="An existing model, or a new name to create it.",
         error_messages={"required": "Name the model: an existing one, or a new name to create it."},
         widget=forms.TextInput(
             attrs={"list": "model-names", "autocomplete": "off", "placeholder": "fraud-scorer"}
         ),
     )
     model_description = forms.CharField(
-        required=False, label="Model description", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Model description",
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Only used when the model is new.",
     )
     model_team = forms.CharField(
-        required=False, max_length=150, label="Model team", help_text="Only used when the model is new.",
+        required=False,
+        max_length=150,
+        label="Model team",
+        help_text="Only used when the model is new.",
         widget=forms.TextInput(attrs={"list": "team-names", "autocomplete": "off"}),
     )
     description = forms.CharField(
-        required=False, label="Version description", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Version description",
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What changed in this version.",
     )
 
     artifacts = forms.CharField(
         error_messages={"required": "Register at least one artifact (the weights, at least)."},
-        widget=forms.Textarea(attrs={
-            "rows": 4, "class": "mono", "spellcheck": "false",
-            "placeholder": "weights model.onnx s3://models/fraud/v8/model.onnx <sha256> 48213344\n"
-                           "config config.json s3://models/fraud/v8/config.json <sha256> 512",
-        }),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "class": "mono",
+                "spellcheck": "false",
+                "placeholder": "weights model.onnx s3://models/fraud/v8/model.onnx <sha256> 48213344\n"
+                "config config.json s3://models/fraud/v8/config.json <sha256> 512",
+            }
+        ),
         help_text=(
             f"One per line: kind name uri [sha256] [size_bytes]. Kinds: {', '.join(ArtifactKind.values)}."
         ),
@@ -55,8 +67,14 @@ class RegistrationForm(forms.Form):
     dataset_version = forms.CharField(required=False, max_length=100)
     metrics = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "class": "mono", "spellcheck": "false",
-                                     "placeholder": "auc 0.912 higher\nlog_loss 0.207 lower"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "class": "mono",
+                "spellcheck": "false",
+                "placeholder": "auc 0.912 higher\nlog_loss 0.207 lower",
+            }
+        ),
         help_text=(
             "One per line: name value [higher|lower]. "
             "Well-known metrics (auc, rmse…) may leave out the direction."
@@ -64,10 +82,14 @@ class RegistrationForm(forms.Form):
     )
     slices = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={
-            "rows": 6, "class": "mono", "spellcheck": "false",
-            "placeholder": "region=EU auc 0.91 1200\nregion=EU,device=mobile auc 0.88 430",
-        }),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "class": "mono",
+                "spellcheck": "false",
+                "placeholder": "region=EU auc 0.91 1200\nregion=EU,device=mobile auc 0.88 430",
+            }
+        ),
         help_text="One per line: slice metric value sample_count, e.g. region=EU auc 0.91 1200.",
     )
 
@@ -80,7 +102,8 @@ class RegistrationForm(forms.Form):
     profile_currency = forms.CharField(required=False, label="Currency", max_length=3, initial="USD")
 
     card = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 10}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
         help_text=(
             "Markdown. Use ## headings for sections: Task, Data summary, Known failures, Owners and contacts…"
         ),

@@ -4,9 +4,40 @@ import markdown as markdown_lib
 import nh3
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -20,7 +51,9 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 def markdown_to_safe_html(source: str) -> str:
     # No extension that lets authors write attributes (attr_list): an attribute is a way in for script.
-    html = markdown_lib.markdown(source, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    html = markdown_lib.markdown(
+        source, extensions=["tables", "fenced_code", "sane_lists"], output_format="html"
+    )
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -19,7 +19,7 @@ from warehouse.cards.sections import HEADING_ALIASES, Section
 from warehouse.errors import InvalidInput
 from warehouse.registry.evidence import Evidence, evidence_parse
 from warehouse.registry.models import ModelVersion, RegisteredModel
-from warehouse.registry.services import model_create, model_name_problem, version_register
+from warehouse.registry.services import ModelNameTaken, model_create, model_name_problem, version_register
 
 MAX_SECTION_LENGTH = 50_000
 _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$")
@@ -64,12 +64,16 @@ def _sections_from_document(document: str, path: str) -> dict[str, str]:
             current = HEADING_ALIASES[heading.group(1).strip().lower()].value
             continue
         lines_by_section.setdefault(current, []).append(line)
-    return {key: "\n".join(lines).strip() for key, lines in lines_by_section.items() if "\n".join(lines).strip()}
+    return {
+        key: "\n".join(lines).strip() for key, lines in lines_by_section.items() if "\n".join(lines).strip()
+    }
 
 
 def card_revise(*, actor, version: ModelVersion, sections: dict[str, str], summary: str = "") -> CardRevision:
     """Save a new revision of the version's card (creating the card on first save)."""
-    model_access(actor, version.model).require("registry.edit_card", attempted=f"edit the card of {version.identifier}")
+    model_access(actor, version.model).require(
+        "registry.edit_card", attempted=f"edit the card of {version.identifier}"
+    )
     return _card_revise_allowed(actor=actor, version=version, sections=sections, summary=summary)
 
 
@@ -131,14 +135,20 @@ def candidate_register(
             if not (actor.is_superuser or actor.has_perm(perm)):
                 raise permission_denied(actor=actor, target=None, permission=perm, attempted=attempted)
     else:
-        model_access(actor, model).require("registry.register_version", attempted=f"register versions of {model.name}")
+        model_access(actor, model).require(
+            "registry.register_version", attempted=f"register versions of {model.name}"
+        )
     with transaction.atomic():
         if isinstance(model, NewModel):
             model = model_create(actor=actor, name=model.name, description=model.description, team=model.team)
         version = version_register(actor=actor, model=model, evidence=evidence)
         if card_sections:
             _card_revise_allowed(
-                actor=actor, version=version, sections=card_sections, summary="First card, at registration", first=True
+                actor=actor,
+                version=version,
+                sections=card_sections,
+                summary="First card, at registration",
+                first=True,
             )
     return version
 
@@ -189,31 +199,51 @@ def registration_parse(payload: Any) -> Registration:
                     errors["model.team"] = [f"No team named {team_name!r}."]
     if errors:
         raise InvalidInput(errors)
-    return Registration(evidence=evidence, card_sections=card_sections, model_description=description, model_team=team)
+    return Registration(
+        evidence=evidence, card_sections=card_sections, model_description=description, model_team=team
+    )
 
 
 def candidate_register_named(*, actor, model_name: str, registration: Registration) -> ModelVersion:
     """Register into the model called `model_name`, creating it when it does not exist yet.
 
-    A model that exists but that `actor` may not see answers 404, the same as one that does not exist
-    for someone who may not create models; the attempt is still on the record.
+    Someone who may not see a model, or may not create one, is told only "no such model": the answer does
+    not reveal which models exist. The attempt is on the record either way. Two pipelines creating the
+    same new model at once both succeed: the one that loses the race registers into the winner's model.
     """
     model = RegisteredModel.objects.filter(name=model_name).first()
-    if model is not None and not model_access(actor, model).can_view:
-        permission_denied(
-            actor=actor, target=model, permission="registry.view_registeredmodel",
-            attempted=f"register versions of {model_name} (a model they may not see)",
-        )
-        raise Http404("No such model, or you may not see it.")
     if model is None:
         problem = model_name_problem(model_name)
         if problem:
             raise InvalidInput({"model": [problem]})
-        target: RegisteredModel | NewModel = NewModel(
+        if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
+            permission_denied(
+                actor=actor,
+                target=None,
+                permission="registry.add_registeredmodel",
+                attempted=f"create the model {model_name!r} by registering into it",
+            )
+            raise Http404("No such model, or you may not see it.")
+        new_model = NewModel(
             name=model_name, description=registration.model_description, team=registration.model_team
         )
-    else:
-        target = model
+        try:
+            return candidate_register(
+                actor=actor,
+                model=new_model,
+                evidence=registration.evidence,
+                card_sections=registration.card_sections,
+            )
+        except ModelNameTaken:
+            model = RegisteredModel.objects.get(name=model_name)
+    if not model_access(actor, model).can_view:
+        permission_denied(
+            actor=actor,
+            target=model,
+            permission="registry.view_registeredmodel",
+            attempted=f"register versions of {model_name} (a model they may not see)",
+        )
+        raise Http404("No such model, or you may not see it.")
     return candidate_register(
-        actor=actor, model=target, evidence=registration.evidence, card_sections=registration.card_sections
+        actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
     )

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -24,10 +25,20 @@ def version_register(request):
             )
         except InvalidInput as error:
             form.add_service_errors(error.errors)
+            status = 400
+        except Http404:
+            # The service says only "no such model" (it reveals no names); the page says what to do about it.
+            form.add_error(
+                "model",
+                f"There is no model called {form.cleaned_data['model']!r} that you may see, and you may not "
+                "create models. Pick one from the list, or ask an admin for the contributor role.",
+            )
+            status = 404
         else:
             messages.success(request, f"Registered {version.identifier} in Draft.")
             return redirect("registry:version", version.model.name, version.number)
-    status = 400 if request.method == "POST" else 200
+    else:
+        status = 400 if request.method == "POST" else 200
     models = models_visible_to(request.user, RegisteredModel.objects.all()).order_by("name")
     return render(
         request,

@@ -98,11 +98,18 @@ class RegisteredModelAdmin(GuardedModelAdmin):
         data = form.cleaned_data
         if change:
             saved = model_update(
-                actor=request.user, model=obj, description=data["description"], owner=data["owner"], team=data["team"]
+                actor=request.user,
+                model=obj,
+                description=data["description"],
+                owner=data["owner"],
+                team=data["team"],
             )
         else:
             saved = model_create(
-                actor=request.user, name=data["name"], description=data["description"], owner=data["owner"],
+                actor=request.user,
+                name=data["name"],
+                description=data["description"],
+                owner=data["owner"],
                 team=data["team"],
             )
         obj.pk = saved.pk
@@ -140,8 +147,16 @@ class ModelVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["model", "registered_by"]
     search_fields = ["model__name", "uuid"]
     readonly_fields = [
-        "model", "number", "uuid", "stage", "stage_changed_at", "description", "registered_by", "created_at",
-        "rollback_target", "rolled_back_at",
+        "model",
+        "number",
+        "uuid",
+        "stage",
+        "stage_changed_at",
+        "description",
+        "registered_by",
+        "created_at",
+        "rollback_target",
+        "rolled_back_at",
     ]
     inlines = [ArtifactInline, TransitionInline]
 

@@ -32,13 +32,50 @@ CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 # Metrics whose direction every practitioner agrees on; any other metric must say which way is better.
 KNOWN_DIRECTIONS = {
     **dict.fromkeys(
-        ["auc", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "ndcg", "ndcg@10", "map", "mrr",
-         "r2", "sensitivity", "specificity", "top1_accuracy", "top5_accuracy", "bleu", "rouge_l", "csat"],
+        [
+            "auc",
+            "roc_auc",
+            "pr_auc",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "ndcg",
+            "ndcg@10",
+            "map",
+            "mrr",
+            "r2",
+            "sensitivity",
+            "specificity",
+            "top1_accuracy",
+            "top5_accuracy",
+            "bleu",
+            "rouge_l",
+            "csat",
+        ],
         MetricDirection.HIGHER_IS_BETTER,
     ),
     **dict.fromkeys(
-        ["loss", "log_loss", "logloss", "rmse", "mae", "mse", "mape", "smape", "wape", "brier", "error_rate",
-         "fpr", "fnr", "false_positive_rate", "false_negative_rate", "ece", "hallucination_rate", "perplexity"],
+        [
+            "loss",
+            "log_loss",
+            "logloss",
+            "rmse",
+            "mae",
+            "mse",
+            "mape",
+            "smape",
+            "wape",
+            "brier",
+            "error_rate",
+            "fpr",
+            "fnr",
+            "false_positive_rate",
+            "false_negative_rate",
+            "ece",
+            "hallucination_rate",
+            "perplexity",
+        ],
         MetricDirection.LOWER_IS_BETTER,
     ),
 }
@@ -131,11 +168,24 @@ class _Reader:
             self.error(path, "Must be an object.")
             return None
         for key in sorted(set(value) - allowed):
-            self.error(f"{path}.{key}" if path else key, f"Unknown field; expected one of: {', '.join(sorted(allowed))}.")
+            self.error(
+                f"{path}.{key}" if path else key,
+                f"Unknown field; expected one of: {', '.join(sorted(allowed))}.",
+            )
         return value
 
-    def text(self, data: Mapping, key: str, path: str, *, max_length: int, required: bool = True,
-             pattern: re.Pattern | None = None, pattern_help: str = "", multiline: bool = False) -> str:
+    def text(
+        self,
+        data: Mapping,
+        key: str,
+        path: str,
+        *,
+        max_length: int,
+        required: bool = True,
+        pattern: re.Pattern | None = None,
+        pattern_help: str = "",
+        multiline: bool = False,
+    ) -> str:
         field = f"{path}.{key}" if path else key
         value = data.get(key)
         if value is None or value == "":
@@ -156,7 +206,9 @@ class _Reader:
             self.error(field, pattern_help)
         return value
 
-    def number(self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: float | None = None) -> float | None:
+    def number(
+        self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: float | None = None
+    ) -> float | None:
         field = f"{path}.{key}" if path else key
         value = data.get(key)
         if value is None or value == "":
@@ -179,8 +231,16 @@ class _Reader:
             return None
         return number
 
-    def integer(self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: int = 0,
-                maximum: int = 2**63 - 1) -> int | None:
+    def integer(
+        self,
+        data: Mapping,
+        key: str,
+        path: str,
+        *,
+        required: bool = True,
+        minimum: int = 0,
+        maximum: int = 2**63 - 1,
+    ) -> int | None:
         field = f"{path}.{key}" if path else key
         value = data.get(key)
         if value is None or value == "":
@@ -230,7 +290,9 @@ def _artifacts(reader: _Reader, value: Any) -> tuple[ArtifactIn, ...]:
         name = reader.text(item, "name", path, max_length=200)
         kind = reader.text(item, "kind", path, max_length=16)
         if kind and kind not in ArtifactKind.values:
-            reader.error(f"{path}.kind", f"Unknown kind {kind!r}; use one of: {', '.join(ArtifactKind.values)}.")
+            reader.error(
+                f"{path}.kind", f"Unknown kind {kind!r}; use one of: {', '.join(ArtifactKind.values)}."
+            )
         uri = reader.text(item, "uri", path, max_length=2048)
         if uri:
             try:
@@ -250,7 +312,9 @@ def _artifacts(reader: _Reader, value: Any) -> tuple[ArtifactIn, ...]:
 
 def _source_run(reader: _Reader, value: Any) -> SourceRunIn | None:
     path = "source_run"
-    item = reader.obj(value, path, {"tracking_system", "run_id", "url", "git_commit", "training_data"}, required=False)
+    item = reader.obj(
+        value, path, {"tracking_system", "run_id", "url", "git_commit", "training_data"}, required=False
+    )
     if item is None:
         return None
     url = reader.text(item, "url", path, max_length=2048, required=False)
@@ -261,7 +325,12 @@ def _source_run(reader: _Reader, value: Any) -> SourceRunIn | None:
         run_id=reader.text(item, "run_id", path, max_length=200),
         url=url,
         git_commit=reader.text(
-            item, "git_commit", path, max_length=64, required=False, pattern=GIT_COMMIT,
+            item,
+            "git_commit",
+            path,
+            max_length=64,
+            required=False,
+            pattern=GIT_COMMIT,
             pattern_help="Must be a git commit hash (7 to 64 lower-case hexadecimal characters).",
         ),
         training_data=reader.text(item, "training_data", path, max_length=2048, required=False),
@@ -290,13 +359,21 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
     dataset_version = reader.text(item, "dataset_version", path, max_length=100, required=False)
 
     metrics, metric_names = [], set()
-    for index, raw in enumerate(reader.items(item.get("metrics"), f"{path}.metrics", maximum=MAX_METRICS, required=True)):
+    for index, raw in enumerate(
+        reader.items(item.get("metrics"), f"{path}.metrics", maximum=MAX_METRICS, required=True)
+    ):
         mpath = f"{path}.metrics[{index}]"
         metric = reader.obj(raw, mpath, {"name", "value", "direction"})
         if metric is None:
             continue
-        name = reader.text(metric, "name", mpath, max_length=100, pattern=METRIC_NAME,
-                           pattern_help="Start with a letter; letters, digits and _ . - / @ : only.")
+        name = reader.text(
+            metric,
+            "name",
+            mpath,
+            max_length=100,
+            pattern=METRIC_NAME,
+            pattern_help="Start with a letter; letters, digits and _ . - / @ : only.",
+        )
         number = reader.number(metric, "value", mpath)
         direction = _direction(reader, metric.get("direction"), name, f"{mpath}.direction") if name else ""
         if name in metric_names:
@@ -306,15 +383,29 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
             metrics.append(MetricIn(name=name, value=number, direction=direction))
 
     slices, slice_keys = [], set()
-    for index, raw in enumerate(reader.items(item.get("slices"), f"{path}.slices", maximum=MAX_SLICES, required=False)):
+    for index, raw in enumerate(
+        reader.items(item.get("slices"), f"{path}.slices", maximum=MAX_SLICES, required=False)
+    ):
         spath = f"{path}.slices[{index}]"
         entry = reader.obj(raw, spath, {"slice", "metric", "value", "sample_count"})
         if entry is None:
             continue
-        key = reader.text(entry, "slice", spath, max_length=200, pattern=SLICE_KEY,
-                          pattern_help="Write a slice as key=value, several joined by commas (region=EU,device=mobile).")
-        metric_name = reader.text(entry, "metric", spath, max_length=100, pattern=METRIC_NAME,
-                                  pattern_help="Start with a letter; letters, digits and _ . - / @ : only.")
+        key = reader.text(
+            entry,
+            "slice",
+            spath,
+            max_length=200,
+            pattern=SLICE_KEY,
+            pattern_help="Write a slice as key=value, several joined by commas (region=EU,device=mobile).",
+        )
+        metric_name = reader.text(
+            entry,
+            "metric",
+            spath,
+            max_length=100,
+            pattern=METRIC_NAME,
+            pattern_help="Start with a letter; letters, digits and _ . - / @ : only.",
+        )
         number = reader.number(entry, "value", spath)
         # The column is a PostgreSQL integer: anything larger would fail in the database, not here.
         count = reader.integer(entry, "sample_count", spath, minimum=1, maximum=2**31 - 1)
@@ -323,13 +414,22 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
         slice_keys.add((key, metric_name))
         if key and metric_name and number is not None and count is not None:
             slices.append(SliceIn(slice_key=key, metric=metric_name, value=number, sample_count=count))
-    return EvaluationIn(dataset=dataset, dataset_version=dataset_version, metrics=tuple(metrics), slices=tuple(slices))
+    return EvaluationIn(
+        dataset=dataset, dataset_version=dataset_version, metrics=tuple(metrics), slices=tuple(slices)
+    )
 
 
 def _profile(reader: _Reader, value: Any) -> ProfileIn | None:
     path = "profile"
-    fields = {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "hardware", "throughput_rps",
-              "cost_per_1k_predictions", "currency"}
+    fields = {
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "hardware",
+        "throughput_rps",
+        "cost_per_1k_predictions",
+        "currency",
+    }
     item = reader.obj(value, path, fields, required=False)
     if item is None:
         return None
@@ -349,8 +449,18 @@ def _profile(reader: _Reader, value: Any) -> ProfileIn | None:
             else:
                 if cost >= Decimal("1e8"):
                     reader.error(f"{path}.cost_per_1k_predictions", "Too large.")
-    currency = reader.text(item, "currency", path, max_length=3, required=False, pattern=CURRENCY,
-                           pattern_help="A three-letter currency code such as USD or EUR.") or "USD"
+    currency = (
+        reader.text(
+            item,
+            "currency",
+            path,
+            max_length=3,
+            required=False,
+            pattern=CURRENCY,
+            pattern_help="A three-letter currency code such as USD or EUR.",
+        )
+        or "USD"
+    )
     return ProfileIn(
         latency_p50_ms=p50 or 0.0,
         latency_p95_ms=p95 or 0.0,

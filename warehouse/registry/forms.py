@@ -34,11 +34,13 @@ class AuditFilterForm(forms.Form):
         required=False, max_length=64, help_text="A prefix: version. matches every version event."
     )
     since = forms.DateTimeField(
-        required=False, label="Since (UTC)",
+        required=False,
+        label="Since (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
     until = forms.DateTimeField(
-        required=False, label="Until (UTC)",
+        required=False,
+        label="Until (UTC)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
     )
 

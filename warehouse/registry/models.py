@@ -123,7 +123,9 @@ class EvidenceChangeRefused(Exception):
 
 class ImmutableQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise EvidenceChangeRefused(f"{self.model.__name__} is evidence: it cannot be changed; register a new version.")
+        raise EvidenceChangeRefused(
+            f"{self.model.__name__} is evidence: it cannot be changed; register a new version."
+        )
 
     def delete(self):
         raise EvidenceChangeRefused(f"{self.model.__name__} is evidence: it cannot be deleted.")
@@ -171,7 +173,9 @@ class Artifact(ImmutableEvidence):
 
     class Meta:
         ordering = ["kind", "name"]
-        constraints = [models.UniqueConstraint(fields=["version", "name"], name="artifact_name_unique_per_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "name"], name="artifact_name_unique_per_version")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -183,7 +187,9 @@ class SourceRun(ImmutableEvidence):
     run_id = models.CharField(max_length=200)
     url = models.CharField(max_length=2048, blank=True)
     git_commit = models.CharField(max_length=64, blank=True)
-    training_data = models.CharField(max_length=2048, blank=True, help_text="A reference to the training data.")
+    training_data = models.CharField(
+        max_length=2048, blank=True, help_text="A reference to the training data."
+    )
 
     def __str__(self) -> str:
         return f"{self.tracking_system}:{self.run_id}"
@@ -211,7 +217,9 @@ class EvaluationMetric(ImmutableEvidence):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["report", "name"], name="metric_name_unique_per_report")]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "name"], name="metric_name_unique_per_report")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
@@ -227,7 +235,9 @@ class SliceMetric(ImmutableEvidence):
     class Meta:
         ordering = ["slice_key", "metric"]
         constraints = [
-            models.UniqueConstraint(fields=["report", "slice_key", "metric"], name="slice_metric_unique_per_report")
+            models.UniqueConstraint(
+                fields=["report", "slice_key", "metric"], name="slice_metric_unique_per_report"
+            )
         ]
 
     def __str__(self) -> str:

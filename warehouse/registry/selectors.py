@@ -1,5 +1,6 @@
 """Reads shaped for pages and the API. Each runs a fixed number of queries, whatever the number of rows."""
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
@@ -29,9 +30,9 @@ PRODUCTION_CACHE_SECONDS = 300
 def model_get_with_access(*, user, name: str) -> tuple[RegisteredModel, ModelAccess]:
     """The model named `name` and what `user` may do on it, if they may see it; otherwise 404, exactly as
     if it did not exist. Pages that also ask what the user may do reuse the access, read once."""
-    model = get_object_or_404(RegisteredModel.objects.select_related("owner", "team"), name=name)
-    access = model_access(user, model)
-    if not access.can_view:
+    model = RegisteredModel.objects.select_related("owner", "team").filter(name=name).first()
+    access = model_access(user, model) if model is not None else None
+    if access is None or not access.can_view:
         raise Http404("No such model, or you may not see it.")
     return model, access
 
@@ -88,9 +89,7 @@ def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> Quer
         models = models.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
     if filters.stage in Stage.values:
         # A subquery rather than a join: a join on versions would multiply the rows being counted.
-        models = models.filter(
-            Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=filters.stage))
-        )
+        models = models.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=filters.stage)))
     if filters.team:
         models = models.filter(team__name=filters.team)
     if filters.owner:
@@ -123,8 +122,7 @@ def version_counts_for_user(*, user) -> dict[str, int]:
     counts = visible.aggregate(
         models=Count("pk", distinct=True),
         **{
-            stage: Count("versions", filter=Q(versions__stage=stage), distinct=True)
-            for stage in Stage.values
+            stage: Count("versions", filter=Q(versions__stage=stage), distinct=True) for stage in Stage.values
         },
     )
     return {key: value or 0 for key, value in counts.items()}
@@ -178,9 +176,7 @@ class ModelPage:
 
 def model_page(*, model: RegisteredModel, transitions_limit: int = 50) -> ModelPage:
     """A model's versions grouped by stage and its latest stage transitions: two queries."""
-    versions = list(
-        model.versions.select_related("registered_by", "rollback_target").order_by("-number")
-    )
+    versions = list(model.versions.select_related("registered_by", "rollback_target").order_by("-number"))
     for version in versions:
         version.model = model
         if version.rollback_target is not None:
@@ -195,7 +191,11 @@ def model_page(*, model: RegisteredModel, transitions_limit: int = 50) -> ModelP
     for transition in transitions:
         transition.version.model = model
     return ModelPage(
-        model=model, versions=versions, by_stage=by_stage, production=production, transitions=transitions,
+        model=model,
+        versions=versions,
+        by_stage=by_stage,
+        production=production,
+        transitions=transitions,
         transitions_limit=transitions_limit,
     )
 
@@ -332,7 +332,10 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
         base = baseline_slices.get((s.slice_key, s.metric))
         slices.append(
             SliceRow(
-                s.slice_key, s.metric, s.value, s.sample_count,
+                s.slice_key,
+                s.metric,
+                s.value,
+                s.sample_count,
                 base.value if base is not None else None,
                 direction=_slice_direction(s.metric, directions),
                 baseline_sample_count=base.sample_count if base is not None else None,
@@ -342,8 +345,9 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
     slices.sort(key=lambda s: (s.metric, s.slice_key))
     transitions = list(version.transitions.select_related("actor").order_by("-created_at", "-pk"))
     audit_events = list(
-        AuditEvent.objects.filter(target_type=ModelVersion._meta.label_lower, target_id=str(version.pk))
-        .order_by("-sequence")[:audit_limit]
+        AuditEvent.objects.filter(
+            target_type=ModelVersion._meta.label_lower, target_id=str(version.pk)
+        ).order_by("-sequence")[:audit_limit]
     )
     if baseline is not None:
         baseline.model = model
@@ -364,12 +368,27 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
 # --- Production lookup (the serving systems' hot path) ---------------------------------------------------
 
 
+# The answer is cached under a generation that every production change replaces. Deleting the answer
+# instead would race: a read that loaded the old state just before the commit could store it just after
+# the delete. With generations such a late write lands under a generation nobody asks for any more.
+
+
+def _production_generation_key(name: str) -> str:
+    return f"warehouse:production:generation:{name}"
+
+
 def _production_cache_key(name: str) -> str:
-    return f"warehouse:production:v1:{name}"
+    generation_key = _production_generation_key(name)
+    generation = cache.get(generation_key)
+    if generation is None:
+        generation = uuid.uuid4().hex
+        if not cache.add(generation_key, generation, timeout=None):
+            generation = cache.get(generation_key, generation)
+    return f"warehouse:production:v2:{name}:{generation}"
 
 
 def production_cache_forget(name: str) -> None:
-    cache.delete(_production_cache_key(name))
+    cache.set(_production_generation_key(name), uuid.uuid4().hex, timeout=None)
 
 
 def production_lookup(*, model: RegisteredModel) -> dict | None:
@@ -401,7 +420,10 @@ def production_lookup(*, model: RegisteredModel) -> dict | None:
             ),
             "artifacts": [
                 {
-                    "name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256 or None,
+                    "name": a.name,
+                    "kind": a.kind,
+                    "uri": a.uri,
+                    "sha256": a.sha256 or None,
                     "size_bytes": a.size_bytes,
                 }
                 for a in version.artifacts.all()

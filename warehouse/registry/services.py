@@ -32,6 +32,10 @@ MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 RESERVED_MODEL_NAMES = frozenset({"new", "register", "search", "api", "static", "admin"})
 
 
+class ModelNameTaken(InvalidInput):
+    """Another model has this name, perhaps created a moment ago by a concurrent request."""
+
+
 # --- Registered models --------------------------------------------------------------------------------
 
 
@@ -52,7 +56,10 @@ def model_create(
     """Create a model. Its owner, its creator and its team may see it; everyone else is denied by default."""
     if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
         raise permission_denied(
-            actor=actor, target=None, permission="registry.add_registeredmodel", attempted=f"create the model {name!r}"
+            actor=actor,
+            target=None,
+            permission="registry.add_registeredmodel",
+            attempted=f"create the model {name!r}",
         )
     problem = model_name_problem(name)
     if problem:
@@ -76,15 +83,19 @@ def model_create(
             )
     except IntegrityError as error:
         if RegisteredModel.objects.filter(name=name).exists():
-            raise InvalidInput({"name": [f"A model named {name!r} already exists."]}) from error
+            raise ModelNameTaken({"name": [f"A model named {name!r} already exists."]}) from error
         raise
     return model
 
 
-def model_update(*, actor, model: RegisteredModel, description: str, owner, team: Group | None) -> RegisteredModel:
+def model_update(
+    *, actor, model: RegisteredModel, description: str, owner, team: Group | None
+) -> RegisteredModel:
     """Change what a model says about itself. Its name is permanent: alerts and pipelines refer to it."""
     if not actor.is_superuser:
-        raise permission_denied(actor=actor, target=model, permission="superuser", attempted="edit this model")
+        raise permission_denied(
+            actor=actor, target=model, permission="superuser", attempted="edit this model"
+        )
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         before = {"description": locked.description, "owner": locked.owner_id, "team": locked.team_id}
@@ -98,7 +109,10 @@ def model_update(*, actor, model: RegisteredModel, description: str, owner, team
             action="model.updated",
             target=locked,
             model_name=locked.name,
-            data={"before": before, "after": {"description": description, "owner": owner.pk, "team": team and team.pk}},
+            data={
+                "before": before,
+                "after": {"description": description, "owner": owner.pk, "team": team and team.pk},
+            },
         )
     return locked
 
@@ -108,7 +122,9 @@ def model_update(*, actor, model: RegisteredModel, description: str, owner, team
 
 def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> ModelVersion:
     """Register the next version of `model` in Draft with its evidence, all or nothing."""
-    model_access(actor, model).require("registry.register_version", attempted=f"register versions of {model.name}")
+    model_access(actor, model).require(
+        "registry.register_version", attempted=f"register versions of {model.name}"
+    )
     # No savepoint inside a caller's transaction: a registration that fails leaves nothing to keep.
     with transaction.atomic(savepoint=False):
         # The lock makes version numbers gapless and unique under concurrent registrations.
@@ -135,9 +151,14 @@ def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> Mo
             data={
                 "number": number,
                 "uuid": str(version.uuid),
-                "artifacts": [{"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256} for a in evidence.artifacts],
+                "artifacts": [
+                    {"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256}
+                    for a in evidence.artifacts
+                ],
                 "source_run": asdict(evidence.source_run) if evidence.source_run else None,
-                "metrics": {m.name: m.value for m in evidence.evaluation.metrics} if evidence.evaluation else {},
+                "metrics": {m.name: m.value for m in evidence.evaluation.metrics}
+                if evidence.evaluation
+                else {},
                 "slice_count": len(evidence.evaluation.slices) if evidence.evaluation else 0,
             },
         )
@@ -145,18 +166,23 @@ def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> Mo
 
 
 def _evidence_create(version: ModelVersion, evidence: Evidence) -> None:
-    Artifact.objects.bulk_create(Artifact(version=version, **asdict(artifact)) for artifact in evidence.artifacts)
+    Artifact.objects.bulk_create(
+        Artifact(version=version, **asdict(artifact)) for artifact in evidence.artifacts
+    )
     if evidence.source_run:
         SourceRun.objects.create(version=version, **asdict(evidence.source_run))
     if evidence.evaluation:
         report = EvaluationReport.objects.create(
-            version=version, dataset=evidence.evaluation.dataset, dataset_version=evidence.evaluation.dataset_version
+            version=version,
+            dataset=evidence.evaluation.dataset,
+            dataset_version=evidence.evaluation.dataset_version,
         )
         EvaluationMetric.objects.bulk_create(
             EvaluationMetric(report=report, **asdict(metric)) for metric in evidence.evaluation.metrics
         )
         SliceMetric.objects.bulk_create(
-            (SliceMetric(report=report, **asdict(slice_)) for slice_ in evidence.evaluation.slices), batch_size=1000
+            (SliceMetric(report=report, **asdict(slice_)) for slice_ in evidence.evaluation.slices),
+            batch_size=1000,
         )
     if evidence.profile:
         PerformanceProfile.objects.create(version=version, **asdict(evidence.profile))
@@ -220,7 +246,12 @@ def version_transition(
             target=version,
             target_label=version.identifier,
             model_name=version.model.name,
-            data={"from": version.stage, "to": to_stage.value, "code": refusal.code, "message": refusal.message},
+            data={
+                "from": version.stage,
+                "to": to_stage.value,
+                "code": refusal.code,
+                "message": refusal.message,
+            },
         )
         raise
 
@@ -247,9 +278,10 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
         return _rollback_locked(version, current, actor, reason, now)
 
     if to_stage not in ALLOWED_MOVES[from_stage]:
+        allowed = ", ".join(Stage(stage).label for stage in sorted(ALLOWED_MOVES[from_stage])) or "nothing"
         raise Conflict(
             f"{version.identifier} cannot move from {from_stage.label} to {to_stage.label}. "
-            f"Allowed from {from_stage.label}: {', '.join(Stage(s).label for s in sorted(ALLOWED_MOVES[from_stage])) or 'nothing'}.",
+            f"Allowed from {from_stage.label}: {allowed}.",
             code="move_not_allowed",
         )
 
@@ -263,13 +295,22 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
         if current is not None:
             # Archive first: the partial unique index allows one production row at any instant.
             _set_stage(current, Stage.ARCHIVED, now)
-            _transition_row(current, Stage.PRODUCTION, Stage.ARCHIVED, TransitionKind.REPLACED, actor,
-                            f"Replaced by {version.identifier}: {reason}", now)
+            _transition_row(
+                current,
+                Stage.PRODUCTION,
+                Stage.ARCHIVED,
+                TransitionKind.REPLACED,
+                actor,
+                f"Replaced by {version.identifier}: {reason}",
+                now,
+            )
             replaced = current
         version.rollback_target = replaced
 
     _set_stage(version, to_stage, now, extra_fields=("rollback_target",))
-    kind = TransitionKind.PROMOTION if to_stage in (Stage.STAGING, Stage.PRODUCTION) else TransitionKind.ARCHIVE
+    kind = (
+        TransitionKind.PROMOTION if to_stage in (Stage.STAGING, Stage.PRODUCTION) else TransitionKind.ARCHIVE
+    )
     transition = _transition_row(version, from_stage, to_stage, kind, actor, reason, now)
     _after_commit_forget(model, from_stage, to_stage)
     return transition
@@ -294,20 +335,32 @@ def _rollback_locked(target, current, actor, reason, now) -> StageTransition:
     if current.rollback_target_id != target.pk:
         recorded = current.rollback_target.identifier if current.rollback_target_id else "none"
         raise Conflict(
-            f"{target.identifier} is not the rollback target of {current.identifier} (its recorded target is {recorded}).",
+            f"{target.identifier} is not the rollback target of {current.identifier} "
+            f"(its recorded target is {recorded}).",
             code="not_rollback_target",
         )
     _set_stage(current, Stage.ARCHIVED, now, extra_fields=("rolled_back_at",), rolled_back_at=now)
-    _transition_row(current, Stage.PRODUCTION, Stage.ARCHIVED, TransitionKind.ROLLED_BACK, actor,
-                    f"Rolled back to {target.identifier}: {reason}", now)
+    _transition_row(
+        current,
+        Stage.PRODUCTION,
+        Stage.ARCHIVED,
+        TransitionKind.ROLLED_BACK,
+        actor,
+        f"Rolled back to {target.identifier}: {reason}",
+        now,
+    )
     # The target keeps its own recorded rollback target: the version that was before it.
     _set_stage(target, Stage.PRODUCTION, now)
-    transition = _transition_row(target, Stage.ARCHIVED, Stage.PRODUCTION, TransitionKind.ROLLBACK, actor, reason, now)
+    transition = _transition_row(
+        target, Stage.ARCHIVED, Stage.PRODUCTION, TransitionKind.ROLLBACK, actor, reason, now
+    )
     _after_commit_forget(target.model, Stage.ARCHIVED, Stage.PRODUCTION)
     return transition
 
 
-def _set_stage(version: ModelVersion, stage: Stage, now, extra_fields: tuple[str, ...] = (), **values) -> None:
+def _set_stage(
+    version: ModelVersion, stage: Stage, now, extra_fields: tuple[str, ...] = (), **values
+) -> None:
     for field, value in values.items():
         setattr(version, field, value)
     version.stage = stage
@@ -317,8 +370,14 @@ def _set_stage(version: ModelVersion, stage: Stage, now, extra_fields: tuple[str
 
 def _transition_row(version, from_stage, to_stage, kind, actor, reason, now) -> StageTransition:
     transition = StageTransition.objects.create(
-        model=version.model, version=version, from_stage=from_stage, to_stage=to_stage, kind=kind,
-        actor=actor, reason=reason, created_at=now,
+        model=version.model,
+        version=version,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        kind=kind,
+        actor=actor,
+        reason=reason,
+        created_at=now,
     )
     audit_record(
         actor=actor,
@@ -326,8 +385,13 @@ def _transition_row(version, from_stage, to_stage, kind, actor, reason, now) -> 
         target=version,
         target_label=version.identifier,
         model_name=version.model.name,
-        data={"from": str(from_stage), "to": str(to_stage), "kind": str(kind), "reason": reason,
-              "rollback_target": version.rollback_target.identifier if version.rollback_target_id else None},
+        data={
+            "from": str(from_stage),
+            "to": str(to_stage),
+            "kind": str(kind),
+            "reason": reason,
+            "rollback_target": version.rollback_target.identifier if version.rollback_target_id else None,
+        },
     )
     return transition
 
@@ -347,7 +411,9 @@ def model_permissions_set(*, actor, model: RegisteredModel, principal, codenames
     The admin's object-permission pages save through here, so a grant is on the record like any change.
     """
     if not actor.is_superuser:
-        raise permission_denied(actor=actor, target=model, permission="superuser", attempted="change who may act on this model")
+        raise permission_denied(
+            actor=actor, target=model, permission="superuser", attempted="change who may act on this model"
+        )
     is_group = isinstance(principal, Group)
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)

@@ -96,6 +96,8 @@ def is_web_link(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:  # stored text is shown on pages: a malformed link is plain text, never an error
         return False
-    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc) and url.lower().startswith(
-        f"{parts.scheme.lower()}://"
+    return (
+        parts.scheme.lower() in {"http", "https"}
+        and bool(parts.netloc)
+        and url.lower().startswith(f"{parts.scheme.lower()}://")
     )

@@ -43,9 +43,11 @@ def _query_without_page(request) -> str:
 def home(request):
     production = list(production_overview_for_user(user=request.user)[: HOME_PRODUCTION_ROWS + 1])
     recent = list(
-        audit_event_list(visible_model_names=_visible_model_names(request.user), filters=AuditFilters())[
-            :HOME_RECENT_EVENTS
-        ]
+        audit_event_list(
+            visible_model_names=_visible_model_names(request.user),
+            filters=AuditFilters(),
+            reader_id=request.user.pk,
+        )[:HOME_RECENT_EVENTS]
     )
     return render(
         request,
@@ -110,7 +112,7 @@ def audit_trail(request):
         until=data.get("until"),
     )
     visible_names = _visible_model_names(request.user)
-    events = audit_event_list(visible_model_names=visible_names, filters=filters)
+    events = audit_event_list(visible_model_names=visible_names, filters=filters, reader_id=request.user.pk)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     visible_models = models_visible_to(request.user, RegisteredModel.objects.all())
     return render(

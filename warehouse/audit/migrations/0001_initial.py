@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,26 +14,53 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveBigIntegerField(unique=True)),
-                ('created_at', models.DateTimeField()),
-                ('actor_label', models.CharField(help_text="Who acted, as shown: a username or 'system'.", max_length=200)),
-                ('via', models.CharField(blank=True, help_text='web, api-token:<prefix>, command, worker…', max_length=100)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('target_type', models.CharField(blank=True, max_length=100)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('target_label', models.CharField(blank=True, max_length=300)),
-                ('model_name', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveBigIntegerField(unique=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "actor_label",
+                    models.CharField(
+                        help_text="Who acted, as shown: a username or 'system'.", max_length=200
+                    ),
+                ),
+                (
+                    "via",
+                    models.CharField(
+                        blank=True, help_text="web, api-token:<prefix>, command, worker…", max_length=100
+                    ),
+                ),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                ("target_type", models.CharField(blank=True, max_length=100)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("target_label", models.CharField(blank=True, max_length=300)),
+                ("model_name", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-sequence'],
-                'indexes': [models.Index(fields=['target_type', 'target_id'], name='audit_audit_target__59bbff_idx'), models.Index(fields=['created_at'], name='audit_audit_created_7710b7_idx')],
+                "ordering": ["-sequence"],
+                "indexes": [
+                    models.Index(fields=["target_type", "target_id"], name="audit_audit_target__59bbff_idx"),
+                    models.Index(fields=["created_at"], name="audit_audit_created_7710b7_idx"),
+                ],
             },
         ),
     ]

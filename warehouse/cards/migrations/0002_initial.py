@@ -5,27 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cards', '0001_initial'),
-        ('registry', '0001_initial'),
+        ("cards", "0001_initial"),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelcard',
-            name='version',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='card', to='registry.modelversion'),
+            model_name="modelcard",
+            name="version",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT, related_name="card", to="registry.modelversion"
+            ),
         ),
         migrations.AddField(
-            model_name='cardrevision',
-            name='card',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='revisions', to='cards.modelcard'),
+            model_name="cardrevision",
+            name="card",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="revisions", to="cards.modelcard"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cardrevision',
-            constraint=models.UniqueConstraint(fields=('card', 'number'), name='card_revision_number_unique'),
+            model_name="cardrevision",
+            constraint=models.UniqueConstraint(fields=("card", "number"), name="card_revision_number_unique"),
         ),
     ]

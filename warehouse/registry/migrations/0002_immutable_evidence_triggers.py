@@ -16,6 +16,8 @@ class Migration(migrations.Migration):
     dependencies = [("registry", "0001_initial")]
 
     operations = [
-        refuse_changes(table, reason="evidence is immutable; register a new version instead")
+        refuse_changes(
+            table, reason="evidence is immutable; register a new version instead", delete=True, truncate=True
+        )
         for table in EVIDENCE_TABLES
     ]

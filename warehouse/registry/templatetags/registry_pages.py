@@ -44,7 +44,10 @@ def when(value: datetime | None, seconds: bool = False, short: bool = False):
     if short:
         return format_html(
             '<time datetime="{}" title="{}, {}">{}</time>',
-            moment.isoformat(), full, naturaltime(value), moment.strftime("%Y-%m-%d"),
+            moment.isoformat(),
+            full,
+            naturaltime(value),
+            moment.strftime("%Y-%m-%d"),
         )
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', moment.isoformat(), naturaltime(value), full
@@ -258,9 +261,17 @@ def slice_chart_panels(slices, *, max_rows: int = MAX_CHART_ROWS) -> list[ChartP
             ends = [value_x] + ([baseline_x] if baseline_x is not None else [])
             chart_rows.append(
                 ChartRow(
-                    label=row.slice_key, y=y, text_y=y + 4, value_x=value_x, baseline_x=baseline_x,
-                    low_x=min(ends), high_x=max(ends), tick_top=y - 7, tick_bottom=y + 7,
-                    css=verdict(row.is_better), row=row,
+                    label=row.slice_key,
+                    y=y,
+                    text_y=y + 4,
+                    value_x=value_x,
+                    baseline_x=baseline_x,
+                    low_x=min(ends),
+                    high_x=max(ends),
+                    tick_top=y - 7,
+                    tick_bottom=y + 7,
+                    css=verdict(row.is_better),
+                    row=row,
                 )
             )
         plot_bottom = TOP + len(ordered) * ROW_HEIGHT

@@ -6,11 +6,15 @@ from warehouse.errors import InvalidInput
 
 
 class Command(BaseCommand):
-    help = "Make an API token for a user and print it once. Store it in your CI secrets; it is not shown again."
+    help = (
+        "Make an API token for a user and print it once. Store it in your CI secrets; it is not shown again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--name", default="command line", help="What will use the token, e.g. 'payments CI'.")
+        parser.add_argument(
+            "--name", default="command line", help="What will use the token, e.g. 'payments CI'."
+        )
 
     def handle(self, username, name, **options):
         try:
@@ -18,5 +22,7 @@ class Command(BaseCommand):
             with acting_via("command"):
                 issued = api_token_create(actor=user, user=user, name=name)
         except InvalidInput as error:
-            raise CommandError("; ".join(m for messages in error.errors.values() for m in messages)) from error
+            raise CommandError(
+                "; ".join(m for messages in error.errors.values() for m in messages)
+            ) from error
         self.stdout.write(issued.secret)

@@ -45,15 +45,27 @@ class DemoUser:
 
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("admin", None, "Ada", "Admin", "everything, plus the Django admin (/admin/)"),
-    DemoUser("viewer", Role.VIEWER, "Vera", "Lindqvist",
-             "reads every model, version, card and the audit trail"),
-    DemoUser("contributor", Role.CONTRIBUTOR, "Carlos", "Mendes",
-             "registers models and versions, edits cards, archives drafts"),
+    DemoUser(
+        "viewer", Role.VIEWER, "Vera", "Lindqvist", "reads every model, version, card and the audit trail"
+    ),
+    DemoUser(
+        "contributor",
+        Role.CONTRIBUTOR,
+        "Carlos",
+        "Mendes",
+        "registers models and versions, edits cards, archives drafts",
+    ),
     DemoUser("reviewer", Role.REVIEWER, "Rita", "Okafor", "signs off promotions to Staging"),
-    DemoUser("approver", Role.APPROVER, "Amir", "Haddad",
-             "signs off promotions to Production, archives production versions"),
-    DemoUser("responder", Role.INCIDENT_RESPONDER, "Ines", "Kowalski",
-             "responds to incidents and rolls back"),
+    DemoUser(
+        "approver",
+        Role.APPROVER,
+        "Amir",
+        "Haddad",
+        "signs off promotions to Production, archives production versions",
+    ),
+    DemoUser(
+        "responder", Role.INCIDENT_RESPONDER, "Ines", "Kowalski", "responds to incidents and rolls back"
+    ),
     DemoUser("policy-admin", Role.POLICY_ADMIN, "Paul", "Nakamura", "edits promotion policies"),
 )
 
@@ -136,47 +148,88 @@ def _metrics_text(values: dict[str, float]) -> str:
 # --- payments: fraud-scorer ------------------------------------------------------------------------------
 
 FRAUD_SLICES = (
-    ("region=EU", 1_840_000, -0.2), ("region=UK", 612_000, -0.1), ("region=NA", 2_130_000, -0.3),
-    ("region=LATAM", 388_000, 0.7), ("region=APAC", 455_000, 0.4), ("region=MEA", 97_500, 0.9),
-    ("device=mobile-app", 2_410_000, -0.2), ("device=mobile-web", 1_120_000, 0.5),
-    ("device=desktop", 940_000, 0.1), ("device=pos-terminal", 1_050_000, -0.6),
-    ("merchant_category=grocery", 1_310_000, -0.7), ("merchant_category=travel", 286_000, 0.6),
-    ("merchant_category=digital-goods", 402_000, 1.0), ("merchant_category=electronics", 233_000, 0.8),
-    ("merchant_category=fuel", 515_000, -0.4), ("merchant_category=restaurants", 870_000, -0.5),
-    ("merchant_category=gambling", 41_200, 1.4), ("merchant_category=marketplaces", 640_000, 0.3),
-    ("card_type=credit", 2_700_000, -0.1), ("card_type=debit", 2_350_000, 0.0),
-    ("card_type=prepaid", 183_000, 1.2), ("channel=card-present", 2_180_000, -0.8),
-    ("channel=card-not-present", 3_050_000, 0.6), ("customer_tenure=first-90-days", 264_000, 1.1),
+    ("region=EU", 1_840_000, -0.2),
+    ("region=UK", 612_000, -0.1),
+    ("region=NA", 2_130_000, -0.3),
+    ("region=LATAM", 388_000, 0.7),
+    ("region=APAC", 455_000, 0.4),
+    ("region=MEA", 97_500, 0.9),
+    ("device=mobile-app", 2_410_000, -0.2),
+    ("device=mobile-web", 1_120_000, 0.5),
+    ("device=desktop", 940_000, 0.1),
+    ("device=pos-terminal", 1_050_000, -0.6),
+    ("merchant_category=grocery", 1_310_000, -0.7),
+    ("merchant_category=travel", 286_000, 0.6),
+    ("merchant_category=digital-goods", 402_000, 1.0),
+    ("merchant_category=electronics", 233_000, 0.8),
+    ("merchant_category=fuel", 515_000, -0.4),
+    ("merchant_category=restaurants", 870_000, -0.5),
+    ("merchant_category=gambling", 41_200, 1.4),
+    ("merchant_category=marketplaces", 640_000, 0.3),
+    ("card_type=credit", 2_700_000, -0.1),
+    ("card_type=debit", 2_350_000, 0.0),
+    ("card_type=prepaid", 183_000, 1.2),
+    ("channel=card-present", 2_180_000, -0.8),
+    ("channel=card-not-present", 3_050_000, 0.6),
+    ("customer_tenure=first-90-days", 264_000, 1.1),
 )
 
 
 def _fraud_artifacts(number: int) -> list[dict]:
     base = f"s3://acme-ml-models/payments/fraud-scorer/v{number}"
     return [
-        {"name": "model.onnx", "kind": "weights", "uri": f"{base}/model.onnx",
-         "sha256": _digest("fraud", number, "model.onnx"), "size_bytes": 18_400_000 + number * 611_000},
-        {"name": "feature_spec.json", "kind": "config", "uri": f"{base}/feature_spec.json",
-         "sha256": _digest("fraud", number, "feature_spec"), "size_bytes": 9_800 + number * 140},
-        {"name": "signature.json", "kind": "signature", "uri": f"{base}/signature.json",
-         "sha256": _digest("fraud", number, "signature"), "size_bytes": 2_150},
-        {"name": "requirements.lock", "kind": "environment", "uri": f"{base}/requirements.lock",
-         "sha256": _digest("fraud", number, "env"), "size_bytes": 4_310},
+        {
+            "name": "model.onnx",
+            "kind": "weights",
+            "uri": f"{base}/model.onnx",
+            "sha256": _digest("fraud", number, "model.onnx"),
+            "size_bytes": 18_400_000 + number * 611_000,
+        },
+        {
+            "name": "feature_spec.json",
+            "kind": "config",
+            "uri": f"{base}/feature_spec.json",
+            "sha256": _digest("fraud", number, "feature_spec"),
+            "size_bytes": 9_800 + number * 140,
+        },
+        {
+            "name": "signature.json",
+            "kind": "signature",
+            "uri": f"{base}/signature.json",
+            "sha256": _digest("fraud", number, "signature"),
+            "size_bytes": 2_150,
+        },
+        {
+            "name": "requirements.lock",
+            "kind": "environment",
+            "uri": f"{base}/requirements.lock",
+            "sha256": _digest("fraud", number, "env"),
+            "size_bytes": 4_310,
+        },
     ]
 
 
 def _fraud_run(number: int, when: datetime) -> dict:
     run_id = _digest("fraud-run", number)[:32]
-    return {"tracking_system": "mlflow", "run_id": run_id,
-            "url": f"https://mlflow.payments.acme.example/#/experiments/17/runs/{run_id}",
-            "git_commit": _commit("fraud", number),
-            "training_data": f"s3://acme-lake/payments/transactions/labelled/{when:%Y-%m}/"}
+    return {
+        "tracking_system": "mlflow",
+        "run_id": run_id,
+        "url": f"https://mlflow.payments.acme.example/#/experiments/17/runs/{run_id}",
+        "git_commit": _commit("fraud", number),
+        "training_data": f"s3://acme-lake/payments/transactions/labelled/{when:%Y-%m}/",
+    }
 
 
 def _fraud_profile(number: int) -> dict:
-    return {"latency_p50_ms": 3.1 + number * 0.1, "latency_p95_ms": 7.8 + number * 0.3,
-            "latency_p99_ms": 13.5 + number * 0.5, "hardware": "c6i.xlarge (4 vCPU), ONNX Runtime",
-            "throughput_rps": 2400 - number * 60,
-            "cost_per_1k_predictions": f"{0.0118 + number * 0.0004:.4f}", "currency": "USD"}
+    return {
+        "latency_p50_ms": 3.1 + number * 0.1,
+        "latency_p95_ms": 7.8 + number * 0.3,
+        "latency_p99_ms": 13.5 + number * 0.5,
+        "hardware": "c6i.xlarge (4 vCPU), ONNX Runtime",
+        "throughput_rps": 2400 - number * 60,
+        "cost_per_1k_predictions": f"{0.0118 + number * 0.0004:.4f}",
+        "currency": "USD",
+    }
 
 
 def _fraud_card(number: int, values: dict[str, float], spec: "DemoModel") -> str:
@@ -219,7 +272,7 @@ FRAUD = DemoModel(
     name="fraud-scorer",
     team="payments",
     description="Scores card payments for fraud before authorisation; the score decides decline, "
-                "step-up or approve at the payment gateway.",
+    "step-up or approve at the payment gateway.",
     dataset="payments-oot-holdout",
     metrics=(
         MetricSpec("auc", "higher", 0.025),
@@ -258,28 +311,48 @@ FRAUD = DemoModel(
     card=_fraud_card,
     history=(
         Step(0, 9, "register", 1),
-        Step(2, 14, "promote", 1, "Offline evaluation reviewed; shadow scoring on 5% of EU traffic.",
-             Stage.STAGING),
-        Step(9, 10, "promote", 1, "Two weeks in shadow: decline rate within 0.1 pt of the rules engine.",
-             Stage.PRODUCTION),
+        Step(
+            2,
+            14,
+            "promote",
+            1,
+            "Offline evaluation reviewed; shadow scoring on 5% of EU traffic.",
+            Stage.STAGING,
+        ),
+        Step(
+            9,
+            10,
+            "promote",
+            1,
+            "Two weeks in shadow: decline rate within 0.1 pt of the rules engine.",
+            Stage.PRODUCTION,
+        ),
         Step(31, 11, "register", 2),
         Step(33, 15, "promote", 2, "Headline AUC up; slices to be checked in shadow.", Stage.STAGING),
         Step(38, 9, "refused-register", 2, "viewer tried to register a version"),
-        Step(40, 16, "archive", 2, "Digital goods and LATAM recall dropped in shadow; not promoting.",
-             Stage.ARCHIVED),
+        Step(
+            40,
+            16,
+            "archive",
+            2,
+            "Digital goods and LATAM recall dropped in shadow; not promoting.",
+            Stage.ARCHIVED,
+        ),
         Step(46, 10, "register", 3),
         Step(48, 13, "promote", 3, "Regressions of v2 fixed on every slice.", Stage.STAGING),
         Step(55, 11, "promote", 3, "Shadow week clean; fraud ops signed off.", Stage.PRODUCTION),
         Step(84, 9, "register", 4),
-        Step(86, 14, "promote", 4, "Best offline AUC so far; travel slice flagged for watching.",
-             Stage.STAGING),
+        Step(
+            86, 14, "promote", 4, "Best offline AUC so far; travel slice flagged for watching.", Stage.STAGING
+        ),
         Step(92, 10, "promote", 4, "Shadow fortnight within budget.", Stage.PRODUCTION),
         Step(95, 7, "refused-rollback", 1, "Decline spike on travel merchants: rolling back to v1."),
         Step(95, 8, "rollback", 3, "INC-4471: declines on travel merchants tripled after v4; back to v3."),
         Step(118, 10, "register", 5),
         Step(120, 15, "promote", 5, "Travel recall back above v3 on the new holdout.", Stage.STAGING),
-        Step(128, 11, "promote", 5, "Two weeks of shadow including the holiday peak: clean.",
-             Stage.PRODUCTION),
+        Step(
+            128, 11, "promote", 5, "Two weeks of shadow including the holiday peak: clean.", Stage.PRODUCTION
+        ),
         Step(130, 16, "card-edit", 5),
         Step(160, 9, "register", 6),
         Step(163, 14, "promote", 6, "Monthly retrain; all slices within 0.5 pt of v5.", Stage.STAGING),
@@ -287,7 +360,7 @@ FRAUD = DemoModel(
     ),
     card_edits={
         5: "Travel merchants: v4 declined 3× more travel payments after a seasonality shift (INC-4471). "
-           "v5 adds seasonality features; the travel slice is watched daily for the first month.",
+        "v5 adds seasonality features; the travel slice is watched daily for the first month.",
     },
 )
 
@@ -295,43 +368,80 @@ FRAUD = DemoModel(
 # --- search: search-ranker -------------------------------------------------------------------------------
 
 SEARCH_SLICES = (
-    ("locale=en-US", 412_000, -0.5), ("locale=en-GB", 128_000, -0.4), ("locale=de-DE", 96_500, 0.0),
-    ("locale=fr-FR", 74_200, 0.1), ("locale=es-ES", 51_800, 0.2), ("locale=it-IT", 33_900, 0.3),
-    ("locale=nl-NL", 21_400, 0.2), ("locale=pl-PL", 14_700, 0.8), ("locale=ja-JP", 18_300, 1.1),
-    ("locale=pt-BR", 27_600, 0.6), ("device=ios", 301_000, -0.1), ("device=android", 268_000, 0.1),
-    ("device=desktop-web", 244_000, -0.3), ("device=mobile-web", 117_000, 0.4),
-    ("query_type=head", 389_000, -1.2), ("query_type=torso", 221_000, 0.0), ("query_type=tail", 174_000, 1.3),
-    ("query_type=navigational", 58_000, -1.5), ("query_type=product-sku", 22_400, -0.8),
-    ("query_type=misspelled", 31_700, 1.6), ("category=fashion", 143_000, 0.4),
-    ("category=electronics", 162_000, -0.2), ("category=home-garden", 88_400, 0.5),
+    ("locale=en-US", 412_000, -0.5),
+    ("locale=en-GB", 128_000, -0.4),
+    ("locale=de-DE", 96_500, 0.0),
+    ("locale=fr-FR", 74_200, 0.1),
+    ("locale=es-ES", 51_800, 0.2),
+    ("locale=it-IT", 33_900, 0.3),
+    ("locale=nl-NL", 21_400, 0.2),
+    ("locale=pl-PL", 14_700, 0.8),
+    ("locale=ja-JP", 18_300, 1.1),
+    ("locale=pt-BR", 27_600, 0.6),
+    ("device=ios", 301_000, -0.1),
+    ("device=android", 268_000, 0.1),
+    ("device=desktop-web", 244_000, -0.3),
+    ("device=mobile-web", 117_000, 0.4),
+    ("query_type=head", 389_000, -1.2),
+    ("query_type=torso", 221_000, 0.0),
+    ("query_type=tail", 174_000, 1.3),
+    ("query_type=navigational", 58_000, -1.5),
+    ("query_type=product-sku", 22_400, -0.8),
+    ("query_type=misspelled", 31_700, 1.6),
+    ("category=fashion", 143_000, 0.4),
+    ("category=electronics", 162_000, -0.2),
+    ("category=home-garden", 88_400, 0.5),
 )
 
 
 def _search_artifacts(number: int) -> list[dict]:
     base = f"gs://acme-search-models/ranker/v{number}"
     return [
-        {"name": "ranker.lgbm.txt", "kind": "weights", "uri": f"{base}/ranker.lgbm.txt",
-         "sha256": _digest("search", number, "weights"), "size_bytes": 61_000_000 + number * 2_300_000},
-        {"name": "features.yaml", "kind": "config", "uri": f"{base}/features.yaml",
-         "sha256": _digest("search", number, "features"), "size_bytes": 14_200},
-        {"name": "query_tokenizer.json", "kind": "tokenizer", "uri": f"{base}/query_tokenizer.json",
-         "sha256": _digest("search", number, "tokenizer"), "size_bytes": 2_450_000},
+        {
+            "name": "ranker.lgbm.txt",
+            "kind": "weights",
+            "uri": f"{base}/ranker.lgbm.txt",
+            "sha256": _digest("search", number, "weights"),
+            "size_bytes": 61_000_000 + number * 2_300_000,
+        },
+        {
+            "name": "features.yaml",
+            "kind": "config",
+            "uri": f"{base}/features.yaml",
+            "sha256": _digest("search", number, "features"),
+            "size_bytes": 14_200,
+        },
+        {
+            "name": "query_tokenizer.json",
+            "kind": "tokenizer",
+            "uri": f"{base}/query_tokenizer.json",
+            "sha256": _digest("search", number, "tokenizer"),
+            "size_bytes": 2_450_000,
+        },
     ]
 
 
 def _search_run(number: int, when: datetime) -> dict:
     run_id = _digest("search-run", number)[:8]
-    return {"tracking_system": "wandb", "run_id": run_id,
-            "url": f"https://wandb.ai/acme-search/ranker/runs/{run_id}",
-            "git_commit": _commit("search", number),
-            "training_data": f"gs://acme-search-logs/judgements/{when:%Y-%m-%d}/"}
+    return {
+        "tracking_system": "wandb",
+        "run_id": run_id,
+        "url": f"https://wandb.ai/acme-search/ranker/runs/{run_id}",
+        "git_commit": _commit("search", number),
+        "training_data": f"gs://acme-search-logs/judgements/{when:%Y-%m-%d}/",
+    }
 
 
 def _search_profile(number: int) -> dict:
-    return {"latency_p50_ms": 10.5 + number * 0.4, "latency_p95_ms": 23.0 + number * 0.9,
-            "latency_p99_ms": 39.0 + number * 1.5, "hardware": "n2-standard-8, 200 candidates per query",
-            "throughput_rps": 1450 - number * 35,
-            "cost_per_1k_predictions": f"{0.0029 + number * 0.0002:.4f}", "currency": "USD"}
+    return {
+        "latency_p50_ms": 10.5 + number * 0.4,
+        "latency_p95_ms": 23.0 + number * 0.9,
+        "latency_p99_ms": 39.0 + number * 1.5,
+        "hardware": "n2-standard-8, 200 candidates per query",
+        "throughput_rps": 1450 - number * 35,
+        "cost_per_1k_predictions": f"{0.0029 + number * 0.0002:.4f}",
+        "currency": "USD",
+    }
 
 
 def _search_card(number: int, values: dict[str, float], spec: "DemoModel") -> str:
@@ -369,13 +479,20 @@ SEARCH = DemoModel(
     dataset="judged-queries",
     metrics=(MetricSpec("ndcg@10", "higher", 0.04), MetricSpec("mrr", "higher", 0.05)),
     headline={
-        1: (0.412, 0.538), 2: (0.405, 0.531), 3: (0.428, 0.552),
-        4: (0.436, 0.559), 5: (0.441, 0.566), 6: (0.449, 0.571),
+        1: (0.412, 0.538),
+        2: (0.405, 0.531),
+        3: (0.428, 0.552),
+        4: (0.436, 0.559),
+        5: (0.441, 0.566),
+        6: (0.449, 0.571),
     },
     slice_metrics=("ndcg@10", "mrr"),
     slices=SEARCH_SLICES,
-    regressions={2: {"locale=de-DE": 1.0}, 4: {"query_type=tail": 1.5, "query_type=misspelled": 1.2},
-                 6: {"locale=ja-JP": 0.9}},
+    regressions={
+        2: {"locale=de-DE": 1.0},
+        4: {"query_type=tail": 1.5, "query_type=misspelled": 1.2},
+        6: {"locale=ja-JP": 0.9},
+    },
     version_notes={
         1: "LambdaMART on 96 features: text match, popularity, price, freshness.",
         2: "Experiment: removes the price features.",
@@ -404,8 +521,9 @@ SEARCH = DemoModel(
         Step(138, 14, "promote", 5, "All slices at or above v3.", Stage.STAGING),
         Step(146, 11, "promote", 5, "A/B test: +0.9% conversion, tail queries flat.", Stage.PRODUCTION),
         Step(181, 9, "register", 6),
-        Step(183, 16, "promote", 6, "Judgements for non-English locales added; A/B test queued.",
-             Stage.STAGING),
+        Step(
+            183, 16, "promote", 6, "Judgements for non-English locales added; A/B test queued.", Stage.STAGING
+        ),
     ),
 )
 
@@ -413,48 +531,88 @@ SEARCH = DemoModel(
 # --- imaging: chest-xray-assist --------------------------------------------------------------------------
 
 IMAGING_SLICES = (
-    ("site=northgate-general", 5_840, -0.3), ("site=riverside-university", 4_920, -0.5),
-    ("site=st-agnes", 2_310, 0.2), ("site=harbour-view", 1_770, 0.6), ("site=mercy-valley", 1_460, 0.4),
-    ("site=kingsbridge", 3_080, 0.0), ("site=elm-park-clinic", 640, 0.9),
+    ("site=northgate-general", 5_840, -0.3),
+    ("site=riverside-university", 4_920, -0.5),
+    ("site=st-agnes", 2_310, 0.2),
+    ("site=harbour-view", 1_770, 0.6),
+    ("site=mercy-valley", 1_460, 0.4),
+    ("site=kingsbridge", 3_080, 0.0),
+    ("site=elm-park-clinic", 640, 0.9),
     ("site=westfield-community", 980, 0.7),
-    ("scanner=vendor-a-dr", 9_600, -0.3), ("scanner=vendor-b-dr", 7_350, 0.1),
+    ("scanner=vendor-a-dr", 9_600, -0.3),
+    ("scanner=vendor-b-dr", 7_350, 0.1),
     ("scanner=portable-cr", 4_050, 1.2),
-    ("view=pa", 13_200, -0.6), ("view=ap", 6_900, 0.8), ("view=lateral", 3_720, 0.5),
-    ("age=18-39", 4_480, -0.4), ("age=40-64", 8_150, -0.1), ("age=65-79", 6_300, 0.3),
+    ("view=pa", 13_200, -0.6),
+    ("view=ap", 6_900, 0.8),
+    ("view=lateral", 3_720, 0.5),
+    ("age=18-39", 4_480, -0.4),
+    ("age=40-64", 8_150, -0.1),
+    ("age=65-79", 6_300, 0.3),
     ("age=80-plus", 2_070, 1.0),
-    ("sex=female", 10_400, 0.0), ("sex=male", 10_600, 0.0),
-    ("finding=pneumothorax", 720, 1.3), ("finding=effusion", 2_940, -0.4), ("finding=nodule", 1_180, 1.5),
+    ("sex=female", 10_400, 0.0),
+    ("sex=male", 10_600, 0.0),
+    ("finding=pneumothorax", 720, 1.3),
+    ("finding=effusion", 2_940, -0.4),
+    ("finding=nodule", 1_180, 1.5),
     ("finding=consolidation", 2_260, 0.2),
 )
 
 
 def _imaging_artifacts(number: int) -> list[dict]:
-    base = f"https://acmeimagingml.blob.core.windows.net/models/chest-xray-assist/v{number}"
+    base = f"abfss://models@acmeimagingml.dfs.core.windows.net/chest-xray-assist/v{number}"
     return [
-        {"name": "model.pt", "kind": "weights", "uri": f"{base}/model.pt",
-         "sha256": _digest("imaging", number, "weights"), "size_bytes": 94_300_000 + number * 120_000},
-        {"name": "preprocess.json", "kind": "preprocessor", "uri": f"{base}/preprocess.json",
-         "sha256": _digest("imaging", number, "preprocess"), "size_bytes": 3_600},
-        {"name": "calibration.json", "kind": "config", "uri": f"{base}/calibration.json",
-         "sha256": _digest("imaging", number, "calibration"), "size_bytes": 1_900},
-        {"name": "conda-env.yaml", "kind": "environment", "uri": f"{base}/conda-env.yaml",
-         "sha256": _digest("imaging", number, "env"), "size_bytes": 2_800},
+        {
+            "name": "model.pt",
+            "kind": "weights",
+            "uri": f"{base}/model.pt",
+            "sha256": _digest("imaging", number, "weights"),
+            "size_bytes": 94_300_000 + number * 120_000,
+        },
+        {
+            "name": "preprocess.json",
+            "kind": "preprocessor",
+            "uri": f"{base}/preprocess.json",
+            "sha256": _digest("imaging", number, "preprocess"),
+            "size_bytes": 3_600,
+        },
+        {
+            "name": "calibration.json",
+            "kind": "config",
+            "uri": f"{base}/calibration.json",
+            "sha256": _digest("imaging", number, "calibration"),
+            "size_bytes": 1_900,
+        },
+        {
+            "name": "conda-env.yaml",
+            "kind": "environment",
+            "uri": f"{base}/conda-env.yaml",
+            "sha256": _digest("imaging", number, "env"),
+            "size_bytes": 2_800,
+        },
     ]
 
 
 def _imaging_run(number: int, when: datetime) -> dict:
     job = f"chest-xray-assist-{when:%Y-%m-%d}-v{number}"
-    return {"tracking_system": "sagemaker", "run_id": job,
-            "url": f"https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/{job}",
-            "git_commit": _commit("imaging", number),
-            "training_data": f"s3://acme-imaging-deid/cxr/curated/{when:%Y-%m}/"}
+    return {
+        "tracking_system": "sagemaker",
+        "run_id": job,
+        "url": f"https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/{job}",
+        "git_commit": _commit("imaging", number),
+        "training_data": f"s3://acme-imaging-deid/cxr/curated/{when:%Y-%m}/",
+    }
 
 
 def _imaging_profile(number: int) -> dict:
-    return {"latency_p50_ms": 310 + number * 6, "latency_p95_ms": 780 + number * 15,
-            "latency_p99_ms": 1210 + number * 20,
-            "hardware": "g5.xlarge (A10G), batch of 1 study", "throughput_rps": 11.5,
-            "cost_per_1k_predictions": f"{1.92 + number * 0.03:.2f}", "currency": "EUR"}
+    return {
+        "latency_p50_ms": 310 + number * 6,
+        "latency_p95_ms": 780 + number * 15,
+        "latency_p99_ms": 1210 + number * 20,
+        "hardware": "g5.xlarge (A10G), batch of 1 study",
+        "throughput_rps": 11.5,
+        "cost_per_1k_predictions": f"{1.92 + number * 0.03:.2f}",
+        "currency": "EUR",
+    }
 
 
 def _imaging_card(number: int, values: dict[str, float], spec: "DemoModel") -> str:
@@ -495,13 +653,19 @@ IMAGING = DemoModel(
     name="chest-xray-assist",
     team="imaging",
     description="Prioritises chest X-rays with likely urgent findings on the radiology worklist. "
-                "Assists radiologists; never reports on its own.",
+    "Assists radiologists; never reports on its own.",
     dataset="cxr-multisite-holdout",
-    metrics=(MetricSpec("sensitivity", "higher", 0.035), MetricSpec("specificity", "higher", 0.03),
-             MetricSpec("auc", "higher", 0.02)),
+    metrics=(
+        MetricSpec("sensitivity", "higher", 0.035),
+        MetricSpec("specificity", "higher", 0.03),
+        MetricSpec("auc", "higher", 0.02),
+    ),
     headline={
-        1: (0.902, 0.861, 0.941), 2: (0.915, 0.858, 0.946), 3: (0.921, 0.870, 0.952),
-        4: (0.928, 0.873, 0.956), 5: (0.931, 0.869, 0.957),
+        1: (0.902, 0.861, 0.941),
+        2: (0.915, 0.858, 0.946),
+        3: (0.921, 0.870, 0.952),
+        4: (0.928, 0.873, 0.956),
+        5: (0.931, 0.869, 0.957),
     },
     slice_metrics=("sensitivity", "specificity"),
     slices=IMAGING_SLICES,
@@ -520,16 +684,34 @@ IMAGING = DemoModel(
     history=(
         Step(7, 10, "register", 1),
         Step(12, 15, "promote", 1, "Clinical safety board reviewed the retrospective study.", Stage.STAGING),
-        Step(33, 10, "promote", 1, "Silent trial at two sites for three weeks: no safety events.",
-             Stage.PRODUCTION),
+        Step(
+            33,
+            10,
+            "promote",
+            1,
+            "Silent trial at two sites for three weeks: no safety events.",
+            Stage.PRODUCTION,
+        ),
         Step(70, 11, "register", 2),
         Step(74, 14, "promote", 2, "Better overall sensitivity; silent trial at all sites.", Stage.STAGING),
-        Step(89, 9, "archive", 2, "Harbour View sensitivity fell 7 pt after its portable scanner upgrade.",
-             Stage.ARCHIVED),
+        Step(
+            89,
+            9,
+            "archive",
+            2,
+            "Harbour View sensitivity fell 7 pt after its portable scanner upgrade.",
+            Stage.ARCHIVED,
+        ),
         Step(104, 10, "register", 3),
         Step(108, 13, "promote", 3, "Harbour View and portable CR back above v1.", Stage.STAGING),
-        Step(131, 10, "promote", 3, "Silent trial clean at all eight sites; safety board approved.",
-             Stage.PRODUCTION),
+        Step(
+            131,
+            10,
+            "promote",
+            3,
+            "Silent trial clean at all eight sites; safety board approved.",
+            Stage.PRODUCTION,
+        ),
         Step(170, 11, "register", 4),
         Step(175, 15, "promote", 4, "All slices at or above v3; silent trial started.", Stage.STAGING),
         Step(192, 10, "register", 5),
@@ -540,47 +722,88 @@ IMAGING = DemoModel(
 # --- support: support-copilot ----------------------------------------------------------------------------
 
 SUPPORT_SLICES = (
-    ("language=en", 9_120, -0.6), ("language=de", 2_870, -0.2), ("language=fr", 2_140, -0.1),
-    ("language=es", 1_960, 0.0), ("language=it", 980, 0.2), ("language=pt", 1_240, 0.3),
-    ("language=nl", 720, 0.2), ("language=pl", 430, 0.7), ("language=sv", 380, 0.5),
-    ("language=ja", 610, 1.1), ("language=ko", 290, 1.3), ("language=zh", 520, 1.0),
-    ("channel=chat", 11_800, -0.2), ("channel=email", 6_300, 0.3), ("channel=in-app", 3_400, 0.0),
-    ("product=billing", 5_600, 0.1), ("product=accounts", 4_100, -0.4), ("product=shipping", 6_900, -0.3),
-    ("product=returns", 3_800, 0.2), ("product=api-integrations", 1_150, 1.4),
-    ("tier=free", 12_300, 0.2), ("tier=pro", 6_200, -0.1), ("tier=enterprise", 2_900, 0.5),
+    ("language=en", 9_120, -0.6),
+    ("language=de", 2_870, -0.2),
+    ("language=fr", 2_140, -0.1),
+    ("language=es", 1_960, 0.0),
+    ("language=it", 980, 0.2),
+    ("language=pt", 1_240, 0.3),
+    ("language=nl", 720, 0.2),
+    ("language=pl", 430, 0.7),
+    ("language=sv", 380, 0.5),
+    ("language=ja", 610, 1.1),
+    ("language=ko", 290, 1.3),
+    ("language=zh", 520, 1.0),
+    ("channel=chat", 11_800, -0.2),
+    ("channel=email", 6_300, 0.3),
+    ("channel=in-app", 3_400, 0.0),
+    ("product=billing", 5_600, 0.1),
+    ("product=accounts", 4_100, -0.4),
+    ("product=shipping", 6_900, -0.3),
+    ("product=returns", 3_800, 0.2),
+    ("product=api-integrations", 1_150, 1.4),
+    ("tier=free", 12_300, 0.2),
+    ("tier=pro", 6_200, -0.1),
+    ("tier=enterprise", 2_900, 0.5),
 )
 
 
 def _support_artifacts(number: int) -> list[dict]:
     base = f"s3://acme-support-ml/copilot/v{number}"
     return [
-        {"name": "adapter.safetensors", "kind": "weights", "uri": f"{base}/adapter.safetensors",
-         "sha256": _digest("support", number, "adapter"), "size_bytes": 167_800_000 + number * 1_100_000},
-        {"name": "tokenizer.json", "kind": "tokenizer", "uri": f"{base}/tokenizer.json",
-         "sha256": _digest("support", number, "tokenizer"), "size_bytes": 9_085_000},
-        {"name": "prompt_template.md", "kind": "config",
-         "uri": f"https://git.acme.example/support-ml/copilot/raw/v{number}/prompt_template.md",
-         "sha256": _digest("support", number, "prompt"), "size_bytes": 6_400 + number * 250},
-        {"name": "retrieval_index.manifest.json", "kind": "other",
-         "uri": f"{base}/retrieval_index.manifest.json",
-         "sha256": _digest("support", number, "index"), "size_bytes": 48_000},
+        {
+            "name": "adapter.safetensors",
+            "kind": "weights",
+            "uri": f"{base}/adapter.safetensors",
+            "sha256": _digest("support", number, "adapter"),
+            "size_bytes": 167_800_000 + number * 1_100_000,
+        },
+        {
+            "name": "tokenizer.json",
+            "kind": "tokenizer",
+            "uri": f"{base}/tokenizer.json",
+            "sha256": _digest("support", number, "tokenizer"),
+            "size_bytes": 9_085_000,
+        },
+        {
+            "name": "prompt_template.md",
+            "kind": "config",
+            "uri": f"https://git.acme.example/support-ml/copilot/raw/v{number}/prompt_template.md",
+            "sha256": _digest("support", number, "prompt"),
+            "size_bytes": 6_400 + number * 250,
+        },
+        {
+            "name": "retrieval_index.manifest.json",
+            "kind": "other",
+            "uri": f"{base}/retrieval_index.manifest.json",
+            "sha256": _digest("support", number, "index"),
+            "size_bytes": 48_000,
+        },
     ]
 
 
 def _support_run(number: int, when: datetime) -> dict:
     run = f"copilot-sft-{when:%Y%m%d}-{number:02d}"
-    return {"tracking_system": "vertex", "run_id": run,
-            "url": f"https://console.cloud.google.com/vertex-ai/experiments/locations/europe-west4/"
-                   f"experiments/support-copilot/runs/{run}",
-            "git_commit": _commit("support", number),
-            "training_data": f"gs://acme-support-data/resolved-tickets/{when:%Y-%m}/"}
+    return {
+        "tracking_system": "vertex",
+        "run_id": run,
+        "url": f"https://console.cloud.google.com/vertex-ai/experiments/locations/europe-west4/"
+        f"experiments/support-copilot/runs/{run}",
+        "git_commit": _commit("support", number),
+        "training_data": f"gs://acme-support-data/resolved-tickets/{when:%Y-%m}/",
+    }
 
 
 def _support_profile(number: int) -> dict:
-    return {"latency_p50_ms": 860 - number * 20, "latency_p95_ms": 2200 - number * 40,
-            "latency_p99_ms": 4100 - number * 60, "hardware": "1× A100 80GB, vLLM, 8B base + LoRA adapter",
-            "throughput_rps": 12 + number, "cost_per_1k_predictions": f"{0.92 - number * 0.03:.2f}",
-            "currency": "USD"}
+    return {
+        "latency_p50_ms": 860 - number * 20,
+        "latency_p95_ms": 2200 - number * 40,
+        "latency_p99_ms": 4100 - number * 60,
+        "hardware": "1× A100 80GB, vLLM, 8B base + LoRA adapter",
+        "throughput_rps": 12 + number,
+        "cost_per_1k_predictions": f"{0.92 - number * 0.03:.2f}",
+        "currency": "USD",
+    }
 
 
 def _support_card(number: int, values: dict[str, float], spec: "DemoModel") -> str:
@@ -620,18 +843,30 @@ SUPPORT = DemoModel(
     name="support-copilot",
     team="support",
     description="Drafts replies for support agents in 12 languages from the ticket, the account and the "
-                "help centre; agents review every reply.",
+    "help centre; agents review every reply.",
     dataset="support-eval-conversations",
-    metrics=(MetricSpec("resolution_rate", "higher", 0.05), MetricSpec("hallucination_rate", "lower", 0.015),
-             MetricSpec("csat", "higher", 0.15, digits=2)),
+    metrics=(
+        MetricSpec("resolution_rate", "higher", 0.05),
+        MetricSpec("hallucination_rate", "lower", 0.015),
+        MetricSpec("csat", "higher", 0.15, digits=2),
+    ),
     headline={
-        1: (0.412, 0.061, 4.02), 2: (0.455, 0.052, 4.11), 3: (0.461, 0.071, 4.05), 4: (0.498, 0.044, 4.19),
-        5: (0.512, 0.047, 4.21), 6: (0.521, 0.039, 4.27), 7: (0.534, 0.036, 4.30), 8: (0.541, 0.041, 4.28),
+        1: (0.412, 0.061, 4.02),
+        2: (0.455, 0.052, 4.11),
+        3: (0.461, 0.071, 4.05),
+        4: (0.498, 0.044, 4.19),
+        5: (0.512, 0.047, 4.21),
+        6: (0.521, 0.039, 4.27),
+        7: (0.534, 0.036, 4.30),
+        8: (0.541, 0.041, 4.28),
     },
     slice_metrics=("resolution_rate", "hallucination_rate"),
     slices=SUPPORT_SLICES,
-    regressions={3: {"product=billing": 1.5}, 5: {"language=ja": 1.8, "language=ko": 1.6},
-                 8: {"product=api-integrations": 1.1}},
+    regressions={
+        3: {"product=billing": 1.5},
+        5: {"language=ja": 1.8, "language=ko": 1.6},
+        8: {"product=api-integrations": 1.1},
+    },
     version_notes={
         1: "LoRA on an 8B open model, English and German only at first.",
         2: "Adds French, Spanish, Italian and Portuguese tickets.",
@@ -649,21 +884,39 @@ SUPPORT = DemoModel(
     history=(
         Step(15, 10, "register", 1),
         Step(17, 13, "promote", 1, "Internal pilot with 20 agents approved.", Stage.STAGING),
-        Step(24, 10, "promote", 1, "Pilot: agents kept 41% of drafts; hallucinations reviewed.",
-             Stage.PRODUCTION),
+        Step(
+            24,
+            10,
+            "promote",
+            1,
+            "Pilot: agents kept 41% of drafts; hallucinations reviewed.",
+            Stage.PRODUCTION,
+        ),
         Step(44, 11, "register", 2),
         Step(45, 16, "promote", 2, "New languages reviewed by native-speaking agents.", Stage.STAGING),
         Step(52, 10, "promote", 2, "Pilot in the new languages: resolution up, CSAT up.", Stage.PRODUCTION),
         Step(65, 14, "register", 3),
-        Step(66, 11, "archive", 3, "Hallucination rate up 2 pt on billing questions; not pursuing.",
-             Stage.ARCHIVED),
+        Step(
+            66,
+            11,
+            "archive",
+            3,
+            "Hallucination rate up 2 pt on billing questions; not pursuing.",
+            Stage.ARCHIVED,
+        ),
         Step(79, 10, "register", 4),
         Step(81, 15, "promote", 4, "Citations checked on 500 drafts.", Stage.STAGING),
         Step(87, 11, "promote", 4, "Pilot: hallucinations down a quarter.", Stage.PRODUCTION),
         Step(111, 10, "register", 5),
         Step(113, 13, "promote", 5, "CJK languages to be piloted.", Stage.STAGING),
-        Step(122, 16, "archive", 5, "Japanese and Korean drafts unusable in the pilot; more data first.",
-             Stage.ARCHIVED),
+        Step(
+            122,
+            16,
+            "archive",
+            5,
+            "Japanese and Korean drafts unusable in the pilot; more data first.",
+            Stage.ARCHIVED,
+        ),
         Step(141, 9, "register", 6),
         Step(143, 14, "promote", 6, "CJK slices now above the bar.", Stage.STAGING),
         Step(150, 10, "promote", 6, "Pilot in all 12 languages passed.", Stage.PRODUCTION),
@@ -677,45 +930,80 @@ SUPPORT = DemoModel(
 # --- logistics: demand-forecast --------------------------------------------------------------------------
 
 LOGISTICS_SLICES = (
-    ("warehouse=ams-1", 412_000, -0.4), ("warehouse=ams-2", 268_000, -0.2),
+    ("warehouse=ams-1", 412_000, -0.4),
+    ("warehouse=ams-2", 268_000, -0.2),
     ("warehouse=rtm-1", 305_000, -0.3),
-    ("warehouse=fra-1", 377_000, -0.1), ("warehouse=fra-2", 198_000, 0.2), ("warehouse=muc-1", 244_000, 0.0),
-    ("warehouse=mad-1", 221_000, 0.3), ("warehouse=bcn-1", 176_000, 0.4), ("warehouse=mil-1", 203_000, 0.2),
-    ("warehouse=lyo-1", 132_000, 0.5), ("warehouse=waw-1", 89_000, 0.9), ("warehouse=prg-1", 64_000, 1.0),
-    ("category=fresh", 518_000, 1.1), ("category=frozen", 231_000, 0.3), ("category=ambient", 904_000, -0.6),
-    ("category=household", 377_000, -0.4), ("category=electronics", 126_000, 0.6),
+    ("warehouse=fra-1", 377_000, -0.1),
+    ("warehouse=fra-2", 198_000, 0.2),
+    ("warehouse=muc-1", 244_000, 0.0),
+    ("warehouse=mad-1", 221_000, 0.3),
+    ("warehouse=bcn-1", 176_000, 0.4),
+    ("warehouse=mil-1", 203_000, 0.2),
+    ("warehouse=lyo-1", 132_000, 0.5),
+    ("warehouse=waw-1", 89_000, 0.9),
+    ("warehouse=prg-1", 64_000, 1.0),
+    ("category=fresh", 518_000, 1.1),
+    ("category=frozen", 231_000, 0.3),
+    ("category=ambient", 904_000, -0.6),
+    ("category=household", 377_000, -0.4),
+    ("category=electronics", 126_000, 0.6),
     ("category=apparel", 188_000, 0.8),
-    ("horizon=1d", 830_000, -1.0), ("horizon=7d", 830_000, 0.0), ("horizon=28d", 830_000, 1.2),
-    ("promo=yes", 214_000, 1.4), ("promo=no", 2_276_000, -0.2),
+    ("horizon=1d", 830_000, -1.0),
+    ("horizon=7d", 830_000, 0.0),
+    ("horizon=28d", 830_000, 1.2),
+    ("promo=yes", 214_000, 1.4),
+    ("promo=no", 2_276_000, -0.2),
 )
 
 
 def _logistics_artifacts(number: int) -> list[dict]:
     base = f"hdfs://namenode.logistics.acme.internal:8020/models/demand-forecast/v{number}"
     return [
-        {"name": "model.lgbm", "kind": "weights", "uri": f"{base}/model.lgbm",
-         "sha256": _digest("logistics", number, "weights"), "size_bytes": 212_000_000 + number * 4_700_000},
-        {"name": "feature_pipeline.pkl", "kind": "preprocessor", "uri": f"{base}/feature_pipeline.pkl",
-         "sha256": _digest("logistics", number, "pipeline"), "size_bytes": 3_400_000},
-        {"name": "calendar.yaml", "kind": "config",
-         "uri": f"https://git.acme.example/logistics/forecast/raw/v{number}/calendar.yaml",
-         "sha256": _digest("logistics", number, "calendar"), "size_bytes": 21_000},
+        {
+            "name": "model.lgbm",
+            "kind": "weights",
+            "uri": f"{base}/model.lgbm",
+            "sha256": _digest("logistics", number, "weights"),
+            "size_bytes": 212_000_000 + number * 4_700_000,
+        },
+        {
+            "name": "feature_pipeline.pkl",
+            "kind": "preprocessor",
+            "uri": f"{base}/feature_pipeline.pkl",
+            "sha256": _digest("logistics", number, "pipeline"),
+            "size_bytes": 3_400_000,
+        },
+        {
+            "name": "calendar.yaml",
+            "kind": "config",
+            "uri": f"https://git.acme.example/logistics/forecast/raw/v{number}/calendar.yaml",
+            "sha256": _digest("logistics", number, "calendar"),
+            "size_bytes": 21_000,
+        },
     ]
 
 
 def _logistics_run(number: int, when: datetime) -> dict:
     run_id = _digest("logistics-run", number)[:32]
-    return {"tracking_system": "mlflow", "run_id": run_id,
-            "url": f"https://mlflow.logistics.acme.example/#/experiments/4/runs/{run_id}",
-            "git_commit": _commit("logistics", number),
-            "training_data": f"hdfs://namenode.logistics.acme.internal:8020/warehouse/sales_daily/{when:%Y-%m-%d}/"}
+    return {
+        "tracking_system": "mlflow",
+        "run_id": run_id,
+        "url": f"https://mlflow.logistics.acme.example/#/experiments/4/runs/{run_id}",
+        "git_commit": _commit("logistics", number),
+        "training_data": f"hdfs://namenode.logistics.acme.internal:8020/warehouse/sales_daily/{when:%Y-%m-%d}/",
+    }
 
 
 def _logistics_profile(number: int) -> dict:
-    return {"latency_p50_ms": 36 + number, "latency_p95_ms": 92 + number * 3,
-            "latency_p99_ms": 155 + number * 5,
-            "hardware": "m6i.2xlarge, 500 SKUs per request", "throughput_rps": 230 - number * 6,
-            "cost_per_1k_predictions": f"{0.0041 + number * 0.0003:.4f}", "currency": "EUR"}
+    return {
+        "latency_p50_ms": 36 + number,
+        "latency_p95_ms": 92 + number * 3,
+        "latency_p99_ms": 155 + number * 5,
+        "hardware": "m6i.2xlarge, 500 SKUs per request",
+        "throughput_rps": 230 - number * 6,
+        "cost_per_1k_predictions": f"{0.0041 + number * 0.0003:.4f}",
+        "currency": "EUR",
+    }
 
 
 def _logistics_card(number: int, values: dict[str, float], spec: "DemoModel") -> str:
@@ -751,17 +1039,26 @@ LOGISTICS = DemoModel(
     team="logistics",
     description="Forecasts daily demand per SKU and warehouse 28 days ahead for replenishment and staffing.",
     dataset="sales-backtest",
-    metrics=(MetricSpec("wape", "lower", 0.05), MetricSpec("mape", "lower", 0.07),
-             MetricSpec("bias", "lower", 0.01)),
+    metrics=(
+        MetricSpec("wape", "lower", 0.05),
+        MetricSpec("mape", "lower", 0.07),
+        MetricSpec("bias", "lower", 0.01),
+    ),
     headline={
-        1: (0.241, 0.318, 0.047), 2: (0.228, 0.301, 0.031), 3: (0.219, 0.292, 0.026),
-        4: (0.223, 0.297, 0.029), 5: (0.214, 0.288, 0.034), 6: (0.209, 0.279, 0.022),
+        1: (0.241, 0.318, 0.047),
+        2: (0.228, 0.301, 0.031),
+        3: (0.219, 0.292, 0.026),
+        4: (0.223, 0.297, 0.029),
+        5: (0.214, 0.288, 0.034),
+        6: (0.209, 0.279, 0.022),
     },
     slice_metrics=("wape", "mape"),
     slices=LOGISTICS_SLICES,
-    regressions={4: {"category=fresh": 1.2},
-                 5: {"warehouse=waw-1": -0.8, "warehouse=prg-1": -0.7, "category=apparel": 0.9},
-                 6: {"promo=yes": 1.0}},
+    regressions={
+        4: {"category=fresh": 1.2},
+        5: {"warehouse=waw-1": -0.8, "warehouse=prg-1": -0.7, "category=apparel": 0.9},
+        6: {"promo=yes": 1.0},
+    },
     version_notes={
         1: "Global LightGBM over all SKUs and warehouses; calendar and price features.",
         2: "Adds promotions calendar features.",
@@ -819,8 +1116,14 @@ def _slice_rows(spec: DemoModel, number: int) -> list[dict]:
             worse = (difficulty + regressions.get(slice_key, 0.0) + rng.gauss(0, 0.12)) * metric.spread
             value = overall[name] - worse if metric.direction == "higher" else overall[name] + worse
             value = min(max(value, 0.0005), 0.9995)
-            rows.append({"slice": slice_key, "metric": name, "value": round(value, metric.digits),
-                         "sample_count": count})
+            rows.append(
+                {
+                    "slice": slice_key,
+                    "metric": name,
+                    "value": round(value, metric.digits),
+                    "sample_count": count,
+                }
+            )
     return rows
 
 
@@ -891,8 +1194,11 @@ class Command(BaseCommand):
         todo = [spec for spec in DEMO_MODELS if spec.name not in existing]
         # Replay every model's history in one timeline, so the audit trail reads in date order.
         timeline = sorted(
-            ((start + timedelta(days=step.day, hours=step.hour, minutes=index), spec, step)
-             for spec in todo for index, step in enumerate(spec.history)),
+            (
+                (start + timedelta(days=step.day, hours=step.hour, minutes=index), spec, step)
+                for spec in todo
+                for index, step in enumerate(spec.history)
+            ),
             key=lambda item: item[0],
         )
         for moment, spec, step in timeline:
@@ -904,9 +1210,13 @@ class Command(BaseCommand):
         user = User.objects.filter(username=demo.username).first()
         if user is None:
             user = User(
-                username=demo.username, first_name=demo.first_name, last_name=demo.last_name,
-                email=f"{demo.username}@warehouse.demo", date_joined=joined,
-                is_staff=demo.role is None, is_superuser=demo.role is None,
+                username=demo.username,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
+                email=f"{demo.username}@warehouse.demo",
+                date_joined=joined,
+                is_staff=demo.role is None,
+                is_superuser=demo.role is None,
             )
             user.set_password(DEMO_PASSWORD)
             user.save()
@@ -931,14 +1241,21 @@ class Command(BaseCommand):
                 name=spec.name, description=spec.description, team=teams[spec.team]
             )
             candidate_register(
-                actor=users["contributor"], model=model, evidence=registration.evidence,
+                actor=users["contributor"],
+                model=model,
+                evidence=registration.evidence,
                 card_sections=registration.card_sections,
             )
         elif step.action == "promote":
             current = ModelVersion.objects.filter(model=version.model, stage=Stage.PRODUCTION).first()
             actor = users["approver"] if step.to == Stage.PRODUCTION else users["reviewer"]
-            version_transition(version=version, to_stage=step.to, actor=actor, reason=step.reason,
-                               expected_production=current)
+            version_transition(
+                version=version,
+                to_stage=step.to,
+                actor=actor,
+                reason=step.reason,
+                expected_production=current,
+            )
         elif step.action == "archive":
             actor = users["approver"] if version.stage == Stage.PRODUCTION else users["contributor"]
             version_transition(version=version, to_stage=Stage.ARCHIVED, actor=actor, reason=step.reason)
@@ -950,13 +1267,18 @@ class Command(BaseCommand):
             sections = dict(version.card.current.sections)
             known = sections.get("known_failures", "")
             sections["known_failures"] = f"{known}\n- {spec.card_edits[step.number]}".strip()
-            card_revise(actor=users["contributor"], version=version, sections=sections,
-                        summary="Known failures: what the incident taught us")
+            card_revise(
+                actor=users["contributor"],
+                version=version,
+                sections=sections,
+                summary="Known failures: what the incident taught us",
+            )
         elif step.action == "refused-rollback":
             # A responder in a hurry picks the wrong version: refused, and on the record.
             try:
-                version_transition(version=version, to_stage=Stage.PRODUCTION, actor=users["responder"],
-                                   reason=step.reason)
+                version_transition(
+                    version=version, to_stage=Stage.PRODUCTION, actor=users["responder"], reason=step.reason
+                )
             except Conflict:
                 pass
             else:  # pragma: no cover - the demo history is written so this is refused
@@ -966,8 +1288,10 @@ class Command(BaseCommand):
             registration = registration_parse(registration_body(spec, step.number, when))
             try:
                 candidate_register(
-                    actor=users["viewer"], model=RegisteredModel.objects.get(name=spec.name),
-                    evidence=registration.evidence, card_sections={},
+                    actor=users["viewer"],
+                    model=RegisteredModel.objects.get(name=spec.name),
+                    evidence=registration.evidence,
+                    card_sections={},
                 )
             except PermissionDenied:
                 pass
