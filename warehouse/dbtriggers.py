@@ -1,8 +1,9 @@
 """Database triggers that refuse changes to append-only and immutable tables.
 
 The application never updates these rows; the triggers make sure nothing else does either (a stray
-script, a shell session, a future bug). PostgreSQL gets the full set; SQLite, the embedded default, gets
-the UPDATE refusals so a laptop behaves like production for the common mistake.
+script, a shell session, a future bug). PostgreSQL refuses UPDATE, DELETE and TRUNCATE; SQLite, the
+embedded default, has no TRUNCATE and refuses UPDATE and DELETE. Emptying a whole database on purpose
+goes through the project's `flush` command, which knows how to step around them.
 """
 
 from django.db import migrations
@@ -33,12 +34,18 @@ def _pg_statements(table: str, row_ops: tuple[str, ...], truncate: bool, reason:
     return statements
 
 
-def _sqlite_statements(table: str, reason: str) -> list[str]:
-    message = f"warehouse: UPDATE on {table} is refused: {reason}".replace("'", "''")
-    return [
-        f"CREATE TRIGGER {table}_refuse_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
-    ]
+SQLITE_TRIGGER_SUFFIXES = ("_refuse_update", "_refuse_delete")
+
+
+def _sqlite_statements(table: str, row_ops: tuple[str, ...], reason: str) -> list[str]:
+    statements = []
+    for operation in row_ops:
+        message = f"warehouse: {operation} on {table} is refused: {reason}".replace("'", "''")
+        statements.append(
+            f"CREATE TRIGGER {table}_refuse_{operation.lower()} BEFORE {operation} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+        )
+    return statements
 
 
 def refuse_changes(
@@ -52,7 +59,7 @@ def refuse_changes(
         if vendor == "postgresql":
             statements = _pg_statements(table, row_ops, truncate, reason)
         elif vendor == "sqlite":
-            statements = _sqlite_statements(table, reason)
+            statements = _sqlite_statements(table, row_ops, reason)
         else:
             return
         for statement in statements:
@@ -64,6 +71,7 @@ def refuse_changes(
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_refuse_row_change ON {table};")
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_refuse_truncate ON {table};")
         elif vendor == "sqlite":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_refuse_update;")
+            for suffix in SQLITE_TRIGGER_SUFFIXES:
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}{suffix};")
 
     return migrations.RunPython(install, uninstall)

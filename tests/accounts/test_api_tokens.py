@@ -5,6 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
 from warehouse import clock
@@ -143,15 +144,17 @@ def test_it_refuses_a_token_that_cannot_be(contributor, name, expires_in, field)
 
 
 def test_it_makes_tokens_only_for_oneself(contributor, viewer):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(PermissionDenied):
         api_token_create(actor=contributor, user=viewer, name="someone else's")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(PermissionDenied):
         api_token_revoke(
             actor=viewer, token=api_token_create(actor=contributor, user=contributor, name="ci").token
         )
 
     assert not ApiToken.objects.filter(user=viewer).exists()
     assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+    refusals = AuditEvent.objects.filter(action="permission.denied").order_by("sequence")
+    assert [event.actor for event in refusals] == [contributor, viewer]
 
 
 def test_it_lets_a_superuser_make_and_revoke_a_token_for_someone(superuser, viewer):

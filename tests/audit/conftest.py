@@ -13,6 +13,7 @@ def _triggers_bypassed():
             cursor.execute("SET LOCAL session_replication_role = replica")
         else:
             cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_refuse_update")
+            cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_refuse_delete")
     try:
         yield
     finally:

@@ -107,6 +107,24 @@ def test_the_database_refuses_a_raw_update(version, table):
     assert table in str(refused.value)
 
 
+@pytest.mark.parametrize("table", TABLES)
+def test_the_database_refuses_a_raw_delete(version, table):
+    with pytest.raises(IntegrityError) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+
+    assert f"DELETE on {table} is refused" in str(refused.value)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # TRUNCATE cannot run beside a test transaction's pending FK checks
+@pytest.mark.parametrize("table", TABLES)
+def test_postgres_refuses_a_truncate(version, table):
+    with pytest.raises(IntegrityError) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table} CASCADE")
+
+    assert "TRUNCATE on" in str(refused.value) and "is refused" in str(refused.value)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("table", TABLES)
 def test_the_trigger_names_why_on_postgres(version, table):

@@ -1,13 +1,15 @@
 """`model_create`: a contributor names a model; its owner, creator and team may see it, nobody else."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
+from tests.factories import user_with_roles
 from warehouse.accounts.permissions import model_access, models_visible_to
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import InvalidInput
 from warehouse.registry.models import RegisteredModel
-from warehouse.registry.services import RESERVED_MODEL_NAMES, model_create, model_name_problem
+from warehouse.registry.services import RESERVED_MODEL_NAMES, model_create, model_name_problem, model_update
 
 
 def test_it_creates_a_model_on_the_record(contributor, team):
@@ -99,3 +101,15 @@ def test_it_refuses_a_description_that_is_too_long(contributor):
         model_create(actor=contributor, name="churn-predictor", description="x" * 5001)
 
     assert list(refused.value.errors) == ["description"]
+
+
+def test_moving_a_model_to_another_team_moves_who_sees_it(model, superuser, viewer, team):
+    search = Group.objects.create(name="search")
+    searcher = user_with_roles("sam", teams=(search,))
+
+    model_update(actor=superuser, model=model, description=model.description, owner=model.owner, team=search)
+
+    assert not model_access(viewer, model).can_view  # the old team's grant is gone
+    assert model_access(searcher, model).can_view
+    event = AuditEvent.objects.get(action="model.updated")
+    assert (event.data["before"]["team"], event.data["after"]["team"]) == ("payments", "search")

@@ -4,6 +4,7 @@ nothing, each bad field named by its path, deny by default. The API tests do the
 import math
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
@@ -232,6 +233,21 @@ def test_it_registers_the_next_version_with_its_evidence_and_card(model, contrib
     assert event.target_label == "fraud-scorer/v2"
 
 
+@pytest.mark.parametrize(
+    ("team_name", "problem"),
+    [("contributor", "No team named 'contributor'."), ("search", "a team you belong to, not 'search'")],
+)
+def test_it_creates_a_model_only_for_a_team_of_the_creator(contributor, team_name, problem):
+    Group.objects.create(name="search")  # a real team, but not the contributor's
+    before = written()
+
+    with pytest.raises(InvalidInput) as refused:
+        register(contributor, "churn-predictor", evidence_payload(model={"team": team_name}))
+
+    assert problem in refused.value.errors["model.team"][0]
+    assert written() == before
+
+
 def test_it_lets_a_contributor_create_a_model_by_registering(contributor, team):
     version = register(
         contributor, "churn-predictor", evidence_payload(model={"team": "payments", "description": "Churn."})
@@ -274,9 +290,8 @@ def test_it_numbers_versions_without_gaps(model, contributor):
 def test_it_stores_large_metric_values_in_a_verifiable_chain(model, contributor):
     # PostgreSQL gives 1e+16 back as 10000000000000000 and -0.0 as 0.0; the chain must not break on that.
     metrics = [
-        {"name": "mse", "value": 1e16, "direction": "lower"},
+        {"name": "mse", "value": 1e15, "direction": "lower"},
         {"name": "r2", "value": -0.0},
-        {"name": "loss", "value": 1.7976931348623157e308},
         {"name": "ece", "value": 1e-7},
     ]
     register(contributor, "fraud-scorer", evidence_payload(evaluation={"dataset": "d", "metrics": metrics}))
@@ -284,6 +299,17 @@ def test_it_stores_large_metric_values_in_a_verifiable_chain(model, contributor)
     report = chain_verify(audit_events_in_sequence())
 
     assert report.ok, report.problem
+
+
+@pytest.mark.parametrize("value", [1e16, -1e16, 1.7976931348623157e308])
+def test_it_refuses_numbers_no_evidence_holds(model, contributor, value):
+    # Beyond 1e15 no metric is meaningful, and the page's deltas and chart scales would overflow.
+    payload = evidence_payload(evaluation={"dataset": "d", "metrics": [{"name": "mse", "value": value}]})
+
+    with pytest.raises(InvalidInput) as refused:
+        register(contributor, "fraud-scorer", payload)
+
+    assert list(refused.value.errors) == ["evaluation.metrics[0].value"]
 
 
 def test_it_registers_500_slices_in_a_fixed_number_of_queries(

@@ -5,7 +5,10 @@ from django.core.cache import cache
 from django.db import transaction
 
 from tests.factories import version_move, version_register_for_tests
+from warehouse.audit.chain import chain_verify
 from warehouse.audit.models import AuditEvent
+from warehouse.audit.selectors import audit_events_in_sequence
+from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry import selectors, services
 from warehouse.registry.models import ModelVersion, Stage, StageTransition, TransitionKind
@@ -477,3 +480,24 @@ def test_a_late_write_of_the_old_production_answer_is_never_served(
     cache.set(stale_key, stale_answer, 300)
 
     assert production_lookup(model=model)["version"] == 2
+
+
+def test_a_caller_that_handles_a_refusal_in_its_own_transaction_keeps_it_on_the_record(
+    model, version, contributor
+):
+    # As the promotion service will: one transaction, the refusal caught, the caller's own outcome saved.
+    with transaction.atomic():
+        try:
+            version_transition(
+                version=version,
+                to_stage=Stage.PRODUCTION,
+                actor=contributor,
+                reason="skip",
+                expected_production=None,
+            )
+        except Conflict:
+            audit_record(actor=contributor, action="test.request_superseded", model_name=model.name)
+
+    actions = list(AuditEvent.objects.order_by("-sequence").values_list("action", flat=True)[:2])
+    assert actions == ["test.request_superseded", "version.stage_change_refused"]
+    assert chain_verify(audit_events_in_sequence()).ok

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from warehouse import clock
 from warehouse.accounts.models import ApiToken
+from warehouse.accounts.permissions import permission_denied
 from warehouse.audit.services import audit_record
 from warehouse.errors import InvalidInput
 
@@ -38,7 +39,12 @@ def api_token_create(*, actor, user, name: str, expires_at: datetime | None = No
     if expires_at is not None and expires_at <= clock.now():
         raise InvalidInput({"expires_at": ["The expiry must be in the future."]})
     if actor.pk != user.pk and not actor.is_superuser:
-        raise InvalidInput({"user": ["You can only make tokens for yourself."]})
+        raise permission_denied(
+            actor=actor,
+            target=None,
+            permission="superuser",
+            attempted=f"make a token for {user.get_username()}",
+        )
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -67,7 +73,9 @@ def api_token_create(*, actor, user, name: str, expires_at: datetime | None = No
 
 def api_token_revoke(*, actor, token: ApiToken) -> ApiToken:
     if actor.pk != token.user_id and not actor.is_superuser:
-        raise InvalidInput({"token": ["You can only revoke your own tokens."]})
+        raise permission_denied(
+            actor=actor, target=token, permission="superuser", attempted="revoke another's token"
+        )
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
@@ -109,3 +117,43 @@ def user_by_username(username: str):
         return User.objects.get(username=username)
     except User.DoesNotExist:
         raise InvalidInput({"user": [f"No user named {username!r}."]}) from None
+
+
+# --- People, groups and what they hold: changes made in the admin go on the record ---------------------
+
+
+def user_access_snapshot(user) -> dict:
+    """What decides a person's access: flags, role and team groups, and permissions held directly."""
+    return {
+        "username": user.get_username(),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+def group_access_snapshot(group) -> dict:
+    return {
+        "name": group.name,
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+        ),
+    }
+
+
+def access_change_record(*, actor, action: str, target, before: dict | None, after: dict | None) -> None:
+    """Audit a change to a person or group, naming only what changed. Call inside the change's transaction."""
+    before, after = before or {}, after or {}
+    changed = {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+    if changed:
+        audit_record(actor=actor, action=action, target=target, data={"changed": changed})

@@ -22,6 +22,7 @@ from warehouse.registry.evidence import (
     GIT_COMMIT,
     KNOWN_DIRECTIONS,
     MAX_ARTIFACTS,
+    MAX_MAGNITUDE,
     MAX_METRICS,
     MAX_SLICES,
     METRIC_NAME,
@@ -207,7 +208,12 @@ def _registration_schemas() -> dict:
         "MetricIn": _object(
             {
                 "name": {"type": "string", "maxLength": 100, "pattern": METRIC_NAME.pattern},
-                "value": {"type": "number", "description": "A finite number (NaN and Infinity are refused)."},
+                "value": {
+                    "type": "number",
+                    "minimum": -MAX_MAGNITUDE,
+                    "maximum": MAX_MAGNITUDE,
+                    "description": "A finite number (NaN and Infinity are refused).",
+                },
                 "direction": _nullable(
                     {
                         "type": "string",
@@ -231,22 +237,28 @@ def _registration_schemas() -> dict:
                     "description": "key=value, several joined by commas: region=EU,device=mobile.",
                 },
                 "metric": {"type": "string", "maxLength": 100, "pattern": METRIC_NAME.pattern},
-                "value": {"type": "number", "description": "A finite number."},
+                "value": {
+                    "type": "number",
+                    "minimum": -MAX_MAGNITUDE,
+                    "maximum": MAX_MAGNITUDE,
+                    "description": "A finite number.",
+                },
                 "sample_count": {"type": "integer", "minimum": 1},
             },
             required=("slice", "metric", "value", "sample_count"),
         ),
         "ProfileIn": _object(
             {
-                "latency_p50_ms": {"type": "number", "minimum": 0},
-                "latency_p95_ms": {"type": "number", "minimum": 0},
+                "latency_p50_ms": {"type": "number", "minimum": 0, "maximum": MAX_MAGNITUDE},
+                "latency_p95_ms": {"type": "number", "minimum": 0, "maximum": MAX_MAGNITUDE},
                 "latency_p99_ms": {
                     "type": "number",
                     "minimum": 0,
+                    "maximum": MAX_MAGNITUDE,
                     "description": "Percentiles must not decrease: p50 ≤ p95 ≤ p99.",
                 },
                 "hardware": _nullable(_text(200)),
-                "throughput_rps": _nullable({"type": "number", "minimum": 0}),
+                "throughput_rps": _nullable({"type": "number", "minimum": 0, "maximum": MAX_MAGNITUDE}),
                 "cost_per_1k_predictions": {
                     "description": (
                         "Cost of 1,000 predictions, kept to 6 decimal places; a decimal string keeps it "

@@ -12,6 +12,7 @@ from django.http import Http404
 
 from warehouse import clock
 from warehouse.accounts.permissions import model_access, permission_denied
+from warehouse.accounts.roles import Role
 from warehouse.audit.services import audit_record
 from warehouse.cards.markdown import markdown_to_safe_html
 from warehouse.cards.models import CardRevision, ModelCard
@@ -74,11 +75,25 @@ def card_revise(*, actor, version: ModelVersion, sections: dict[str, str], summa
     model_access(actor, version.model).require(
         "registry.edit_card", attempted=f"edit the card of {version.identifier}"
     )
-    return _card_revise_allowed(actor=actor, version=version, sections=sections, summary=summary)
+    return _card_revise_allowed(
+        actor=actor, version=version, sections=sections, sections_html=_rendered(sections), summary=summary
+    )
+
+
+def _rendered(sections: dict[str, str]) -> dict[str, str]:
+    # Rendered before any transaction opens: a long card takes a while, and a transaction that has written
+    # an audit event holds the head of the chain, which every other audited write waits for.
+    return {key: markdown_to_safe_html(text) for key, text in sections.items()}
 
 
 def _card_revise_allowed(
-    *, actor, version: ModelVersion, sections: dict[str, str], summary: str, first: bool = False
+    *,
+    actor,
+    version: ModelVersion,
+    sections: dict[str, str],
+    sections_html: dict[str, str],
+    summary: str,
+    first: bool = False,
 ) -> CardRevision:
     # `first`: the version was registered in the caller's transaction, so there is no card to lock or count.
     with transaction.atomic(savepoint=not first):
@@ -91,7 +106,7 @@ def _card_revise_allowed(
             card=card,
             number=number,
             sections=sections,
-            sections_html={key: markdown_to_safe_html(text) for key, text in sections.items()},
+            sections_html=sections_html,
             summary=summary[:300],
             author=actor,
             created_at=clock.now(),
@@ -134,10 +149,23 @@ def candidate_register(
         ):
             if not (actor.is_superuser or actor.has_perm(perm)):
                 raise permission_denied(actor=actor, target=None, permission=perm, attempted=attempted)
+        if (
+            model.team is not None
+            and not actor.is_superuser
+            and not actor.groups.filter(pk=model.team.pk).exists()
+        ):
+            raise InvalidInput(
+                {
+                    "model.team": [
+                        f"You can only create a model for a team you belong to, not {model.team.name!r}."
+                    ]
+                }
+            )
     else:
         model_access(actor, model).require(
             "registry.register_version", attempted=f"register versions of {model.name}"
         )
+    sections_html = _rendered(card_sections)
     with transaction.atomic():
         if isinstance(model, NewModel):
             model = model_create(actor=actor, name=model.name, description=model.description, team=model.team)
@@ -147,6 +175,7 @@ def candidate_register(
                 actor=actor,
                 version=version,
                 sections=card_sections,
+                sections_html=sections_html,
                 summary="First card, at registration",
                 first=True,
             )
@@ -194,7 +223,12 @@ def registration_parse(payload: Any) -> Registration:
                 description = ""
             team_name = model_info.get("team")
             if team_name:
-                team = Group.objects.filter(name=team_name).first() if isinstance(team_name, str) else None
+                # A role group is not a team: granting it view would show the model to everyone in that role.
+                team = (
+                    Group.objects.exclude(name__in=Role.values).filter(name=team_name).first()
+                    if isinstance(team_name, str)
+                    else None
+                )
                 if team is None:
                     errors["model.team"] = [f"No team named {team_name!r}."]
     if errors:

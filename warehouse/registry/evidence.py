@@ -19,6 +19,7 @@ from warehouse.registry.uris import UriRefused, is_web_link, uri_validate
 MAX_ARTIFACTS = 100
 MAX_METRICS = 200
 MAX_SLICES = 10_000
+MAX_MAGNITUDE = 1e15
 
 METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-/@:]{0,99}$")
 SLICE_PART = r"[A-Za-z0-9_.\-]+=[^,=\s](?:[^,=]*[^,=\s])?"
@@ -225,6 +226,10 @@ class _Reader:
             return None
         if not math.isfinite(number):
             self.error(field, "Must be a finite number.")
+            return None
+        if abs(number) > MAX_MAGNITUDE:
+            # No metric, latency or cost is this large; differences of such numbers overflow to infinity.
+            self.error(field, f"Must be between -{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}.")
             return None
         if minimum is not None and number < minimum:
             self.error(field, f"Must be at least {minimum:g}.")

@@ -91,16 +91,33 @@ def model_create(
 def model_update(
     *, actor, model: RegisteredModel, description: str, owner, team: Group | None
 ) -> RegisteredModel:
-    """Change what a model says about itself. Its name is permanent: alerts and pipelines refer to it."""
+    """Change what a model says about itself. Its name is permanent: alerts and pipelines refer to it.
+
+    Access follows the owner and the team: the new ones are granted view, and a team or owner that is
+    replaced loses the view it was given for that role (other grants, made in the admin, stay).
+    """
     if not actor.is_superuser:
         raise permission_denied(
             actor=actor, target=model, permission="superuser", attempted="edit this model"
         )
     with transaction.atomic():
-        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        before = {"description": locked.description, "owner": locked.owner_id, "team": locked.team_id}
+        locked = (
+            RegisteredModel.objects.select_for_update(of=("self",))
+            .select_related("owner", "team")
+            .get(pk=model.pk)
+        )
+        old_owner, old_team = locked.owner, locked.team
+        before = {
+            "description": locked.description,
+            "owner": old_owner.get_username(),
+            "team": old_team and old_team.name,
+        }
         locked.description, locked.owner, locked.team = description, owner, team
         locked.save(update_fields=["description", "owner", "team"])
+        if old_team is not None and old_team != team:
+            remove_perm(VIEW_MODEL, old_team, locked)
+        if old_owner != owner and old_owner != locked.created_by:
+            remove_perm(VIEW_MODEL, old_owner, locked)
         if team is not None:
             assign_perm(VIEW_MODEL, team, locked)
         assign_perm(VIEW_MODEL, owner, locked)
@@ -111,7 +128,11 @@ def model_update(
             model_name=locked.name,
             data={
                 "before": before,
-                "after": {"description": description, "owner": owner.pk, "team": team and team.pk},
+                "after": {
+                    "description": description,
+                    "owner": owner.get_username(),
+                    "team": team and team.name,
+                },
             },
         )
     return locked
@@ -227,7 +248,9 @@ def version_transition(
 
     Who may ask for a move is decided by the caller (promotion, archive, rollback services); this
     function decides whether the move is possible and makes it atomically. A refused move raises Conflict
-    and leaves an audit event.
+    and leaves an audit event, written in the caller's transaction when there is one: a caller inside its
+    own transaction catches the Conflict, records what it means for its own work (a promotion request
+    superseded, say) and commits, or the refusal's event is rolled back with everything else.
 
     Lock order: the model row, then the head of the audit chain. A caller that runs this inside its own
     transaction must not record an audit event before calling it, or it holds the chain while waiting for

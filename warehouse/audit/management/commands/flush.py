@@ -1,20 +1,28 @@
-"""Django's flush, able to empty the append-only tables.
+"""Django's flush, able to empty the append-only and immutable tables.
 
-The triggers on the audit and evidence tables refuse TRUNCATE. Emptying the whole database on purpose (a
-test run between cases, a developer resetting a laptop) is the one exception: on PostgreSQL this sets
-`session_replication_role = replica` for the duration, which only a database superuser may do, so an
-application role still cannot wipe the trail.
+Their triggers refuse DELETE and TRUNCATE. Emptying the whole database on purpose (a test run between
+cases, a developer resetting a laptop) is the one exception:
+- on PostgreSQL this sets `session_replication_role = replica` for the duration, which only a database
+  superuser may do;
+- on SQLite it drops the refusal triggers, empties the tables and puts the triggers back.
 """
 
 from django.core.management.commands.flush import Command as DjangoFlush
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from warehouse.dbtriggers import SQLITE_TRIGGER_SUFFIXES
+
 
 class Command(DjangoFlush):
     def handle(self, **options):
         connection = connections[options.get("database", DEFAULT_DB_ALIAS)]
-        if connection.vendor != "postgresql":
-            return super().handle(**options)
+        if connection.vendor == "postgresql":
+            return self._flush_postgresql(connection, options)
+        if connection.vendor == "sqlite":
+            return self._flush_sqlite(connection, options)
+        return super().handle(**options)
+
+    def _flush_postgresql(self, connection, options):
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = replica")
         try:
@@ -22,3 +30,18 @@ class Command(DjangoFlush):
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = DEFAULT")
+
+    def _flush_sqlite(self, connection, options):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            triggers = [
+                (name, sql) for name, sql in cursor.fetchall() if name.endswith(SQLITE_TRIGGER_SUFFIXES)
+            ]
+            for name, _ in triggers:
+                cursor.execute(f'DROP TRIGGER "{name}"')
+        try:
+            return super().handle(**options)
+        finally:
+            with connection.cursor() as cursor:
+                for _, sql in triggers:
+                    cursor.execute(sql)

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
-from warehouse.registry.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
+from warehouse.cards.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
 from warehouse.registry.models import (
     ModelVersion,
     RegisteredModel,
