@@ -28,7 +28,7 @@ from warehouse.registry.evidence import (
     METRIC_NAME,
     SLICE_KEY,
 )
-from warehouse.registry.models import ArtifactKind, MetricDirection, Stage
+from warehouse.registry.models import DESCRIPTION_MAX_LENGTH, ArtifactKind, MetricDirection, Stage
 from warehouse.registry.services import MODEL_NAME, RESERVED_MODEL_NAMES
 
 # Text on one line, and text that may hold newlines and tabs (descriptions), as the evidence
@@ -95,7 +95,7 @@ def _registration_schemas() -> dict:
             {
                 "description": _nullable(
                     _text(
-                        5000,
+                        DESCRIPTION_MAX_LENGTH,
                         multiline=True,
                         description="What changed in this version (Markdown is not rendered).",
                     )
@@ -288,7 +288,9 @@ def _registration_schemas() -> dict:
         ),
         "NewModelInfo": _object(
             {
-                "description": _nullable({"type": "string", "maxLength": 5000, "pattern": r"^[^\x00]*$"}),
+                "description": _nullable(
+                    {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH, "pattern": r"^[^\x00]*$"}
+                ),
                 "team": _nullable({"type": "string", "description": "The name of an existing team."}),
             },
             description=(

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from warehouse.registry.models import ModelVersion, RegisteredModel
+from warehouse.registry.selectors import artifact_summary
 
 
 def absolute(path: str) -> str:
@@ -49,16 +50,7 @@ def version_detail_json(page) -> dict:
     return {
         **version_summary_json(version),
         "description": version.description,
-        "artifacts": [
-            {
-                "name": a.name,
-                "kind": a.kind,
-                "uri": a.uri,
-                "sha256": a.sha256 or None,
-                "size_bytes": a.size_bytes,
-            }
-            for a in page.artifacts
-        ],
+        "artifacts": [artifact_summary(a) for a in page.artifacts],
         "source_run": None
         if source_run is None
         else {

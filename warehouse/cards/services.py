@@ -20,7 +20,13 @@ from warehouse.cards.sections import HEADING_ALIASES, Section
 from warehouse.errors import InvalidInput
 from warehouse.registry.evidence import Evidence, evidence_parse
 from warehouse.registry.models import ModelVersion, RegisteredModel
-from warehouse.registry.services import ModelNameTaken, model_create, model_name_problem, version_register
+from warehouse.registry.services import (
+    ModelNameTaken,
+    description_problem,
+    model_create,
+    model_name_problem,
+    version_register,
+)
 
 MAX_SECTION_LENGTH = 50_000
 _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$")
@@ -218,8 +224,9 @@ def registration_parse(payload: Any) -> Registration:
             for key in sorted(set(model_info) - {"description", "team"}):
                 errors[f"model.{key}"] = ["Unknown field; expected one of: description, team."]
             description = model_info.get("description") or ""
-            if not isinstance(description, str) or len(description) > 5000 or "\x00" in description:
-                errors["model.description"] = ["Must be text of at most 5000 characters."]
+            problem = description_problem(description)
+            if problem:
+                errors["model.description"] = [problem]
                 description = ""
             team_name = model_info.get("team")
             if team_name:

@@ -18,7 +18,13 @@ from warehouse.registry.models import (
     SliceMetric,
     StageTransition,
 )
-from warehouse.registry.services import model_create, model_name_problem, model_permissions_set, model_update
+from warehouse.registry.services import (
+    description_problem,
+    model_create,
+    model_name_problem,
+    model_permissions_set,
+    model_update,
+)
 
 
 class ReadOnlyMixin:
@@ -61,8 +67,9 @@ class RegisteredModelForm(forms.ModelForm):
 
     def clean_description(self):
         description = self.cleaned_data.get("description") or ""
-        if len(description) > 5000:
-            raise forms.ValidationError("At most 5000 characters.")
+        problem = description_problem(description)
+        if problem:
+            raise forms.ValidationError(problem)
         return description
 
 

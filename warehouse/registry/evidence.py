@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from warehouse.errors import InvalidInput
-from warehouse.registry.models import ArtifactKind, MetricDirection
+from warehouse.registry.models import DESCRIPTION_MAX_LENGTH, ArtifactKind, MetricDirection
 from warehouse.registry.uris import UriRefused, is_web_link, uri_validate
 
 MAX_ARTIFACTS = 100
@@ -487,7 +487,9 @@ def evidence_parse(payload: Any, *, other_fields: frozenset[str] = frozenset()) 
     if data is None:
         raise InvalidInput({"body": ["The body must be a JSON object."]})
     evidence = Evidence(
-        description=reader.text(data, "description", "", max_length=5000, required=False, multiline=True),
+        description=reader.text(
+            data, "description", "", max_length=DESCRIPTION_MAX_LENGTH, required=False, multiline=True
+        ),
         artifacts=_artifacts(reader, data.get("artifacts")),
         source_run=_source_run(reader, data.get("source_run")),
         evaluation=_evaluation(reader, data.get("evaluation")),

@@ -1,5 +1,6 @@
 from django import forms
 
+from warehouse.accounts.forms import DATETIME_LOCAL
 from warehouse.registry.models import Stage
 
 # What the audit trail's action filter suggests; any prefix works.
@@ -17,7 +18,6 @@ AUDIT_ACTION_PREFIXES = (
 )
 
 # The browser's datetime-local input reads and writes this shape (no seconds, a "T" between).
-DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
 class ModelFilterForm(forms.Form):

@@ -13,6 +13,9 @@ from django.db.models import Q
 
 from warehouse import clock
 
+# Of a model or a version: what it is, or what changed. Longer prose belongs in the model card.
+DESCRIPTION_MAX_LENGTH = 5000
+
 
 class Stage(models.TextChoices):
     DRAFT = "draft", "Draft"

@@ -391,6 +391,17 @@ def production_cache_forget(name: str) -> None:
     cache.set(_production_generation_key(name), uuid.uuid4().hex, timeout=None)
 
 
+def artifact_summary(artifact) -> dict:
+    """An artifact as machines read it: where it is and how to check it."""
+    return {
+        "name": artifact.name,
+        "kind": artifact.kind,
+        "uri": artifact.uri,
+        "sha256": artifact.sha256 or None,
+        "size_bytes": artifact.size_bytes,
+    }
+
+
 def production_lookup(*, model: RegisteredModel) -> dict | None:
     """What is in production for `model`, with artifact URIs and digests. Cached; forgotten on commit of
     every stage change that touches production."""
@@ -418,16 +429,7 @@ def production_lookup(*, model: RegisteredModel) -> dict | None:
             "rollback_target": (
                 f"{model.name}/v{version.rollback_target.number}" if version.rollback_target_id else None
             ),
-            "artifacts": [
-                {
-                    "name": a.name,
-                    "kind": a.kind,
-                    "uri": a.uri,
-                    "sha256": a.sha256 or None,
-                    "size_bytes": a.size_bytes,
-                }
-                for a in version.artifacts.all()
-            ],
+            "artifacts": [artifact_summary(a) for a in version.artifacts.all()],
         }
     # An empty dict caches "nothing in production" too, so a model without one is not a cache miss each time.
     cache.set(key, answer, PRODUCTION_CACHE_SECONDS)

@@ -14,6 +14,7 @@ from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.evidence import Evidence
 from warehouse.registry.models import (
+    DESCRIPTION_MAX_LENGTH,
     Artifact,
     EvaluationMetric,
     EvaluationReport,
@@ -50,6 +51,13 @@ def model_name_problem(name: str) -> str:
     return ""
 
 
+def description_problem(description) -> str:
+    """Why `description` cannot describe a model, or ""."""
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH or "\x00" in description:
+        return f"Must be text of at most {DESCRIPTION_MAX_LENGTH} characters."
+    return ""
+
+
 def model_create(
     *, actor, name: str, description: str = "", owner=None, team: Group | None = None
 ) -> RegisteredModel:
@@ -64,8 +72,9 @@ def model_create(
     problem = model_name_problem(name)
     if problem:
         raise InvalidInput({"name": [problem]})
-    if len(description) > 5000:
-        raise InvalidInput({"description": ["At most 5000 characters."]})
+    problem = description_problem(description)
+    if problem:
+        raise InvalidInput({"description": [problem]})
     owner = owner or actor
     try:
         with transaction.atomic():

@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
+from warehouse.registry.services import MODEL_NAME
 from warehouse.registry.uris import is_web_link
 
 register = template.Library()
 
 _STAGE_LABELS = dict(Stage.choices)
-_VERSION_LABEL = re.compile(r"^(?P<name>[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)/v(?P<number>\d{1,9})$")
+_VERSION_LABEL = re.compile(rf"^(?P<name>{MODEL_NAME.pattern.strip('^$')})/v(?P<number>\d{{1,9}})$")
 
 
 @register.simple_tag
