@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("WAREHOUSE_VAR_DIR", BASE_DIR / "var"))
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "warehouse.audit",
     "warehouse.registry",
     "warehouse.cards",
+    "warehouse.promotions",
     "warehouse.api",
 ]
 
@@ -190,6 +192,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# A named queue per kind of work: a burst of gates never waits behind other work, nor holds it up. A
+# worker started without -Q consumes every queue listed here.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"promotions.*": {"queue": "gates"}}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-gates": {"task": "promotions.gate_runs_sweep", "schedule": 60.0},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -210,8 +220,18 @@ X_FRAME_OPTIONS = "DENY"
 # Submitting a domain to the browsers' HSTS preload list is the operator's decision, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
-# The schemes an artifact URI may use. warehouse:// names files in the warehouse's own storage.
+# The schemes an artifact URI may use. warehouse:// names files in the warehouse's own storage, under
+# ARTIFACT_STORAGE_ROOT: the only files the warehouse ever opens (the gate recomputes their digests).
 ARTIFACT_URI_SCHEMES = ("s3", "gs", "abfss", "https", "hdfs", "warehouse")
+ARTIFACT_STORAGE_ROOT = Path(os.environ.get("ARTIFACT_STORAGE_ROOT", VAR_DIR / "artifacts"))
+
+# Gates. A worker holds a run for GATE_LEASE_SECONDS; past that, the sweeper hands it to another worker.
+# A run queued GATE_REQUEUE_AFTER_SECONDS ago and still pending is queued again (the broker lost it).
+GATE_LEASE_SECONDS = env_int("GATE_LEASE_SECONDS", 300)
+GATE_MAX_ATTEMPTS = env_int("GATE_MAX_ATTEMPTS", 3)
+GATE_REQUEUE_AFTER_SECONDS = env_int("GATE_REQUEUE_AFTER_SECONDS", 120)
+# Publishing happens after the request's commit: give up fast, the sweeper retries.
+GATE_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 LOGGING = {
     "version": 1,

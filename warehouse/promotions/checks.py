@@ -1,0 +1,414 @@
+"""The gate's checks: one plain function each, from an EvidenceSnapshot to a CheckOutcome.
+
+No database, no network, no clock: what a check may look at is in the snapshot, so a check's verdict can
+be reproduced from what the gate run recorded. `checks_run` runs them all; a check that raises is an
+`error` carrying the exception's message, never a pass.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from warehouse.cards.sections import Section
+from warehouse.promotions.policy import Check
+from warehouse.promotions.snapshot import EvidenceSnapshot
+from warehouse.registry.models import Stage
+
+
+class Status:
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    status: str
+    summary: str
+    numbers: dict = field(default_factory=dict)
+
+
+def _passed(summary: str, **numbers) -> CheckOutcome:
+    return CheckOutcome(Status.PASSED, summary, numbers)
+
+
+def _failed(summary: str, **numbers) -> CheckOutcome:
+    return CheckOutcome(Status.FAILED, summary, numbers)
+
+
+def _warning(summary: str, **numbers) -> CheckOutcome:
+    return CheckOutcome(Status.WARNING, summary, numbers)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def worsening(candidate: float, baseline: float, direction: str) -> float:
+    """How much worse the candidate is than the baseline, in the metric's own units (negative: better)."""
+    return baseline - candidate if direction == "higher" else candidate - baseline
+
+
+# --- The checks -----------------------------------------------------------------------------------------
+
+
+def check_source_run(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    if snapshot.candidate.has_source_run:
+        return _passed(f"Tracked run {snapshot.candidate.source_run}.", run=snapshot.candidate.source_run)
+    return _failed("No tracked source run: nobody can say how these weights were made.")
+
+
+def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    artifacts = snapshot.candidate.artifacts
+    kinds = {artifact.kind for artifact in artifacts}
+    missing_kinds = [kind for kind in snapshot.rules.required_artifact_kinds if kind not in kinds]
+    without_digest = [artifact.name for artifact in artifacts if not artifact.sha256]
+    mismatched, absent = [], []
+    for artifact in artifacts:
+        if artifact.uri not in snapshot.stored_digests:
+            continue
+        recomputed = snapshot.stored_digests[artifact.uri]
+        if recomputed is None:
+            absent.append(artifact.name)
+        elif artifact.sha256 and recomputed != artifact.sha256:
+            mismatched.append(artifact.name)
+    numbers = {
+        "artifacts": len(artifacts),
+        "required_kinds": list(snapshot.rules.required_artifact_kinds),
+        "missing_kinds": missing_kinds,
+        "without_digest": without_digest,
+        "verified": len(snapshot.stored_digests) - len(mismatched) - len(absent),
+        "digest_mismatch": mismatched,
+        "missing_files": absent,
+    }
+    problems = []
+    if missing_kinds:
+        problems.append(f"no {', '.join(missing_kinds)} artifact")
+    if without_digest:
+        problems.append(f"no digest for {', '.join(without_digest)}")
+    if mismatched:
+        problems.append(f"stored file differs from its digest: {', '.join(mismatched)}")
+    if absent:
+        problems.append(f"stored file missing: {', '.join(absent)}")
+    if problems:
+        return _failed(_sentence("; ".join(problems)) + ".", **numbers)
+    verified = f", {numbers['verified']} verified against stored files" if snapshot.stored_digests else ""
+    return _passed(f"{len(artifacts)} artifacts, all with digests{verified}.", **numbers)
+
+
+def check_evaluation(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    candidate = snapshot.candidate
+    if not candidate.has_evaluation:
+        return _failed("No evaluation report attached.")
+    if not candidate.metrics:
+        return _failed(
+            f"The evaluation on {candidate.dataset} reports no metrics.", dataset=candidate.dataset
+        )
+    return _passed(
+        f"Evaluated on {candidate.dataset}: {len(candidate.metrics)} metrics, "
+        f"{len(candidate.slices)} slice results.",
+        dataset=candidate.dataset,
+        metrics=len(candidate.metrics),
+        slices=len(candidate.slices),
+    )
+
+
+def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    bars = snapshot.rules.metric_bars
+    if not bars:
+        return _passed("The policy sets no metric bars.", bars=[])
+    rows, below, absent = [], [], []
+    for bar in bars:
+        metric = snapshot.candidate.metrics.get(bar.metric)
+        measured = metric.value if metric else None
+        holds = measured is not None and bar.holds(measured)
+        rows.append({"metric": bar.metric, "op": bar.op, "bar": bar.value, "value": measured, "holds": holds})
+        if metric is None:
+            absent.append(bar.metric)
+        elif not holds:
+            below.append(f"{bar.metric} {_fmt(measured)} (needs {bar.op} {_fmt(bar.value)})")
+    if absent or below:
+        parts = ([f"not reported: {', '.join(absent)}"] if absent else []) + below
+        return _failed(_sentence("; ".join(parts)) + ".", bars=rows)
+    return _passed(f"All {len(bars)} metric bars met.", bars=rows)
+
+
+def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    rules = snapshot.rules.baseline
+    if snapshot.baseline is None:
+        return _passed("Nothing in production to compare with.", baseline=None, rules=[])
+    if not rules:
+        return _passed(
+            f"The policy sets no rules against {snapshot.baseline.identifier}.",
+            baseline=snapshot.baseline.identifier,
+            rules=[],
+        )
+    rows, regressions, absent = [], [], []
+    for rule in rules:
+        candidate = snapshot.candidate.metrics.get(rule.metric)
+        baseline = snapshot.baseline.metrics.get(rule.metric)
+        if candidate is None or baseline is None:
+            absent.append(rule.metric)
+            rows.append(
+                {
+                    "metric": rule.metric,
+                    "value": candidate and candidate.value,
+                    "baseline": baseline and baseline.value,
+                    "holds": False,
+                }
+            )
+            continue
+        direction = rule.direction or candidate.direction
+        worse_by = worsening(candidate.value, baseline.value, direction)
+        allowed = rule.tolerance * abs(baseline.value) if rule.relative else rule.tolerance
+        holds = worse_by <= allowed + 1e-12
+        rows.append(
+            {
+                "metric": rule.metric,
+                "value": candidate.value,
+                "baseline": baseline.value,
+                "direction": direction,
+                "worse_by": worse_by,
+                "allowed": allowed,
+                "relative": rule.relative,
+                "holds": holds,
+            }
+        )
+        if not holds:
+            regressions.append(
+                f"{rule.metric} {_fmt(candidate.value)} vs {_fmt(baseline.value)} "
+                f"(allowed {_fmt(allowed)} worse)"
+            )
+    if absent or regressions:
+        parts = ([f"not reported by both: {', '.join(absent)}"] if absent else []) + regressions
+        return _failed(
+            f"Worse than {snapshot.baseline.identifier}: " + "; ".join(parts) + ".",
+            baseline=snapshot.baseline.identifier,
+            rules=rows,
+        )
+    return _passed(
+        f"Within tolerance of {snapshot.baseline.identifier} on {len(rules)} metrics.",
+        baseline=snapshot.baseline.identifier,
+        rules=rows,
+    )
+
+
+def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
+    """Every slice result of the candidate, judged against production by the policy's slice rule.
+
+    Each row: slice, metric, value, baseline, delta (candidate − baseline), worse_by, allowed, samples,
+    verdict ("regressed", "within", "improved", "too_few_samples", "no_baseline", "not_checked").
+    Regressions first, then by how much worse.
+    """
+    rule = snapshot.rules.slices
+    baseline = snapshot.baseline
+    rows = []
+    for (key, metric), facts in snapshot.candidate.slices.items():
+        direction_facts = snapshot.candidate.metrics.get(metric)
+        direction = direction_facts.direction if direction_facts else "higher"
+        base = baseline.slices.get((key, metric)) if baseline else None
+        row = {
+            "slice": key,
+            "metric": metric,
+            "value": facts.value,
+            "samples": facts.sample_count,
+            "baseline": base.value if base else None,
+            "direction": direction,
+            "delta": facts.value - base.value if base else None,
+            "worse_by": None,
+            "allowed": None,
+        }
+        if (
+            rule is None
+            or (rule.scope == "listed" and key not in rule.slices)
+            or (rule.metrics and metric not in rule.metrics)
+        ):
+            row["verdict"] = "not_checked"
+        elif base is None:
+            row["verdict"] = "no_baseline"
+        elif facts.sample_count < rule.min_samples:
+            row["verdict"] = "too_few_samples"
+        else:
+            worse_by = worsening(facts.value, base.value, direction)
+            allowed = rule.max_worsening * abs(base.value) if rule.relative else rule.max_worsening
+            row["worse_by"], row["allowed"] = worse_by, allowed
+            row["verdict"] = (
+                "regressed" if worse_by > allowed + 1e-12 else ("improved" if worse_by < 0 else "within")
+            )
+        rows.append(row)
+    order = {
+        "regressed": 0,
+        "within": 1,
+        "improved": 2,
+        "too_few_samples": 3,
+        "no_baseline": 4,
+        "not_checked": 5,
+    }
+    rows.sort(key=lambda r: (order[r["verdict"]], -(r["worse_by"] or 0), r["metric"], r["slice"]))
+    return rows
+
+
+def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    rule = snapshot.rules.slices
+    if rule is None:
+        return _passed("The policy sets no slice rule.", rows=[])
+    if snapshot.baseline is None:
+        return _passed("Nothing in production to compare slices with.", rows=[])
+    rows = slice_comparison(snapshot)
+    judged = [row for row in rows if row["verdict"] in ("regressed", "within", "improved")]
+    regressed = [row for row in rows if row["verdict"] == "regressed"]
+    too_few = [row for row in rows if row["verdict"] == "too_few_samples"]
+    missing = (
+        [key for key in rule.slices if not any(row["slice"] == key for row in rows)]
+        if rule.scope == "listed"
+        else []
+    )
+    numbers = {
+        "judged": len(judged),
+        "regressed": len(regressed),
+        "too_few_samples": len(too_few),
+        "min_samples": rule.min_samples,
+        "max_worsening": rule.max_worsening,
+        "relative": rule.relative,
+        "missing_listed": missing,
+        "baseline": snapshot.baseline.identifier,
+        "rows": rows,
+    }
+    if regressed:
+        worst = regressed[0]
+        return _failed(
+            f"{len(regressed)} of {len(judged)} slices worse than {snapshot.baseline.identifier} beyond "
+            f"{_fmt(rule.max_worsening)}{' (relative)' if rule.relative else ''}; worst {worst['slice']} "
+            f"{worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}.",
+            **numbers,
+        )
+    if missing:
+        return _failed(f"Listed slices not reported: {', '.join(missing)}.", **numbers)
+    if not judged:
+        return _warning(
+            f"No slice could be judged ({len(too_few)} below {rule.min_samples} samples).", **numbers
+        )
+    extra = f"; {len(too_few)} below {rule.min_samples} samples not judged" if too_few else ""
+    return _passed(
+        f"{len(judged)} slices within tolerance of {snapshot.baseline.identifier}{extra}.", **numbers
+    )
+
+
+def check_latency(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    budget = snapshot.rules.latency_p95_ms_max
+    measured = snapshot.candidate.latency_p95_ms
+    if budget is None:
+        return _passed("The policy sets no latency budget.", p95_ms=measured, budget_ms=None)
+    if measured is None:
+        return _failed("No performance profile: p95 latency unknown.", p95_ms=None, budget_ms=budget)
+    if measured > budget:
+        return _failed(
+            f"p95 {_fmt(measured)} ms is over the {_fmt(budget)} ms budget.",
+            p95_ms=measured,
+            budget_ms=budget,
+        )
+    return _passed(
+        f"p95 {_fmt(measured)} ms within the {_fmt(budget)} ms budget.", p95_ms=measured, budget_ms=budget
+    )
+
+
+def check_cost(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    budget = snapshot.rules.cost_per_1k_max
+    measured = snapshot.candidate.cost_per_1k
+    if budget is None:
+        return _passed("The policy sets no cost budget.", cost_per_1k=measured, budget=None)
+    if measured is None:
+        return _failed("No cost per 1,000 predictions in the profile.", cost_per_1k=None, budget=budget)
+    if measured > budget:
+        return _failed(
+            f"{_fmt(measured)} per 1,000 predictions is over the {_fmt(budget)} budget.",
+            cost_per_1k=measured,
+            budget=budget,
+        )
+    return _passed(
+        f"{_fmt(measured)} per 1,000 predictions within the {_fmt(budget)} budget.",
+        cost_per_1k=measured,
+        budget=budget,
+    )
+
+
+def check_card_sections(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    required = snapshot.rules.required_card_sections
+    sections = snapshot.candidate.card_sections
+    missing = [name for name in required if not (sections.get(name) or "").strip()]
+    labels = dict(Section.choices)
+    if missing:
+        return _failed(
+            f"Card sections missing or empty: {', '.join(labels[name] for name in missing)}.",
+            required=list(required),
+            missing=missing,
+        )
+    if not required:
+        return _passed("The policy requires no card sections.", required=[], missing=[])
+    return _passed(
+        f"All {len(required)} required card sections written.", required=list(required), missing=[]
+    )
+
+
+def check_owner(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    if not snapshot.owner:
+        return _failed("The model's owner is no longer an active user: assign a new owner.", owner=None)
+    return _passed(f"Owned by {snapshot.owner}.", owner=snapshot.owner)
+
+
+def check_rollback_target(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    if snapshot.target_stage != Stage.PRODUCTION:
+        return _passed("Not a move to Production: no rollback target needed.", target=None)
+    if snapshot.baseline is not None:
+        return _passed(
+            f"{snapshot.baseline.identifier} would become the rollback target.",
+            target=snapshot.baseline.identifier,
+        )
+    if snapshot.rules.allow_first_production:
+        return _passed(
+            "First production version: the policy allows it without a rollback target.", target=None
+        )
+    return _failed(
+        "Nothing in production to roll back to, and the policy does not allow a first production version.",
+        target=None,
+    )
+
+
+CHECKS: dict[str, Callable[[EvidenceSnapshot], CheckOutcome]] = {
+    Check.SOURCE_RUN: check_source_run,
+    Check.ARTIFACTS: check_artifacts,
+    Check.EVALUATION: check_evaluation,
+    Check.METRIC_BARS: check_metric_bars,
+    Check.BASELINE: check_baseline,
+    Check.SLICES: check_slices,
+    Check.LATENCY: check_latency,
+    Check.COST: check_cost,
+    Check.CARD_SECTIONS: check_card_sections,
+    Check.OWNER: check_owner,
+    Check.ROLLBACK_TARGET: check_rollback_target,
+}
+
+
+def check_run(name: str, snapshot: EvidenceSnapshot) -> CheckOutcome:
+    """Run one check; an exception is an error result with its message, never a pass."""
+    try:
+        outcome = CHECKS[name](snapshot)
+    except Exception as error:  # noqa: BLE001 - any failure of a check is reported, not raised
+        return CheckOutcome(
+            Status.ERROR, f"The check failed to run: {type(error).__name__}: {error}"[:300], {}
+        )
+    return outcome
+
+
+def gate_verdict(outcomes: dict[str, CheckOutcome], required: tuple[str, ...]) -> str:
+    """passed, failed or error, from the required checks; other checks inform and never block."""
+    statuses = [outcomes[name].status for name in required if name in outcomes]
+    if Status.FAILED in statuses:
+        return "failed"
+    if Status.ERROR in statuses:
+        return "error"
+    return "passed"

@@ -1,0 +1,413 @@
+"""Promotion policy rules: what a review board asks before a version moves up, as data.
+
+A policy revision holds one section per upward move. `policy_parse` reads rules from plain data (a form
+turned into JSON, or an API body) and either returns frozen rules or raises InvalidInput naming each bad
+field by its path (`staging_to_production.metric_bars[0].op`). It touches no database. Names that the
+rules mention but no evidence has (an unknown metric or slice) are not errors: `policy_warnings` lists
+them for the page, because a policy is often written before the first version that reports them.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from warehouse.cards.sections import Section
+from warehouse.errors import InvalidInput
+from warehouse.registry.evidence import METRIC_NAME, SLICE_KEY
+from warehouse.registry.models import ArtifactKind, Stage
+
+
+class Check:
+    """The gate's checks, by the name policies use for them, in the order a report lists them."""
+
+    SOURCE_RUN = "source_run"
+    ARTIFACTS = "artifacts"
+    EVALUATION = "evaluation"
+    METRIC_BARS = "metric_bars"
+    BASELINE = "baseline"
+    SLICES = "slices"
+    LATENCY = "latency"
+    COST = "cost"
+    CARD_SECTIONS = "card_sections"
+    OWNER = "owner"
+    ROLLBACK_TARGET = "rollback_target"
+
+    ALL = (
+        SOURCE_RUN,
+        ARTIFACTS,
+        EVALUATION,
+        METRIC_BARS,
+        BASELINE,
+        SLICES,
+        LATENCY,
+        COST,
+        CARD_SECTIONS,
+        OWNER,
+        ROLLBACK_TARGET,
+    )
+    TITLES = {
+        SOURCE_RUN: "Tracked source run",
+        ARTIFACTS: "Artifacts complete",
+        EVALUATION: "Evaluation report attached",
+        METRIC_BARS: "Metric bars",
+        BASELINE: "Against production",
+        SLICES: "Slice regressions",
+        LATENCY: "Latency budget",
+        COST: "Cost budget",
+        CARD_SECTIONS: "Card sections",
+        OWNER: "Owner assigned",
+        ROLLBACK_TARGET: "Rollback target exists",
+    }
+
+
+# The two moves a gate guards, by the name a policy gives their section.
+TRANSITIONS: dict[str, tuple[Stage, Stage]] = {
+    "draft_to_staging": (Stage.DRAFT, Stage.STAGING),
+    "staging_to_production": (Stage.STAGING, Stage.PRODUCTION),
+}
+SECTION_FOR_TARGET = {target: name for name, (_, target) in TRANSITIONS.items()}
+OPERATORS = (">=", ">", "<=", "<")
+SIGNOFF_ROLES = ("reviewer", "approver")
+
+
+@dataclass(frozen=True)
+class MetricBar:
+    metric: str
+    op: str
+    value: float
+
+    def holds(self, measured: float) -> bool:
+        return {
+            ">=": measured >= self.value,
+            ">": measured > self.value,
+            "<=": measured <= self.value,
+            "<": measured < self.value,
+        }[self.op]
+
+
+@dataclass(frozen=True)
+class BaselineRule:
+    """The candidate may be worse than production on `metric` by at most `tolerance` (a fraction of the
+    production value when `relative`). `direction` None means: as the candidate's evaluation says."""
+
+    metric: str
+    tolerance: float = 0.0
+    relative: bool = False
+    direction: str | None = None
+
+
+@dataclass(frozen=True)
+class SliceRule:
+    scope: str = "all"  # "all" slices the candidate and production share, or the "listed" ones
+    slices: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()  # empty: every metric reported per slice
+    max_worsening: float = 0.0
+    relative: bool = False
+    min_samples: int = 100
+
+
+@dataclass(frozen=True)
+class SignoffRule:
+    count: int = 1
+    roles: tuple[str, ...] = ("reviewer",)
+
+
+@dataclass(frozen=True)
+class SectionRules:
+    required_checks: tuple[str, ...] = ()
+    required_artifact_kinds: tuple[str, ...] = (ArtifactKind.WEIGHTS,)
+    metric_bars: tuple[MetricBar, ...] = ()
+    baseline: tuple[BaselineRule, ...] = ()
+    slices: SliceRule | None = None
+    latency_p95_ms_max: float | None = None
+    cost_per_1k_max: float | None = None
+    required_card_sections: tuple[str, ...] = ()
+    signoffs: SignoffRule = field(default_factory=SignoffRule)
+    allow_first_production: bool = False
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    draft_to_staging: SectionRules
+    staging_to_production: SectionRules
+
+    def for_target(self, target: Stage | str) -> SectionRules:
+        return getattr(self, SECTION_FOR_TARGET[Stage(target)])
+
+    def as_data(self) -> dict:
+        """Plain JSON-ready data: what a revision stores, and what policy_parse reads back unchanged."""
+        return json_ready(asdict(self))
+
+
+def json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    return value
+
+
+# What applies until a model has its own policy: every check required for Production, the essentials for
+# Staging, one reviewer to Staging and one approver to Production.
+DEFAULT_RULES = PolicyRules(
+    draft_to_staging=SectionRules(
+        required_checks=(Check.SOURCE_RUN, Check.ARTIFACTS, Check.EVALUATION, Check.OWNER),
+        required_card_sections=(Section.TASK,),
+        slices=SliceRule(max_worsening=0.02, min_samples=100),
+        signoffs=SignoffRule(count=1, roles=("reviewer",)),
+    ),
+    staging_to_production=SectionRules(
+        required_checks=tuple(Check.ALL),
+        slices=SliceRule(max_worsening=0.01, min_samples=100),
+        required_card_sections=(Section.TASK, Section.KNOWN_FAILURES, Section.OWNERS_CONTACTS),
+        signoffs=SignoffRule(count=1, roles=("approver",)),
+        allow_first_production=True,
+    ),
+)
+
+
+# --- Reading rules --------------------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def mapping(self, value: Any, path: str, allowed: Iterable[str]) -> Mapping:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.error(path, "Must be an object.")
+            return {}
+        for key in sorted(set(value) - set(allowed)):
+            self.error(
+                f"{path}.{key}" if path else str(key),
+                f"Unknown field; expected one of: {', '.join(allowed)}.",
+            )
+        return value
+
+    def items(self, value: Any, path: str, *, maximum: int = 200) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(path, "Must be a list.")
+            return []
+        if len(value) > maximum:
+            self.error(path, f"At most {maximum} entries.")
+            return []
+        return value
+
+    def number(
+        self, value: Any, path: str, *, minimum: float | None = None, nullable: bool = False
+    ) -> float | None:
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.error(path, "Must be a finite number.")
+            return None
+        if abs(value) > 1e15:
+            self.error(path, "Must be between -1e15 and 1e15.")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(path, f"Must be at least {minimum:g}.")
+            return None
+        return float(value)
+
+    def boolean(self, value: Any, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.error(path, "Must be true or false.")
+            return default
+        return value
+
+    def choices(self, value: Any, path: str, allowed: Iterable[str], what: str) -> tuple[str, ...]:
+        allowed = tuple(allowed)
+        chosen = []
+        for index, item in enumerate(self.items(value, path)):
+            if item not in allowed:
+                self.error(f"{path}[{index}]", f"Unknown {what} {item!r}; use one of: {', '.join(allowed)}.")
+            elif item in chosen:
+                self.error(f"{path}[{index}]", f"{item!r} appears twice.")
+            else:
+                chosen.append(item)
+        return tuple(chosen)
+
+    def metric_name(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not METRIC_NAME.match(value):
+            self.error(path, "A metric name: start with a letter; letters, digits and _ . - / @ : only.")
+            return ""
+        return value
+
+
+SECTION_FIELDS = (
+    "required_checks",
+    "required_artifact_kinds",
+    "metric_bars",
+    "baseline",
+    "slices",
+    "latency_p95_ms_max",
+    "cost_per_1k_max",
+    "required_card_sections",
+    "signoffs",
+    "allow_first_production",
+)
+
+
+def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
+    data = reader.mapping(value, path, SECTION_FIELDS)
+    bars = []
+    for index, raw in enumerate(reader.items(data.get("metric_bars"), f"{path}.metric_bars")):
+        bar_path = f"{path}.metric_bars[{index}]"
+        bar = reader.mapping(raw, bar_path, ("metric", "op", "value"))
+        metric = reader.metric_name(bar.get("metric"), f"{bar_path}.metric")
+        op = bar.get("op")
+        if op not in OPERATORS:
+            reader.error(f"{bar_path}.op", f"Use one of: {', '.join(OPERATORS)}.")
+        number = reader.number(bar.get("value"), f"{bar_path}.value")
+        if metric and op in OPERATORS and number is not None:
+            bars.append(MetricBar(metric=metric, op=op, value=number))
+
+    baseline, seen = [], set()
+    for index, raw in enumerate(reader.items(data.get("baseline"), f"{path}.baseline")):
+        rule_path = f"{path}.baseline[{index}]"
+        rule = reader.mapping(raw, rule_path, ("metric", "tolerance", "relative", "direction"))
+        metric = reader.metric_name(rule.get("metric"), f"{rule_path}.metric")
+        if metric in seen:
+            reader.error(f"{rule_path}.metric", f"{metric!r} has two baseline rules.")
+        seen.add(metric)
+        tolerance = reader.number(rule.get("tolerance", 0.0), f"{rule_path}.tolerance", minimum=0)
+        relative = reader.boolean(rule.get("relative"), f"{rule_path}.relative", False)
+        direction = rule.get("direction")
+        if direction not in (None, "higher", "lower"):
+            reader.error(
+                f"{rule_path}.direction", "Use 'higher' or 'lower', or leave it out to use the evaluation's."
+            )
+            direction = None
+        if metric and tolerance is not None:
+            baseline.append(
+                BaselineRule(metric=metric, tolerance=tolerance, relative=relative, direction=direction)
+            )
+
+    slices = None
+    if data.get("slices") is not None:
+        slices_path = f"{path}.slices"
+        raw = reader.mapping(
+            data.get("slices"),
+            slices_path,
+            ("scope", "slices", "metrics", "max_worsening", "relative", "min_samples"),
+        )
+        scope = raw.get("scope", "all")
+        if scope not in ("all", "listed"):
+            reader.error(
+                f"{slices_path}.scope", "Use 'all' (every slice) or 'listed' (the slices named below)."
+            )
+        listed = []
+        for index, key in enumerate(reader.items(raw.get("slices"), f"{slices_path}.slices", maximum=2000)):
+            if not isinstance(key, str) or not SLICE_KEY.match(key):
+                reader.error(
+                    f"{slices_path}.slices[{index}]", "Write a slice as key=value (region=EU,device=mobile)."
+                )
+            else:
+                listed.append(key)
+        if scope == "listed" and not listed:
+            reader.error(f"{slices_path}.slices", "Name at least one slice, or use scope 'all'.")
+        metrics = [
+            reader.metric_name(name, f"{slices_path}.metrics[{index}]")
+            for index, name in enumerate(reader.items(raw.get("metrics"), f"{slices_path}.metrics"))
+        ]
+        max_worsening = reader.number(
+            raw.get("max_worsening", 0.0), f"{slices_path}.max_worsening", minimum=0
+        )
+        min_samples = raw.get("min_samples", 100)
+        if isinstance(min_samples, bool) or not isinstance(min_samples, int) or not 1 <= min_samples <= 10**9:
+            reader.error(f"{slices_path}.min_samples", "A whole number of samples, at least 1.")
+            min_samples = 100
+        slices = SliceRule(
+            scope=scope if scope in ("all", "listed") else "all",
+            slices=tuple(listed),
+            metrics=tuple(name for name in metrics if name),
+            max_worsening=max_worsening or 0.0,
+            relative=reader.boolean(raw.get("relative"), f"{slices_path}.relative", False),
+            min_samples=min_samples,
+        )
+
+    signoff_path = f"{path}.signoffs"
+    signoff_data = reader.mapping(data.get("signoffs"), signoff_path, ("count", "roles"))
+    count = signoff_data.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10:
+        reader.error(f"{signoff_path}.count", "A whole number from 0 to 10.")
+        count = 1
+    roles = reader.choices(
+        signoff_data.get("roles", ["reviewer"]), f"{signoff_path}.roles", SIGNOFF_ROLES, "role"
+    )
+    if count and not roles:
+        reader.error(f"{signoff_path}.roles", "Say which roles may sign off.")
+
+    return SectionRules(
+        required_checks=reader.choices(
+            data.get("required_checks"), f"{path}.required_checks", Check.ALL, "check"
+        ),
+        required_artifact_kinds=reader.choices(
+            data.get("required_artifact_kinds", [ArtifactKind.WEIGHTS.value]),
+            f"{path}.required_artifact_kinds",
+            ArtifactKind.values,
+            "artifact kind",
+        ),
+        metric_bars=tuple(bars),
+        baseline=tuple(baseline),
+        slices=slices,
+        latency_p95_ms_max=reader.number(
+            data.get("latency_p95_ms_max"), f"{path}.latency_p95_ms_max", minimum=0, nullable=True
+        ),
+        cost_per_1k_max=reader.number(
+            data.get("cost_per_1k_max"), f"{path}.cost_per_1k_max", minimum=0, nullable=True
+        ),
+        required_card_sections=reader.choices(
+            data.get("required_card_sections"),
+            f"{path}.required_card_sections",
+            Section.values,
+            "card section",
+        ),
+        signoffs=SignoffRule(count=count, roles=roles),
+        allow_first_production=reader.boolean(
+            data.get("allow_first_production"), f"{path}.allow_first_production", False
+        ),
+    )
+
+
+def policy_parse(data: Any) -> PolicyRules:
+    reader = _Reader()
+    if not isinstance(data, Mapping):
+        raise InvalidInput({"rules": ["The rules must be a JSON object with one section per move."]})
+    top = reader.mapping(data, "", tuple(TRANSITIONS))
+    for name in TRANSITIONS:
+        if name not in top:
+            reader.error(name, "This section is required (an empty object means: no extra rules).")
+    rules = PolicyRules(
+        draft_to_staging=_section(reader, top.get("draft_to_staging"), "draft_to_staging"),
+        staging_to_production=_section(reader, top.get("staging_to_production"), "staging_to_production"),
+    )
+    if reader.errors:
+        raise InvalidInput(reader.errors, "The policy has errors; no revision was saved.")
+    return rules
+
+
+def policy_warnings(rules: PolicyRules, *, known_metrics: set[str], known_slices: set[str]) -> list[str]:
+    """Names the rules use that no registered evidence of the model reports: likely typos, but allowed."""
+    warnings = []
+    for name in TRANSITIONS:
+        section: SectionRules = getattr(rules, name)
+        metrics = {bar.metric for bar in section.metric_bars} | {rule.metric for rule in section.baseline}
+        if section.slices:
+            metrics |= set(section.slices.metrics)
+        for metric in sorted(metrics - known_metrics):
+            warnings.append(f"{name}: no version reports a metric called {metric!r}.")
+        if section.slices:
+            for key in sorted(set(section.slices.slices) - known_slices):
+                warnings.append(f"{name}: no version reports the slice {key!r}.")
+    return warnings

@@ -1,0 +1,173 @@
+"""What a gate looks at: the candidate's evidence, its baseline's, and the rules, read once into plain values.
+
+Checks are plain functions of an EvidenceSnapshot, so they can be tested without a database and run
+without touching one. Loading is the only I/O: a few queries, and reading the files the warehouse itself
+stores (warehouse:// artifacts) to recompute their digests.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+
+from warehouse.cards.models import ModelCard
+from warehouse.promotions.policy import SectionRules
+from warehouse.registry.models import (
+    Artifact,
+    EvaluationMetric,
+    ModelVersion,
+    SliceMetric,
+    Stage,
+)
+
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArtifactFacts:
+    name: str
+    kind: str
+    uri: str
+    sha256: str  # "" when the registration gave none
+
+
+@dataclass(frozen=True)
+class MetricFacts:
+    value: float
+    direction: str  # "higher" or "lower"
+
+
+@dataclass(frozen=True)
+class SliceFacts:
+    value: float
+    sample_count: int
+
+
+@dataclass(frozen=True)
+class VersionEvidence:
+    identifier: str
+    has_source_run: bool = False
+    source_run: str = ""  # "mlflow:run-42", for the summary
+    artifacts: tuple[ArtifactFacts, ...] = ()
+    has_evaluation: bool = False
+    dataset: str = ""
+    metrics: dict[str, MetricFacts] = field(default_factory=dict)
+    slices: dict[tuple[str, str], SliceFacts] = field(default_factory=dict)  # (slice key, metric) → facts
+    latency_p95_ms: float | None = None
+    cost_per_1k: float | None = None
+    card_sections: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvidenceSnapshot:
+    candidate: VersionEvidence
+    baseline: VersionEvidence | None  # the model's production version, when there is one and it is another
+    target_stage: str
+    rules: SectionRules
+    owner: str = ""  # the model owner's username, "" when the owner is no longer active
+    # Digests the worker recomputed for artifacts in the warehouse's own storage: uri → sha256, or None
+    # when the file is not there.
+    stored_digests: dict[str, str | None] = field(default_factory=dict)
+    baseline_version_id: int | None = None
+
+
+# --- Loading --------------------------------------------------------------------------------------------
+
+
+def stored_artifact_path(uri: str) -> Path | None:
+    """The file a warehouse:// URI names inside the artifact storage, or None for any other URI."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "warehouse":
+        return None
+    root = Path(settings.ARTIFACT_STORAGE_ROOT).resolve()
+    # uri_validate refused '..' in every spelling at registration; resolving again keeps it true here.
+    path = (root / parts.netloc / unquote(parts.path).lstrip("/")).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def sha256_of_file(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def _evidence_of(versions: list[ModelVersion]) -> dict[int, VersionEvidence]:
+    """Evidence of several versions in a fixed number of queries."""
+    ids = [version.pk for version in versions]
+    artifacts: dict[int, list[ArtifactFacts]] = {pk: [] for pk in ids}
+    for artifact in Artifact.objects.filter(version_id__in=ids).order_by("kind", "name"):
+        artifacts[artifact.version_id].append(
+            ArtifactFacts(artifact.name, artifact.kind, artifact.uri, artifact.sha256)
+        )
+    metrics: dict[int, dict[str, MetricFacts]] = {pk: {} for pk in ids}
+    for row in EvaluationMetric.objects.filter(report__version_id__in=ids).values(
+        "report__version_id", "name", "value", "direction"
+    ):
+        metrics[row["report__version_id"]][row["name"]] = MetricFacts(row["value"], row["direction"])
+    slices: dict[int, dict[tuple[str, str], SliceFacts]] = {pk: {} for pk in ids}
+    for row in SliceMetric.objects.filter(report__version_id__in=ids).values_list(
+        "report__version_id", "slice_key", "metric", "value", "sample_count"
+    ):
+        slices[row[0]][(row[1], row[2])] = SliceFacts(row[3], row[4])
+    cards = {
+        card.version_id: card.current.sections if card.current_id else {}
+        for card in ModelCard.objects.filter(version_id__in=ids).select_related("current")
+    }
+    evidence = {}
+    for version in versions:
+        source_run = getattr(version, "source_run", None)
+        evaluation = getattr(version, "evaluation", None)
+        profile = getattr(version, "profile", None)
+        evidence[version.pk] = VersionEvidence(
+            identifier=version.identifier,
+            has_source_run=source_run is not None,
+            source_run=f"{source_run.tracking_system}:{source_run.run_id}" if source_run else "",
+            artifacts=tuple(artifacts[version.pk]),
+            has_evaluation=evaluation is not None,
+            dataset=str(evaluation) if evaluation else "",
+            metrics=metrics[version.pk],
+            slices=slices[version.pk],
+            latency_p95_ms=profile.latency_p95_ms if profile else None,
+            cost_per_1k=(
+                float(profile.cost_per_1k_predictions)
+                if profile and profile.cost_per_1k_predictions is not None
+                else None
+            ),
+            card_sections=cards.get(version.pk, {}),
+        )
+    return evidence
+
+
+def snapshot_load(*, version: ModelVersion, target_stage: str, rules: SectionRules) -> EvidenceSnapshot:
+    """Read the candidate and the model's current production version (its baseline) for a gate."""
+    related = ("model", "model__owner", "source_run", "evaluation", "profile")
+    candidate = ModelVersion.objects.select_related(*related).get(pk=version.pk)
+    baseline = (
+        ModelVersion.objects.select_related(*related)
+        .filter(model_id=candidate.model_id, stage=Stage.PRODUCTION)
+        .exclude(pk=candidate.pk)
+        .first()
+    )
+    evidence = _evidence_of([v for v in (candidate, baseline) if v is not None])
+    stored_digests = {}
+    for artifact in evidence[candidate.pk].artifacts:
+        path = stored_artifact_path(artifact.uri)
+        if path is not None or artifact.uri.lower().startswith("warehouse://"):
+            stored_digests[artifact.uri] = sha256_of_file(path) if path is not None else None
+    owner = candidate.model.owner
+    return EvidenceSnapshot(
+        candidate=evidence[candidate.pk],
+        baseline=evidence[baseline.pk] if baseline is not None else None,
+        target_stage=str(target_stage),
+        rules=rules,
+        owner=owner.get_username() if owner.is_active else "",
+        stored_digests=stored_digests,
+        baseline_version_id=baseline.pk if baseline is not None else None,
+    )
