@@ -158,7 +158,8 @@ else:
 
 # Celery. The embedded default is the filesystem transport, so `make run` needs no server.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# An empty value counts as unset: Celery would otherwise fall back to its own default broker.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost/"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The transport reads and writes messages in one folder: data_folder_in and data_folder_out must match.
     for folder in ("queue", "processed", "control"):

@@ -5,20 +5,18 @@ be reproduced from what the gate run recorded. `checks_run` runs them all; a che
 `error` carrying the exception's message, never a pass.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warehouse.cards.sections import Section
+from warehouse.promotions.models import CheckStatus
 from warehouse.promotions.policy import Check
 from warehouse.promotions.snapshot import EvidenceSnapshot
+from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import Stage
 
-
-class Status:
-    PASSED = "passed"
-    FAILED = "failed"
-    WARNING = "warning"
-    ERROR = "error"
+Status = CheckStatus
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
     kinds = {artifact.kind for artifact in artifacts}
     missing_kinds = [kind for kind in snapshot.rules.required_artifact_kinds if kind not in kinds]
     without_digest = [artifact.name for artifact in artifacts if not artifact.sha256]
-    mismatched, absent = [], []
+    mismatched, absent, verified = [], [], 0
     for artifact in artifacts:
         if artifact.uri not in snapshot.stored_digests:
             continue
@@ -76,12 +74,15 @@ def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
             absent.append(artifact.name)
         elif artifact.sha256 and recomputed != artifact.sha256:
             mismatched.append(artifact.name)
+        elif artifact.sha256:
+            # A stored file without a registered digest was compared with nothing: not verified.
+            verified += 1
     numbers = {
         "artifacts": len(artifacts),
         "required_kinds": list(snapshot.rules.required_artifact_kinds),
         "missing_kinds": missing_kinds,
         "without_digest": without_digest,
-        "verified": len(snapshot.stored_digests) - len(mismatched) - len(absent),
+        "verified": verified,
         "digest_mismatch": mismatched,
         "missing_files": absent,
     }
@@ -132,7 +133,10 @@ def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
         elif not holds:
             below.append(f"{bar.metric} {_fmt(measured)} (needs {bar.op} {_fmt(bar.value)})")
     if absent or below:
-        parts = ([f"not reported: {', '.join(absent)}"] if absent else []) + below
+        # Metric names keep their case: "auc", never "Auc".
+        parts = ([f"not reported: {', '.join(absent)}"] if absent else []) + (
+            [f"below the bar: {', '.join(below)}"] if below else []
+        )
         return _failed(_sentence("; ".join(parts)) + ".", bars=rows)
     return _passed(f"All {len(bars)} metric bars met.", bars=rows)
 
@@ -209,7 +213,13 @@ def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
     rows = []
     for (key, metric), facts in snapshot.candidate.slices.items():
         direction_facts = snapshot.candidate.metrics.get(metric)
-        direction = direction_facts.direction if direction_facts else "higher"
+        # A metric reported per slice only has no direction of its own: use the one everybody agrees on
+        # (a loss is lower-is-better), and only then assume higher-is-better.
+        direction = (
+            direction_facts.direction
+            if direction_facts
+            else str(KNOWN_DIRECTIONS.get(metric.lower(), "higher"))
+        )
         base = baseline.slices.get((key, metric)) if baseline else None
         row = {
             "slice": key,
@@ -401,12 +411,35 @@ def check_run(name: str, snapshot: EvidenceSnapshot) -> CheckOutcome:
         return CheckOutcome(
             Status.ERROR, f"The check failed to run: {type(error).__name__}: {error}"[:300], {}
         )
+    problem = _outcome_problem(outcome)
+    if problem:
+        return CheckOutcome(Status.ERROR, f"The check returned {problem}."[:300], {})
     return outcome
 
 
+def _outcome_problem(outcome) -> str:
+    """Why `outcome` cannot be recorded as it is, or "". The results are stored as JSON with the run's final
+    state: a value that cannot be stored would keep the whole run from ever finishing."""
+    if not isinstance(outcome, CheckOutcome):
+        return f"{type(outcome).__name__}, not a result"
+    if outcome.status not in Status.values:
+        return f"the unknown status {outcome.status!r}"
+    if not isinstance(outcome.summary, str):
+        return "a summary that is not text"
+    try:
+        json.dumps(outcome.numbers, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return f"numbers that cannot be stored ({error})"
+    if not isinstance(outcome.numbers, dict):
+        return "numbers that are not an object"
+    return ""
+
+
 def gate_verdict(outcomes: dict[str, CheckOutcome], required: tuple[str, ...]) -> str:
-    """passed, failed or error, from the required checks; other checks inform and never block."""
-    statuses = [outcomes[name].status for name in required if name in outcomes]
+    """passed, failed or error, from the required checks; other checks inform and never block.
+
+    A required check without an outcome did not run: that is an error, never a pass."""
+    statuses = [outcomes[name].status if name in outcomes else Status.ERROR for name in required]
     if Status.FAILED in statuses:
         return "failed"
     if Status.ERROR in statuses:

@@ -127,13 +127,20 @@ class GateRun(models.Model):
         return None
 
 
+class CheckStatus(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
 class CheckResult(models.Model):
     """What one check found in one gate run. Written with the run's final state, all at once."""
 
     gate_run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="results")
     position = models.PositiveSmallIntegerField()
     check_name = models.CharField(max_length=32)
-    status = models.CharField(max_length=8)
+    status = models.CharField(max_length=8, choices=CheckStatus.choices)
     required = models.BooleanField(help_text="Whether the policy makes this check block the gate.")
     summary = models.CharField(max_length=500)
     numbers = models.JSONField(default=dict)

@@ -206,10 +206,15 @@ class _Reader:
     ) -> float | None:
         if value is None and nullable:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(path, "Must be a finite number.")
             return None
-        if abs(value) > 1e15:
+        # A JSON integer may have hundreds of digits: compare it as an integer before making it a float,
+        # which would overflow.
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(path, "Must be a finite number.")
+            return None
+        if abs(value) > 10**15:
             self.error(path, "Must be between -1e15 and 1e15.")
             return None
         if minimum is not None and value < minimum:
@@ -277,7 +282,7 @@ def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
         rule_path = f"{path}.baseline[{index}]"
         rule = reader.mapping(raw, rule_path, ("metric", "tolerance", "relative", "direction"))
         metric = reader.metric_name(rule.get("metric"), f"{rule_path}.metric")
-        if metric in seen:
+        if metric and metric in seen:
             reader.error(f"{rule_path}.metric", f"{metric!r} has two baseline rules.")
         seen.add(metric)
         tolerance = reader.number(rule.get("tolerance", 0.0), f"{rule_path}.tolerance", minimum=0)

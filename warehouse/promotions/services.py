@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
 from warehouse import clock
@@ -49,21 +49,28 @@ NEXT_STAGE = {source: target for source, target in TRANSITIONS.values()}
 def _global_policy_locked() -> PromotionPolicy:
     """The global default policy, locked; written with the built-in rules the first time it is needed."""
     policy = PromotionPolicy.objects.select_for_update().filter(model__isnull=True).first()
-    if policy is None:
-        policy = PromotionPolicy.objects.create(model=None)
-        revision = PolicyRevision.objects.create(
-            policy=policy,
-            number=1,
-            rules=DEFAULT_RULES.as_data(),
-            reason="The warehouse's built-in default.",
-            author=None,
-            created_at=clock.now(),
-        )
-        policy.current = revision
-        policy.save(update_fields=["current"])
-        audit_record(
-            actor=None, action="policy.revised", target=revision, data={"scope": "global", "revision": 1}
-        )
+    if policy is not None:
+        return policy
+    # There is no row to lock yet, so two first uses can both get here: the unique constraint lets one
+    # create it, and makes the other wait for that one's commit and then fail, in a savepoint, and read it.
+    try:
+        with transaction.atomic():
+            policy = PromotionPolicy.objects.create(model=None)
+    except IntegrityError:
+        return PromotionPolicy.objects.select_for_update().get(model__isnull=True)
+    revision = PolicyRevision.objects.create(
+        policy=policy,
+        number=1,
+        rules=DEFAULT_RULES.as_data(),
+        reason="The warehouse's built-in default.",
+        author=None,
+        created_at=clock.now(),
+    )
+    policy.current = revision
+    policy.save(update_fields=["current"])
+    audit_record(
+        actor=None, action="policy.revised", target=revision, data={"scope": "global", "revision": 1}
+    )
     return policy
 
 
@@ -72,6 +79,10 @@ def policy_in_force(*, model: RegisteredModel) -> PolicyRevision:
     own = PolicyRevision.objects.filter(policy__model=model, policy__current=F("pk")).first()
     if own is not None:
         return own
+    default = PolicyRevision.objects.filter(policy__model__isnull=True, policy__current=F("pk")).first()
+    if default is not None:
+        return default
+    # Only the very first use writes (and locks) the global default.
     with transaction.atomic():
         return PolicyRevision.objects.select_related("policy").get(pk=_global_policy_locked().current_id)
 
@@ -247,8 +258,32 @@ def gate_run_execute(*, run_id: int) -> str | None:
     if claim is None:
         return None
     run = GateRun.objects.select_related("version__model", "policy_revision").get(pk=run_id)
-    rules = revision_rules(run.policy_revision).for_target(run.target_stage)
-    snapshot = snapshot_load(version=run.version, target_stage=run.target_stage, rules=rules)
+    expected_stage = {target: source for source, target in NEXT_STAGE.items()}[run.target_stage]
+    if run.version.stage != expected_stage:
+        return _finish(
+            run,
+            claim,
+            {},
+            (),
+            GateState.ERROR,
+            None,
+            error=f"{run.version.identifier} moved to {Stage(run.version.stage).label} before its gate ran; "
+            f"a gate for {Stage(run.target_stage).label} no longer applies.",
+        )
+    try:
+        rules = revision_rules(run.policy_revision).for_target(run.target_stage)
+        snapshot = snapshot_load(version=run.version, target_stage=run.target_stage, rules=rules)
+    except Exception as error:  # noqa: BLE001 - recorded on the run: a reviewer sees why, nothing is retried blindly
+        logger.exception("Gate run %s could not load its evidence.", run_id)
+        return _finish(
+            run,
+            claim,
+            {},
+            (),
+            GateState.ERROR,
+            None,
+            error=f"The evidence could not be loaded: {type(error).__name__}: {error}"[:1000],
+        )
     outcomes = {}
     for name in CHECKS:
         outcomes[name] = check_run(name, snapshot)
@@ -260,7 +295,9 @@ def gate_run_execute(*, run_id: int) -> str | None:
     return _finish(run, claim, outcomes, rules.required_checks, state, snapshot.baseline_version_id)
 
 
-def _finish(run, claim: Claim, outcomes, required, state: str, baseline_id: int | None) -> str | None:
+def _finish(
+    run, claim: Claim, outcomes, required, state: str, baseline_id: int | None, *, error: str = ""
+) -> str | None:
     with transaction.atomic():
         locked = GateRun.objects.select_for_update().get(pk=run.pk)
         if locked.state != GateState.RUNNING or locked.attempts != claim.attempt:
@@ -280,8 +317,10 @@ def _finish(run, claim: Claim, outcomes, required, state: str, baseline_id: int 
         )
         now = clock.now()
         locked.state, locked.finished_at, locked.baseline_id = state, now, baseline_id
-        locked.checks_done, locked.lease_expires_at = len(outcomes), None
-        locked.save(update_fields=["state", "finished_at", "baseline", "checks_done", "lease_expires_at"])
+        locked.checks_done, locked.lease_expires_at, locked.error = len(outcomes), None, error
+        locked.save(
+            update_fields=["state", "finished_at", "baseline", "checks_done", "lease_expires_at", "error"]
+        )
         version = run.version
         audit_record(
             actor=None,
@@ -294,6 +333,7 @@ def _finish(run, claim: Claim, outcomes, required, state: str, baseline_id: int 
                 "state": state,
                 "target_stage": run.target_stage,
                 "attempt": claim.attempt,
+                **({"error": error} if error else {}),
                 "failed": [
                     name
                     for name, o in outcomes.items()
@@ -318,22 +358,30 @@ def gate_runs_sweep() -> SweepReport:
     """Queue again the runs the broker lost, and give up on those that used all their attempts.
 
     A pending run is lost when it was never queued, or queued longer ago than a worker needs to pick it
-    up. A running run is lost when its lease expired: its worker died.
+    up. A running run is lost when its lease expired: its worker died. Once the broker refuses one run, the
+    others are not tried in this sweep: each try waits for the broker's timeouts, and the next sweep comes
+    in a minute.
     """
     now = clock.now()
     stale_pending = now - timedelta(seconds=settings.GATE_REQUEUE_AFTER_SECONDS)
-    lost = GateRun.objects.filter(
-        Q(state=GateState.PENDING, enqueued_at__isnull=True)
-        | Q(state=GateState.PENDING, enqueued_at__lt=stale_pending)
-        | Q(state=GateState.RUNNING, lease_expires_at__lt=now)
-    ).select_related("version__model")
+    lost = (
+        GateRun.objects.filter(
+            Q(state=GateState.PENDING, enqueued_at__isnull=True)
+            | Q(state=GateState.PENDING, enqueued_at__lt=stale_pending)
+            | Q(state=GateState.RUNNING, lease_expires_at__lt=now)
+        )
+        .select_related("version__model")
+        .order_by("requested_at", "pk")
+    )
     republished = given_up = publish_failed = 0
+    broker_refused = False
     for run in lost:
         if run.attempts >= settings.GATE_MAX_ATTEMPTS:
             given_up += _give_up(run)
-        elif gate_run_publish(run_id=run.pk):
+        elif not broker_refused and gate_run_publish(run_id=run.pk):
             republished += 1
         else:
+            broker_refused = True
             publish_failed += 1
     return SweepReport(republished, given_up, publish_failed)
 

@@ -83,17 +83,24 @@ def stored_artifact_path(uri: str) -> Path | None:
         return None
     root = Path(settings.ARTIFACT_STORAGE_ROOT).resolve()
     # uri_validate refused '..' in every spelling at registration; resolving again keeps it true here.
-    path = (root / parts.netloc / unquote(parts.path).lstrip("/")).resolve()
-    return path if path.is_relative_to(root) else None
+    try:
+        path = (root / parts.netloc / unquote(parts.path).lstrip("/")).resolve()
+    except (OSError, ValueError, RuntimeError):
+        # A NUL byte, a name too long for the file system, a symlink loop: no file the warehouse can read.
+        return None
+    return path if path.is_relative_to(root) and path != root else None
 
 
 def sha256_of_file(path: Path) -> str | None:
+    """The file's sha256, or None when there is no file to read there (missing, a folder, unreadable)."""
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(READ_CHUNK):
                 digest.update(chunk)
-    except FileNotFoundError:
+    except OSError:
+        # Not only FileNotFoundError: `warehouse://models/` names a folder, and a crash here would fail the
+        # whole gate run, attempt after attempt, instead of failing the artifacts check once.
         return None
     return digest.hexdigest()
 
