@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/", include("warehouse.accounts.urls")),
     path("models/", include("warehouse.registry.urls")),
     path("register/", include("warehouse.cards.urls")),
+    # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.
+    path("", include("warehouse.promotions.urls")),
     path("audit/", registry_views.audit_trail, name="audit-trail"),
     path("api/v1/", include("warehouse.api.urls")),
     path("admin/", admin.site.urls),

@@ -252,10 +252,12 @@ def test_every_answer_of_every_endpoint_matches_the_document(
         client.delete(f"{API}/models/fraud-scorer/versions/1", **writer), "MethodNotAllowed"
     )
 
-    # Every documented status except 409 (no route raises a conflict yet) was produced and checked.
+    # Every documented status except 409 (no route raises a conflict yet) was produced and checked. The
+    # policy and gate operations are held to the same standard in test_policy.py and test_gates.py.
     documented = {
         (path, method, int(status))
         for path, item in contract.document["paths"].items()
+        if not ("/policy" in path or "/gate-runs" in path)
         for method, operation in item.items()
         if method != "parameters"
         for status in operation["responses"]

@@ -274,8 +274,8 @@ def test_the_home_page_shows_production_and_rollback_targets(client, model, prom
 HOME_QUERIES = 7  # + production, recent events, counts by stage, 2 for the trail-wide permission
 MODELS_LIST_QUERIES = 6  # + count, page, teams, owners
 MODEL_PAGE_QUERIES = 8  # + model, its object permissions, versions, transitions, 2 for register permission
-VERSION_PAGE_QUERIES = 11  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
-#                            artifacts
+VERSION_PAGE_QUERIES = 13  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
+#                            artifacts, and the gate panel's runs and request permission (promotions)
 AUDIT_TRAIL_QUERIES = 7  # + 2 for the trail-wide permission, count, page, model names
 
 

@@ -16,6 +16,8 @@ from django.conf import settings
 from warehouse.api.http import MAX_BODY_BYTES
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
+from warehouse.promotions.models import GateState
+from warehouse.promotions.policy import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
 from warehouse.registry.evidence import (
     CURRENCY,
     DIRECTION_ALIASES,
@@ -529,6 +531,277 @@ def _response_schemas() -> dict:
     }
 
 
+# --- Promotion policies and gate runs ----------------------------------------------------------------------
+
+
+def _policy_schemas() -> dict:
+    """Rules as `policy_parse` reads them (request) and as revisions store them (response): the same shape."""
+    finite = {"type": "number", "minimum": -1e15, "maximum": 1e15}
+    budget = {"type": ["number", "null"], "minimum": 0, "maximum": 1e15}
+    metric_name = {"type": "string", "maxLength": 100, "pattern": METRIC_NAME.pattern}
+    section = _object(
+        {
+            "required_checks": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(Check.ALL)},
+                "uniqueItems": True,
+                "description": (
+                    "Checks whose failure (or error) shuts the gate; the others are advisory. Left out: none."
+                ),
+            },
+            "required_artifact_kinds": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(ArtifactKind.values)},
+                "uniqueItems": True,
+                "description": "Left out: weights.",
+            },
+            "metric_bars": {"type": "array", "maxItems": 200, "items": _ref("MetricBar")},
+            "baseline": {
+                "type": "array",
+                "maxItems": 200,
+                "items": _ref("BaselineRule"),
+                "description": "Rules against the version in production; one per metric.",
+            },
+            "slices": _nullable(_ref("SliceRule")),
+            "latency_p95_ms_max": budget | {"description": "p95 latency budget in ms; null: none."},
+            "cost_per_1k_max": budget | {"description": "Cost per 1,000 predictions; null: none."},
+            "required_card_sections": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(Section.values)},
+                "uniqueItems": True,
+            },
+            "signoffs": _object(
+                {
+                    "count": {"type": "integer", "minimum": 0, "maximum": 10, "default": 1},
+                    "roles": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": list(SIGNOFF_ROLES)},
+                        "uniqueItems": True,
+                        "default": ["reviewer"],
+                        "description": "Needed when count is above 0.",
+                    },
+                }
+            ),
+            "allow_first_production": {
+                "type": "boolean",
+                "default": False,
+                "description": (
+                    "Staging → Production: allow a first production version, with no rollback target."
+                ),
+            },
+        },
+        description="What one move up requires. Every field may be left out; `{}` means no extra rules.",
+    )
+    assert set(section["properties"]) == set(SECTION_FIELDS), "the document lags behind the parser"
+    return {
+        "PolicyRules": _object(
+            {name: _ref("PolicySection") for name in TRANSITIONS},
+            required=tuple(TRANSITIONS),
+            description=(
+                "One section per move up. Problems are answered together in `error.fields`, keyed by their "
+                "path inside the body (`rules.staging_to_production.metric_bars[0].op`). A metric or slice "
+                "that no version reports is not an error: it is listed in `warnings`."
+            ),
+        ),
+        "PolicySection": section,
+        "MetricBar": _object(
+            {
+                "metric": metric_name,
+                "op": {"type": "string", "enum": list(OPERATORS)},
+                "value": finite,
+            },
+            required=("metric", "op", "value"),
+            description="The candidate's own value must meet the bar: auc >= 0.80.",
+        ),
+        "BaselineRule": _object(
+            {
+                "metric": metric_name,
+                "tolerance": {"type": "number", "minimum": 0, "maximum": 1e15, "default": 0},
+                "relative": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "The tolerance is a fraction of production's value (0.02 is 2%).",
+                },
+                "direction": {
+                    "type": ["string", "null"],
+                    "enum": ["higher", "lower", None],
+                    "description": "Which way is better; null: as the candidate's evaluation says.",
+                },
+            },
+            required=("metric",),
+            description="How much worse than the version in production the candidate may be on a metric.",
+        ),
+        "SliceRule": _object(
+            {
+                "scope": {
+                    "type": "string",
+                    "enum": ["all", "listed"],
+                    "default": "all",
+                    "description": "all: every slice both report; listed: only `slices`.",
+                },
+                "slices": {
+                    "type": "array",
+                    "maxItems": 2000,
+                    "items": {"type": "string", "pattern": SLICE_KEY.pattern},
+                },
+                "metrics": {
+                    "type": "array",
+                    "items": metric_name,
+                    "description": "Empty: every metric reported per slice.",
+                },
+                "max_worsening": {"type": "number", "minimum": 0, "maximum": 1e15, "default": 0},
+                "relative": {"type": "boolean", "default": False},
+                "min_samples": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10**9,
+                    "default": 100,
+                    "description": "A slice with fewer samples is shown but not judged.",
+                },
+            },
+        ),
+        "PolicyUpdate": _object(
+            {
+                "rules": _ref("PolicyRules"),
+                "reason": _text(2000, min_length=1, multiline=True, description="Why the policy changes."),
+            },
+            required=("rules", "reason"),
+        ),
+    }
+
+
+def _gate_schemas() -> dict:
+    timestamp = {"type": "string", "format": "date-time"}
+    nullable_timestamp = {"type": ["string", "null"], "format": "date-time"}
+    link = {"type": "string", "format": "uri"}
+    revision_ref = {
+        "scope": {"type": "string", "description": "The model's name, or `global` for the default."},
+        "number": {"type": "integer", "minimum": 1},
+        "url": link | {"description": "The policy page at this revision, for people."},
+        "api_url": link,
+    }
+    gate_run = {
+        "id": {"type": "integer", "minimum": 1},
+        "model": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "target_stage": {"type": "string", "enum": [Stage.STAGING.value, Stage.PRODUCTION.value]},
+        "state": {
+            "type": "string",
+            "enum": list(GateState.values),
+            "description": "pending (queued) and running are open; passed, failed and error are final.",
+        },
+        "progress": _object(
+            {"done": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}},
+            required=("done", "total"),
+            closed=False,
+        ),
+        "requested_by": {"type": "string", "description": "Username."},
+        "requested_at": timestamp,
+        "enqueued_at": nullable_timestamp
+        | {
+            "description": (
+                "When the broker took it; null while the broker was unreachable (the sweeper retries)."
+            )
+        },
+        "started_at": nullable_timestamp,
+        "finished_at": nullable_timestamp,
+        "duration_seconds": {"type": ["number", "null"], "minimum": 0},
+        "attempts": {"type": "integer", "minimum": 0},
+        "error": {"type": ["string", "null"]},
+        "baseline": _nullable(
+            _object(
+                {
+                    "id": {"type": "string", "pattern": r"^[a-z0-9-]+/v[0-9]+$"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "url": link,
+                    "api_url": link,
+                },
+                required=("id", "version", "url", "api_url"),
+                closed=False,
+                description="The version in production the run compared against, recorded when it ran.",
+            )
+        ),
+        "policy_revision": _object(revision_ref, required=tuple(revision_ref), closed=False),
+        "url": link | {"description": "The gate run's page, for people."},
+        "api_url": link,
+    }
+    return {
+        "GateRunRequest": _object(
+            {"target_stage": {"type": "string", "enum": [Stage.STAGING.value, Stage.PRODUCTION.value]}},
+            required=("target_stage",),
+            description="The stage just above the version's: staging for a draft, production for staging.",
+        ),
+        "GateRun": _object(gate_run, required=tuple(gate_run), closed=False),
+        "GateRunDetail": _object(
+            {
+                **gate_run,
+                "results": {
+                    "type": "array",
+                    "items": _ref("CheckResult"),
+                    "description": "Empty while the run is open: results are written all at once at the end.",
+                },
+            },
+            required=(*gate_run, "results"),
+            closed=False,
+        ),
+        "GateRunList": _object(
+            {
+                "count": {"type": "integer", "minimum": 0},
+                "results": {"type": "array", "items": _ref("GateRun"), "description": "Newest first."},
+            },
+            required=("count", "results"),
+            closed=False,
+        ),
+        "CheckResult": _object(
+            {
+                "check": {"type": "string", "enum": list(Check.ALL)},
+                "title": {"type": "string"},
+                "status": {"type": "string", "enum": ["passed", "failed", "warning", "error"]},
+                "required": {"type": "boolean", "description": "Whether the policy makes it block the gate."},
+                "summary": {"type": "string", "maxLength": 500},
+                "numbers": {
+                    "type": "object",
+                    "description": (
+                        "What the check compared, as it recorded it; the `slices` check lists every slice in "
+                        "`rows` with its verdict."
+                    ),
+                },
+            },
+            required=("check", "title", "status", "required", "summary", "numbers"),
+            closed=False,
+        ),
+        "PolicyRevision": _object(
+            {
+                **revision_ref,
+                "author": {"type": ["string", "null"], "description": "null for the built-in default."},
+                "created_at": timestamp,
+                "reason": {"type": "string"},
+                "rules": _ref("PolicyRules"),
+            },
+            required=(*revision_ref, "author", "created_at", "reason", "rules"),
+            closed=False,
+        ),
+        "Policy": _object(
+            {
+                "model": {"type": ["string", "null"], "description": "null on the global default."},
+                "applies": {
+                    "type": "string",
+                    "enum": ["own", "global_default"],
+                    "description": "Whether the model has its own policy or the global default applies.",
+                },
+                "revision": _ref("PolicyRevision"),
+                "warnings": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Metrics and slices the rules name that no version reports: likely typos.",
+                },
+            },
+            required=("model", "applies", "revision", "warnings"),
+            closed=False,
+        ),
+    }
+
+
 # --- Answers shared by the operations --------------------------------------------------------------------
 
 
@@ -668,6 +941,7 @@ def _paths() -> dict:
     number = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     read_errors = {"401": _response_ref("Unauthorized"), "404": _response_ref("NotFound")}
     return {
+        **_promotion_paths(name, number, read_errors),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -827,6 +1101,200 @@ def _paths() -> dict:
     }
 
 
+EXAMPLE_POLICY_UPDATE = {
+    "rules": {
+        "draft_to_staging": {
+            "required_checks": ["source_run", "artifacts", "evaluation", "owner"],
+            "required_card_sections": ["task"],
+            "signoffs": {"count": 1, "roles": ["reviewer"]},
+        },
+        "staging_to_production": {
+            "required_checks": list(Check.ALL),
+            "metric_bars": [{"metric": "auc", "op": ">=", "value": 0.9}],
+            "baseline": [
+                {"metric": "auc", "tolerance": 0.002},
+                {"metric": "log_loss", "tolerance": 0.05, "relative": True, "direction": "lower"},
+            ],
+            "slices": {"scope": "all", "max_worsening": 0.005, "min_samples": 500},
+            "latency_p95_ms_max": 25,
+            "cost_per_1k_max": 0.05,
+            "required_card_sections": ["task", "known_failures", "owners_contacts"],
+            "signoffs": {"count": 2, "roles": ["approver"]},
+            "allow_first_production": True,
+        },
+    },
+    "reason": "The review board's checklist from the Q3 incident review.",
+}
+
+
+def _policy_put(summary: str, description: str, operation_id: str, *, with_404: bool) -> dict:
+    responses = {
+        "200": _json("Policy", "Saved: the new revision is in force."),
+        "400": _response_ref("BadRequest"),
+        "401": _response_ref("Unauthorized"),
+        "403": _response_ref("Forbidden"),
+    }
+    if with_404:
+        responses["404"] = _response_ref("NotFound")
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": ["policies"],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _ref("PolicyUpdate"),
+                    "examples": {
+                        "review-board": {
+                            "summary": "Every check for Production, bars, baselines and slices",
+                            "value": copy.deepcopy(EXAMPLE_POLICY_UPDATE),
+                        }
+                    },
+                }
+            },
+        },
+        "responses": responses,
+    }
+
+
+def _promotion_paths(name: dict, number: dict, read_errors: dict) -> dict:
+    run_id = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    revision = {
+        "name": "number",
+        "in": "path",
+        "required": True,
+        "description": "The revision number.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    return {
+        "/models/{name}/policy": {
+            "parameters": [name],
+            "get": {
+                "operationId": "getPolicy",
+                "summary": "The promotion policy that applies to the model",
+                "description": (
+                    "The model's own policy revision in force, or the global default's when it has none "
+                    "(`applies`), with warnings about metric and slice names no version of the model reports."
+                ),
+                "tags": ["policies"],
+                "responses": {"200": _json("Policy", "The policy in force."), **read_errors},
+            },
+            "put": _policy_put(
+                "Save new rules as the next revision of the model's policy",
+                "Needs the policy admin permission on the model (refusals are audited). Nothing is "
+                "overwritten: the rules become a new revision, in force at once, and later gate runs record "
+                "it. All or nothing; every problem is listed in `error.fields` by its path in the body. "
+                "Session callers send the CSRF token in the X-CSRFToken header.",
+                "revisePolicy",
+                with_404=True,
+            ),
+        },
+        "/models/{name}/policy/revisions/{number}": {
+            "parameters": [name, revision],
+            "get": {
+                "operationId": "getPolicyRevision",
+                "summary": "One revision of the model's own policy",
+                "tags": ["policies"],
+                "responses": {"200": _json("PolicyRevision", "The revision."), **read_errors},
+            },
+        },
+        "/policy": {
+            "get": {
+                "operationId": "getGlobalPolicy",
+                "summary": "The global default policy",
+                "description": "What applies to every model without a policy of its own.",
+                "tags": ["policies"],
+                "responses": {
+                    "200": _json("Policy", "The global default in force."),
+                    "401": _response_ref("Unauthorized"),
+                },
+            },
+            "put": _policy_put(
+                "Save new rules as the next revision of the global default",
+                "Superusers only (refusals are audited). Applies at once to every model without a policy of "
+                "its own.",
+                "reviseGlobalPolicy",
+                with_404=False,
+            ),
+        },
+        "/policy/revisions/{number}": {
+            "parameters": [revision],
+            "get": {
+                "operationId": "getGlobalPolicyRevision",
+                "summary": "One revision of the global default",
+                "tags": ["policies"],
+                "responses": {"200": _json("PolicyRevision", "The revision."), **read_errors},
+            },
+        },
+        "/models/{name}/versions/{number}/gate-runs": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "listGateRuns",
+                "summary": "The version's gate runs, newest first",
+                "tags": ["gates"],
+                "responses": {"200": _json("GateRunList", "Every gate run of the version."), **read_errors},
+            },
+            "post": {
+                "operationId": "startGateRun",
+                "summary": "Run the gate for the next stage up",
+                "description": (
+                    "Records a gate run and queues it for a worker; the answer does not wait for the checks. "
+                    "Poll the run's `api_url` until `state` is passed, failed or error. Asking again while a "
+                    "run for the same stage is queued or running answers that run. If the broker is "
+                    "unreachable the run is still recorded (`enqueued_at` null) and the sweeper queues it "
+                    "when the broker is back. Needs the permission to request promotion (refusals are "
+                    "audited)."
+                ),
+                "tags": ["gates"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("GateRunRequest"),
+                            "examples": {"to-production": {"value": {"target_stage": "production"}}},
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Accepted: the run is queued (or already open).",
+                        "headers": {
+                            "Location": {
+                                "schema": {"type": "string", "format": "uri"},
+                                "description": "This API's URL of the gate run.",
+                            }
+                        },
+                        "content": {"application/json": {"schema": _ref("GateRun")}},
+                    },
+                    "400": _response_ref("BadRequest"),
+                    "401": _response_ref("Unauthorized"),
+                    "403": _response_ref("Forbidden"),
+                    "404": _response_ref("NotFound"),
+                    "409": _error(
+                        "The version is not in the stage just below `target_stage` (a draft is gated for "
+                        "staging, a staging version for production); the refusal is audited.",
+                        ["not_next_stage"],
+                    ),
+                },
+            },
+        },
+        "/models/{name}/versions/{number}/gate-runs/{run_id}": {
+            "parameters": [name, number, run_id],
+            "get": {
+                "operationId": "getGateRun",
+                "summary": "One gate run with its check results",
+                "tags": ["gates"],
+                "responses": {
+                    "200": _json("GateRunDetail", "The run, its progress and, once finished, its results."),
+                    **read_errors,
+                },
+            },
+        },
+    }
+
+
 def _security_schemes() -> dict:
     return {
         "bearerToken": {
@@ -857,8 +1325,8 @@ def openapi_document() -> dict:
             "title": "Warehouse API",
             "version": "1",
             "description": (
-                "Register model versions with their evidence, read models and versions, and ask what is in "
-                "production.\n\n"
+                "Register model versions with their evidence, read models and versions, ask what is in "
+                "production, read and revise promotion policies, and run quality gates.\n\n"
                 'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad '
                 "input, nothing written), 401 (no or bad credentials), 403 (not allowed; recorded in the "
                 "audit trail), 404 (no such thing, or not visible to the caller), 405 (method not allowed; "
@@ -872,11 +1340,18 @@ def openapi_document() -> dict:
             {"name": "models"},
             {"name": "versions"},
             {"name": "serving"},
+            {"name": "policies"},
+            {"name": "gates"},
             {"name": "meta"},
         ],
         "paths": _paths(),
         "components": {
-            "schemas": {**_registration_schemas(), **_response_schemas()},
+            "schemas": {
+                **_registration_schemas(),
+                **_response_schemas(),
+                **_policy_schemas(),
+                **_gate_schemas(),
+            },
             "responses": _responses(),
             "securitySchemes": _security_schemes(),
         },

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.urls import reverse
 
+from warehouse.promotions.policy import Check
+from warehouse.promotions.selectors import policy_page_url
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.selectors import artifact_summary
 
@@ -85,3 +87,87 @@ def version_detail_json(page) -> dict:
             "currency": profile.currency,
         },
     }
+
+
+# --- Policies and gate runs -----------------------------------------------------------------------------
+
+
+def policy_revision_json(revision) -> dict:
+    """A PolicyRevision fetched with its policy (and the policy's model) and author."""
+    policy = revision.policy
+    if policy.model_id is None:
+        scope, api_url = "global", reverse("api:global-policy-revision", args=[revision.number])
+    else:
+        scope = policy.model.name
+        api_url = reverse("api:policy-revision", args=[policy.model.name, revision.number])
+    return {
+        "scope": scope,
+        "number": revision.number,
+        "author": revision.author.get_username() if revision.author_id else None,
+        "created_at": revision.created_at.isoformat(),
+        "reason": revision.reason,
+        "rules": revision.rules,
+        "url": absolute(policy_page_url(revision)),
+        "api_url": absolute(api_url),
+    }
+
+
+def policy_json(*, model, revision, warnings: list[str]) -> dict:
+    """The policy that applies to `model` (None: the global default) now."""
+    return {
+        "model": model.name if model is not None else None,
+        "applies": "global_default" if revision.policy.model_id is None else "own",
+        "revision": policy_revision_json(revision),
+        "warnings": warnings,
+    }
+
+
+def _revision_ref(revision) -> dict:
+    full = policy_revision_json(revision)
+    return {key: full[key] for key in ("scope", "number", "url", "api_url")}
+
+
+def gate_run_json(run, *, results: list | None = None) -> dict:
+    """A GateRun fetched with its policy revision (and its policy), requester and baseline; `run.version`
+    carries its model. With `results`, the checks are included."""
+    version, model = run.version, run.version.model
+    answer = {
+        "id": run.pk,
+        "model": model.name,
+        "version": version.number,
+        "target_stage": run.target_stage,
+        "state": run.state,
+        "progress": {"done": run.checks_done, "total": run.checks_total},
+        "requested_by": run.requested_by.get_username(),
+        "requested_at": run.requested_at.isoformat(),
+        "enqueued_at": run.enqueued_at.isoformat() if run.enqueued_at else None,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": run.duration_seconds,
+        "attempts": run.attempts,
+        "error": run.error or None,
+        "baseline": None
+        if run.baseline_id is None
+        else {
+            "id": f"{model.name}/v{run.baseline.number}",
+            "version": run.baseline.number,
+            "url": absolute(reverse("registry:version", args=[model.name, run.baseline.number])),
+            "api_url": absolute(reverse("api:version", args=[model.name, run.baseline.number])),
+        },
+        "policy_revision": _revision_ref(run.policy_revision),
+        "url": absolute(reverse("promotions:gate-run", args=[model.name, version.number, run.pk])),
+        "api_url": absolute(reverse("api:gate-run", args=[model.name, version.number, run.pk])),
+    }
+    if results is not None:
+        answer["results"] = [
+            {
+                "check": result.check_name,
+                "title": Check.TITLES.get(result.check_name, result.check_name),
+                "status": result.status,
+                "required": result.required,
+                "summary": result.summary,
+                "numbers": result.numbers,
+            }
+            for result in results
+        ]
+    return answer

@@ -13,6 +13,16 @@ urlpatterns = [
     path("models/<str:name>/versions", views.versions, name="versions"),
     path("models/<str:name>/versions/<int:number>", views.version_detail, name="version"),
     path("models/<str:name>/production", views.production, name="production"),
+    path("models/<str:name>/policy", views.policy, name="policy"),
+    path("models/<str:name>/policy/revisions/<int:number>", views.policy_revision, name="policy-revision"),
+    path("models/<str:name>/versions/<int:number>/gate-runs", views.gate_runs, name="gate-runs"),
+    path(
+        "models/<str:name>/versions/<int:number>/gate-runs/<int:run_id>",
+        views.gate_run_detail,
+        name="gate-run",
+    ),
+    path("policy", views.global_policy, name="global-policy"),
+    path("policy/revisions/<int:number>", views.global_policy_revision, name="global-policy-revision"),
     # Last: every other path under /api/v1/.
     re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
 ]

@@ -7,9 +7,27 @@ from django.views.decorators.csrf import csrf_exempt
 
 from warehouse.api.http import api_endpoint, error_response, read_json
 from warehouse.api.openapi import openapi_document
-from warehouse.api.serializers import absolute, model_json, version_detail_json, version_summary_json
+from warehouse.api.serializers import (
+    absolute,
+    gate_run_json,
+    model_json,
+    policy_json,
+    policy_revision_json,
+    version_detail_json,
+    version_summary_json,
+)
 from warehouse.cards.services import candidate_register_named, registration_parse
 from warehouse.errors import InvalidInput
+from warehouse.promotions.selectors import (
+    gate_run_get,
+    gate_run_list,
+    gate_run_page,
+    gate_version_get,
+    policy_in_force_read,
+    policy_revision_get,
+    policy_warnings_read,
+)
+from warehouse.promotions.services import gate_run_start, policy_revise, revision_rules
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -107,3 +125,106 @@ def not_found(request, path: str = ""):
     return error_response(
         404, "not_found", "No such API endpoint; the routes are listed in /api/v1/openapi.json."
     )
+
+
+# --- Policies -------------------------------------------------------------------------------------------
+
+POLICY_BODY_FIELDS = ("rules", "reason")
+
+
+def _policy_body(body) -> tuple[object, str]:
+    """The rules and reason of a PUT body; the rules themselves are read by the policy service."""
+    if not isinstance(body, dict):
+        raise InvalidInput({"body": ['Send an object: {"rules": {...}, "reason": "..."}.']})
+    unknown = sorted(set(body) - set(POLICY_BODY_FIELDS))
+    if unknown:
+        raise InvalidInput({key: ["Unknown field; expected rules and reason."] for key in unknown})
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput({"reason": ["Must be text."]})
+    return body.get("rules"), reason or ""
+
+
+def _in_body(path: str) -> str:
+    # The parser names fields inside the rules (`staging_to_production.metric_bars[0].op`); the body nests
+    # them under `rules`.
+    return path if path in POLICY_BODY_FIELDS or path == "body" else f"rules.{path}"
+
+
+def _policy_answer(request, model) -> JsonResponse:
+    revision = policy_in_force_read(model=model)
+    warnings = policy_warnings_read(rules=_rules_of(revision), model=model, user=request.user)
+    return JsonResponse(policy_json(model=model, revision=revision, warnings=warnings))
+
+
+def _rules_of(revision):
+    try:
+        return revision_rules(revision)
+    except InvalidInput:
+        return None
+
+
+def _policy_put(request, model) -> None:
+    rules, reason = _policy_body(read_json(request))
+    try:
+        policy_revise(actor=request.user, model=model, rules_data=rules, reason=reason)
+    except InvalidInput as error:
+        raise InvalidInput(
+            {_in_body(path): found for path, found in error.errors.items()}, error.message
+        ) from None
+
+
+@api_endpoint(methods=("GET", "PUT"))
+def policy(request, name: str):
+    model = model_get_for_user(user=request.user, name=name)
+    if request.method == "PUT":
+        _policy_put(request, model)
+    return _policy_answer(request, model)
+
+
+@api_endpoint(methods=("GET",))
+def policy_revision(request, name: str, number: int):
+    model = model_get_for_user(user=request.user, name=name)
+    return JsonResponse(policy_revision_json(policy_revision_get(model=model, number=number)))
+
+
+@api_endpoint(methods=("GET", "PUT"))
+def global_policy(request):
+    if request.method == "PUT":
+        _policy_put(request, None)
+    return _policy_answer(request, None)
+
+
+@api_endpoint(methods=("GET",))
+def global_policy_revision(request, number: int):
+    return JsonResponse(policy_revision_json(policy_revision_get(model=None, number=number)))
+
+
+# --- Gate runs ------------------------------------------------------------------------------------------
+
+
+@api_endpoint(methods=("GET", "POST"))
+def gate_runs(request, name: str, number: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    if request.method == "POST":
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise InvalidInput({"body": ['Send an object: {"target_stage": "staging"}.']})
+        unknown = sorted(set(body) - {"target_stage"})
+        if unknown:
+            raise InvalidInput({key: ["Unknown field; expected target_stage."] for key in unknown})
+        started = gate_run_start(actor=request.user, version=version, target_stage=body.get("target_stage"))
+        run = gate_run_get(version=version, run_id=started.pk)
+        answer = gate_run_json(run)
+        response = JsonResponse(answer, status=202)
+        response["Location"] = answer["api_url"]
+        return response
+    runs = gate_run_list(version=version)
+    return JsonResponse({"count": len(runs), "results": [gate_run_json(run) for run in runs]})
+
+
+@api_endpoint(methods=("GET",))
+def gate_run_detail(request, name: str, number: int, run_id: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
+    return JsonResponse(gate_run_json(page.run, results=page.results))

@@ -1,0 +1,207 @@
+"""Pages of gates and policies. Thin: get the object for this user (or 404), call one service or read a
+selector, render or redirect."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from warehouse import clock
+from warehouse.accounts.permissions import permission_denied
+from warehouse.errors import Conflict, InvalidInput
+from warehouse.promotions.forms import PolicyForm
+from warehouse.promotions.selectors import (
+    gate_run_get,
+    gate_run_page,
+    gate_version_get,
+    policy_page,
+    policy_revision_get,
+    slice_regression_view,
+)
+from warehouse.promotions.services import gate_run_start, policy_revise
+from warehouse.registry.models import Stage
+from warehouse.registry.selectors import model_get_with_access
+
+# Seconds between reloads of a gate page while its run is queued or running.
+REFRESH_SECONDS = 2
+
+
+def _revision_number(request) -> int | None:
+    raw = request.GET.get("revision", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("No such policy revision.")
+    return int(raw)
+
+
+# --- Gates ----------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def gate_start(request, name: str, number: int):
+    """The version page's button: run the gate for the next stage up."""
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    target = request.POST.get("target_stage", "")
+    asked_at = clock.now()
+    try:
+        run = gate_run_start(actor=request.user, version=version, target_stage=target)
+    except Conflict as refusal:
+        messages.error(request, f"The gate was not started: {refusal.message}")
+        return redirect("registry:version", name, number)
+    except InvalidInput as error:
+        problems = " ".join(problem for found in error.errors.values() for problem in found)
+        messages.error(request, f"The gate was not started: {problems or error.message}")
+        return redirect("registry:version", name, number)
+    stage = Stage(run.target_stage).label
+    if run.requested_at < asked_at:
+        messages.info(
+            request,
+            f"A gate for {stage} is already {run.get_state_display().lower()} for {version.identifier} "
+            f"(asked by {run.requested_by.get_username()}): here it is.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Gate run #{run.pk} queued: {version.identifier} is checked against the policy for {stage}.",
+        )
+    return redirect("promotions:gate-run", name, number, run.pk)
+
+
+@login_required
+@require_GET
+def gate_run_detail(request, name: str, number: int, run_id: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
+    return render(
+        request,
+        "promotions/gate_run.html",
+        {
+            "page": page,
+            "run": page.run,
+            "version": version,
+            "refresh": REFRESH_SECONDS if page.run.is_open else None,
+        },
+    )
+
+
+@login_required
+@require_GET
+def gate_run_slices(request, name: str, number: int, run_id: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
+    view = slice_regression_view(
+        result=page.slices_result, sort=request.GET.get("sort", ""), verdict=request.GET.get("verdict", "")
+    )
+    return render(
+        request,
+        "promotions/gate_slices.html",
+        {
+            "page": page,
+            "run": page.run,
+            "version": version,
+            "view": view,
+            "refresh": REFRESH_SECONDS if page.run.is_open else None,
+        },
+    )
+
+
+# --- Policies -------------------------------------------------------------------------------------------
+
+
+def _policy_view(request, *, model, can_edit: bool, refuse):
+    """The policy page of `model` (None: the global default), and its edit form for those who may."""
+    page = policy_page(model=model, user=request.user, revision_number=_revision_number(request))
+    form, status = None, 200
+    if request.method == "POST":
+        # A refusal first, and on the record, whatever the form holds.
+        if not can_edit:
+            raise refuse()
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                revision = policy_revise(
+                    actor=request.user, model=model, rules_data=form.rules_data(), reason=form.reason_text
+                )
+            except InvalidInput as error:
+                form.add_service_errors(error.errors)
+            else:
+                where = model.name if model is not None else "the global default"
+                messages.success(request, f"Saved revision {revision.number} of the policy of {where}.")
+                return redirect(request.path)
+        else:
+            form.add_parser_errors()
+        status = 400
+    elif can_edit:
+        form = PolicyForm(rules=page.viewed_rules if page.viewed_rules is not None else None)
+    return render(
+        request,
+        "promotions/policy.html",
+        {"page": page, "form": form, "can_edit": can_edit, "model": model},
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_detail(request, name: str):
+    model, access = model_get_with_access(user=request.user, name=name)
+
+    def refuse():
+        return permission_denied(
+            actor=request.user,
+            target=model,
+            permission="registry.admin_policy",
+            attempted=f"edit the promotion policy of {model.name}",
+        )
+
+    return _policy_view(request, model=model, can_edit=access.can("registry.admin_policy"), refuse=refuse)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def global_policy_detail(request):
+    def refuse():
+        return permission_denied(
+            actor=request.user,
+            target=None,
+            permission="superuser",
+            attempted="edit the global promotion policy",
+        )
+
+    return _policy_view(request, model=None, can_edit=request.user.is_superuser, refuse=refuse)
+
+
+def _revision_json(revision, filename: str) -> HttpResponse:
+    body = {
+        "scope": revision.policy.model.name if revision.policy.model_id else "global",
+        "number": revision.number,
+        "author": revision.author.get_username() if revision.author_id else None,
+        "created_at": revision.created_at.isoformat(),
+        "reason": revision.reason,
+        "rules": revision.rules,
+    }
+    response = HttpResponse(
+        json.dumps(body, indent=2, ensure_ascii=False) + "\n", content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
+def policy_revision_download(request, name: str, number: int):
+    model, _ = model_get_with_access(user=request.user, name=name)
+    revision = policy_revision_get(model=model, number=number)
+    return _revision_json(revision, f"{model.name}-policy-r{number}.json")
+
+
+@login_required
+@require_GET
+def global_policy_revision_download(request, number: int):
+    revision = policy_revision_get(model=None, number=number)
+    return _revision_json(revision, f"global-policy-r{number}.json")
