@@ -27,8 +27,8 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-this-key-signs-nothing-and-never-runs-
     ALLOWED_HOSTS=localhost WAREHOUSE_VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput \
  && rm -rf /tmp/build-var \
- && mkdir -p /app/var \
- && chown warehouse:warehouse /app/var
+ && mkdir -p /app/var /artifacts \
+ && chown warehouse:warehouse /app/var /artifacts
 
 USER warehouse
 EXPOSE 8000

@@ -1,18 +1,22 @@
-# Warehouse. `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite.
-# Both create the virtual environment first. The environment passes through (DATABASE_URL, ...).
+# Warehouse. `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite;
+# `make bench` measures gate throughput and more (never part of `make test`).
+# All create the virtual environment first. The environment passes through (DATABASE_URL, ...).
 
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
+# Gate runs for `make bench` (RUNS=200 for a quick look).
+RUNS ?= 1000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test migrations-check lint
+.PHONY: help install run test bench migrations-check lint
 
 help:
-	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker"
+	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker and beat"
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
+	@echo "make bench             gate throughput on one worker, audit verification, production lookup (RUNS=$(RUNS))"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make lint              ruff: lint and formatting"
@@ -31,6 +35,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: install
+	$(BIN)/python -m bench.gates --runs $(RUNS)
 
 migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load the demo, then serve it with the web server and a real Celery worker.
-# Ctrl-C (or SIGTERM) stops both. Runs on the embedded default (SQLite and Celery's filesystem broker under
-# var/) unless DATABASE_URL, CELERY_BROKER_URL and REDIS_URL say otherwise.
+# `make run`: migrate, load the demo, then serve it with the web server, a real Celery worker and Celery beat
+# (which has the worker sweep for lost gate runs every minute). Ctrl-C (or SIGTERM) stops all three. Runs on
+# the embedded default (SQLite and Celery's filesystem broker under var/) unless DATABASE_URL,
+# CELERY_BROKER_URL and REDIS_URL say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ export DEBUG=1
 export PYTHONUNBUFFERED=1
 # The address API answers and links name.
 export WAREHOUSE_BASE_URL="${WAREHOUSE_BASE_URL:-http://$ADDRESS}"
+# Beat remembers when it last sent each periodic task in this file, next to the database and the broker.
+VAR_DIR="${WAREHOUSE_VAR_DIR:-var}"
+mkdir -p "$VAR_DIR"
 
 # SO_REUSEADDR as the server sets it: connections of a previous run waiting to close do not count.
 port_free="import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -33,7 +37,7 @@ stop() {
   # Ctrl-C also ends a `| tee` reading our output: writing to it must not end this script before its children.
   trap '' PIPE
   ((${#pids[@]})) || return 0
-  echo "Stopping the web server and the worker (a warm shutdown: a few seconds)..." 2>/dev/null || true
+  echo "Stopping the web server, the worker and beat (a warm shutdown: a few seconds)..." 2>/dev/null || true
   kill -TERM "${pids[@]}" 2>/dev/null || true
   # The worker finishes what it holds first, which takes it several seconds; after 20, insist.
   for _ in $(seq 100); do
@@ -51,7 +55,7 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-both_running() {
+all_running() {
   local pid
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || return 1
@@ -61,7 +65,11 @@ both_running() {
 # Each line is labelled with the process that wrote it. The labeller ignores Ctrl-C, so it still passes on
 # what the worker says while it shuts down; it ends when the process it labels does.
 label() { trap '' INT; exec awk -v label="$1" '{ print label $0; fflush() }'; }
+# No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, and gates for the gate runs).
 "$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 > >(label "[worker] ") 2>&1 &
+pids+=($!)
+"$VENV/bin/celery" -A warehouse beat --loglevel=INFO --schedule "$VAR_DIR/celerybeat-schedule" \
+  > >(label "[beat]   ") 2>&1 &
 pids+=($!)
 "$PYTHON" manage.py runserver --noreload "$ADDRESS" > >(label "[web]    ") 2>&1 &
 pids+=($!)
@@ -74,7 +82,7 @@ for _ in $(seq 120); do
     answered=1
     break
   fi
-  both_running || { echo "The web server or the worker stopped while starting: see above." >&2; exit 1; }
+  all_running || { echo "The web server, the worker or beat stopped while starting: see above." >&2; exit 1; }
   sleep 0.5
 done
 ((answered)) || { echo "The web server did not answer on http://$ADDRESS/ within a minute." >&2; exit 1; }
@@ -83,15 +91,15 @@ rule="==========================================================================
 echo
 echo "$rule"
 echo "  Warehouse is running at http://$ADDRESS/"
-echo "  Web server and Celery worker started. Press Ctrl-C to stop both."
+echo "  Web server, Celery worker and Celery beat started. Press Ctrl-C to stop them."
 echo "$rule"
 "$PYTHON" manage.py seed_demo --sign-ins-only
 echo "$rule"
 echo
 
-# Whichever stops first, the other follows: a demo without its worker would mislead.
-while both_running; do
+# Whichever stops first, the others follow: a demo without its worker or its sweeper would mislead.
+while all_running; do
   sleep 1
 done
-echo "The web server or the worker stopped: stopping the other." >&2
+echo "The web server, the worker or beat stopped: stopping the others." >&2
 exit 1
