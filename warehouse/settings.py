@@ -197,9 +197,15 @@ CELERY_TASK_IGNORE_RESULT = True
 # worker started without -Q consumes every queue listed here.
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"promotions.*": {"queue": "gates"}}
+CELERY_TASK_ROUTES = {"promotions.gate_run_execute": {"queue": "gates"}}
 CELERY_BEAT_SCHEDULE = {
-    "sweep-gates": {"task": "promotions.gate_runs_sweep", "schedule": 60.0},
+    # On the default queue, so a backlog of gates never delays the sweep; a sweep older than its
+    # interval is dropped rather than piled up.
+    "sweep-gates": {
+        "task": "promotions.gate_runs_sweep",
+        "schedule": 60.0,
+        "options": {"queue": "celery", "expires": 55},
+    },
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -230,7 +236,15 @@ ARTIFACT_STORAGE_ROOT = Path(os.environ.get("ARTIFACT_STORAGE_ROOT", VAR_DIR / "
 # A run queued GATE_REQUEUE_AFTER_SECONDS ago and still pending is queued again (the broker lost it).
 GATE_LEASE_SECONDS = env_int("GATE_LEASE_SECONDS", 300)
 GATE_MAX_ATTEMPTS = env_int("GATE_MAX_ATTEMPTS", 3)
-GATE_REQUEUE_AFTER_SECONDS = env_int("GATE_REQUEUE_AFTER_SECONDS", 120)
+GATE_REQUEUE_AFTER_SECONDS = env_int("GATE_REQUEUE_AFTER_SECONDS", 600)
+if not CELERY_BROKER_URL.startswith("filesystem://") and (
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= GATE_LEASE_SECONDS * GATE_MAX_ATTEMPTS
+):
+    # Redis hands an unacknowledged message to another worker after the visibility timeout: shorter than
+    # a gate's whole life, and a gate still running would be delivered twice.
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than GATE_LEASE_SECONDS × GATE_MAX_ATTEMPTS."
+    )
 # Publishing happens after the request's commit: give up fast, the sweeper retries.
 GATE_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 

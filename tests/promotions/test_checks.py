@@ -606,7 +606,9 @@ def test_it_fails_a_listed_slice_that_the_candidate_does_not_report():
     )
 
     assert outcome.status == Status.FAILED
-    assert outcome.summary == "Listed slices not reported: region=APAC."
+    assert outcome.summary == (
+        "Listed slices that could not be judged (not reported by both, or below 100 samples): region=APAC."
+    )
     assert outcome.numbers["missing_listed"] == ["region=APAC"]
 
 
@@ -930,3 +932,78 @@ def test_the_verdict_is_passed_when_the_policy_requires_nothing():
 
 def test_a_required_check_that_did_not_run_is_an_error_not_a_pass():
     assert gate_verdict(_outcomes(owner="passed"), ("owner", "cost")) == "error"
+
+
+# --- the candidate does not decide which way is better, nor which slices count ---------------------------
+
+
+def test_a_candidate_cannot_declare_its_worse_loss_better():
+    outcome = check_baseline(
+        snapshot(
+            candidate=evidence(metrics={"log_loss": MetricFacts(0.40, "higher")}),
+            against=production(metrics={"log_loss": MetricFacts(0.20, "lower")}),
+            baseline=(BaselineRule("log_loss", tolerance=0.01),),
+        )
+    )
+
+    assert outcome.status == Status.FAILED
+    assert "log_loss is declared higher-is-better, production says lower" in outcome.summary
+
+
+def test_a_per_slice_metric_is_judged_the_way_production_judges_it():
+    gap = ("region=EU", "calibration_gap")
+    outcome = check_slices(
+        snapshot(
+            candidate=evidence(
+                slices={gap: SliceFacts(0.30, 500)}, metrics={"calibration_gap": MetricFacts(0.2, "higher")}
+            ),
+            against=production(
+                slices={gap: SliceFacts(0.10, 500)}, metrics={"calibration_gap": MetricFacts(0.1, "lower")}
+            ),
+            slices=SliceRule(max_worsening=0.01),
+        )
+    )
+
+    assert outcome.status == Status.FAILED
+    assert outcome.numbers["rows"][0]["direction"] == "lower"
+
+
+def test_a_slice_production_reports_and_the_candidate_dropped_fails_the_check():
+    outcome = check_slices(
+        slice_snapshot(
+            {("region=EU", "auc"): SliceFacts(0.90, 500)},
+            {("region=EU", "auc"): SliceFacts(0.90, 500), ("region=APAC", "auc"): SliceFacts(0.70, 400)},
+            SliceRule(max_worsening=0.01),
+        )
+    )
+
+    assert outcome.status == Status.FAILED
+    assert outcome.summary.startswith("1 slices reported by fraud-scorer v1 are missing from the candidate")
+    [dropped] = [row for row in outcome.numbers["rows"] if row["verdict"] == "missing"]
+    assert (dropped["slice"], dropped["value"], dropped["baseline"]) == ("region=APAC", None, 0.70)
+
+
+def test_a_thin_production_slice_is_not_judged_either():
+    outcome = check_slices(
+        slice_snapshot(
+            {("region=EU", "auc"): SliceFacts(0.50, 5000)},
+            {("region=EU", "auc"): SliceFacts(0.90, 3)},
+            SliceRule(max_worsening=0.01, min_samples=100),
+        )
+    )
+
+    [row] = outcome.numbers["rows"]
+    assert (row["verdict"], row["samples"]) == ("too_few_samples", 3)
+
+
+def test_a_listed_slice_without_a_baseline_fails_rather_than_passing_unjudged():
+    outcome = check_slices(
+        slice_snapshot(
+            {("region=EU", "auc"): SliceFacts(0.90, 500), ("region=LATAM", "auc"): SliceFacts(0.80, 500)},
+            {("region=EU", "auc"): SliceFacts(0.90, 500)},
+            SliceRule(scope="listed", slices=("region=EU", "region=LATAM")),
+        )
+    )
+
+    assert outcome.status == Status.FAILED
+    assert outcome.numbers["missing_listed"] == ["region=LATAM"]

@@ -127,6 +127,41 @@ def test_it_records_the_models_own_policy_revision(model, version, contributor, 
     assert run.policy_revision == revision
 
 
+def test_a_policy_edited_while_the_run_waited_is_the_one_it_applies(
+    model, version, contributor, policy_admin
+):
+    run = started(contributor, version)
+    data = copy.deepcopy(DEFAULT_RULES.as_data())
+    data["draft_to_staging"]["metric_bars"] = [{"metric": "auc", "op": ">=", "value": 0.99}]
+    data["draft_to_staging"]["required_checks"] = ["metric_bars"]
+    edited = policy_revise(actor=policy_admin, model=model, rules_data=data, reason="Raise the bar.")
+
+    state = gate_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (state, run.policy_revision) == ("failed", edited)
+
+
+def test_a_worker_making_progress_keeps_its_lease(version, contributor, settings, monkeypatch):
+    settings.GATE_LEASE_SECONDS = 60
+    run = started(contributor, version)
+    ticks = iter(T0 + timedelta(minutes=minute) for minute in range(1000))
+    monkeypatch.setattr(clock, "now", lambda: next(ticks))  # every reading of the clock is a minute later
+    seen = []
+    original = checks.CHECKS[Check.OWNER]
+
+    def watching(snapshot):
+        seen.append(GateRun.objects.values_list("started_at", "lease_expires_at").get(pk=run.pk))
+        return original(snapshot)
+
+    monkeypatch.setitem(checks.CHECKS, Check.OWNER, watching)
+    gate_run_execute(run_id=run.pk)
+
+    [(claimed_at, lease_then)] = seen
+    # A one-minute lease from the claim would have run out long before the ninth check; it was renewed.
+    assert lease_then > claimed_at + timedelta(minutes=5)
+
+
 def test_a_viewer_cannot_ask_for_a_gate(version, viewer):
     with pytest.raises(PermissionDenied):
         started(viewer, version)
@@ -348,6 +383,7 @@ def test_the_finish_is_audited_as_the_system(version, contributor):
         "state": "passed",
         "target_stage": "staging",
         "attempt": 1,
+        "policy_revision": run.policy_revision_id,
         "failed": [],
     }
 

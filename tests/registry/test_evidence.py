@@ -305,3 +305,19 @@ def test_it_reads_only_the_fields_the_caller_names_as_its_own():
         evidence_parse(evidence_payload())  # the card is not evidence
 
     assert list(refused.value.errors) == ["card"]
+
+
+def test_it_refuses_a_direction_that_contradicts_a_well_known_metric():
+    payload = {
+        "artifacts": [{"name": "m", "kind": "weights", "uri": "s3://b/m"}],
+        "evaluation": {
+            "dataset": "d",
+            "metrics": [{"name": "log_loss", "value": 0.4, "direction": "higher"}],
+        },
+    }
+
+    with pytest.raises(InvalidInput) as refused:
+        evidence_parse(payload)
+
+    message = "log_loss is lower-is-better by definition; 'higher' contradicts it."
+    assert refused.value.errors == {"evaluation.metrics[0].direction": [message]}

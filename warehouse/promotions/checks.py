@@ -141,6 +141,28 @@ def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
     return _passed(f"All {len(bars)} metric bars met.", bars=rows)
 
 
+def metric_direction(
+    snapshot: EvidenceSnapshot, metric: str, override: str | None = None
+) -> tuple[str, bool]:
+    """Which way is better for `metric`, and whether the candidate claims the opposite of production.
+
+    The candidate never decides alone: a version that declared its loss higher-is-better would otherwise
+    pass itself. The policy's word comes first, then production's, then the metrics whose direction
+    everyone agrees on, and only then the candidate's own.
+    """
+    candidate = snapshot.candidate.metrics.get(metric)
+    baseline = snapshot.baseline.metrics.get(metric) if snapshot.baseline else None
+    conflict = candidate is not None and baseline is not None and candidate.direction != baseline.direction
+    if override:
+        return override, conflict
+    if baseline is not None:
+        return baseline.direction, conflict
+    known = KNOWN_DIRECTIONS.get(metric.lower())
+    if known is not None:
+        return str(known), conflict
+    return (candidate.direction if candidate is not None else "higher"), conflict
+
+
 def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
     rules = snapshot.rules.baseline
     if snapshot.baseline is None:
@@ -166,10 +188,10 @@ def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
                 }
             )
             continue
-        direction = rule.direction or candidate.direction
+        direction, conflict = metric_direction(snapshot, rule.metric, rule.direction)
         worse_by = worsening(candidate.value, baseline.value, direction)
         allowed = rule.tolerance * abs(baseline.value) if rule.relative else rule.tolerance
-        holds = worse_by <= allowed + 1e-12
+        holds = worse_by <= allowed + 1e-12 and not conflict
         rows.append(
             {
                 "metric": rule.metric,
@@ -182,7 +204,12 @@ def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
                 "holds": holds,
             }
         )
-        if not holds:
+        if conflict:
+            regressions.append(
+                f"{rule.metric} is declared {candidate.direction}-is-better, "
+                f"production says {baseline.direction}"
+            )
+        elif not holds:
             regressions.append(
                 f"{rule.metric} {_fmt(candidate.value)} vs {_fmt(baseline.value)} "
                 f"(allowed {_fmt(allowed)} worse)"
@@ -202,33 +229,29 @@ def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
 
 
 def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
-    """Every slice result of the candidate, judged against production by the policy's slice rule.
+    """Every slice result of the candidate or of production, judged by the policy's slice rule.
 
-    Each row: slice, metric, value, baseline, delta (candidate − baseline), worse_by, allowed, samples,
-    verdict ("regressed", "within", "improved", "too_few_samples", "no_baseline", "not_checked").
-    Regressions first, then by how much worse.
+    Each row: slice, metric, value, baseline, delta (candidate − baseline), worse_by, allowed, samples
+    (the smaller sample count of the two: a slice is only as trustworthy as its thinner side), verdict:
+    "regressed", "missing" (production reports it, the candidate dropped it), "within", "improved",
+    "too_few_samples", "no_baseline", "not_checked". Regressions and missing slices first, worst first.
     """
     rule = snapshot.rules.slices
-    baseline = snapshot.baseline
+    candidate_slices = snapshot.candidate.slices
+    baseline_slices = snapshot.baseline.slices if snapshot.baseline else {}
     rows = []
-    for (key, metric), facts in snapshot.candidate.slices.items():
-        direction_facts = snapshot.candidate.metrics.get(metric)
-        # A metric reported per slice only has no direction of its own: use the one everybody agrees on
-        # (a loss is lower-is-better), and only then assume higher-is-better.
-        direction = (
-            direction_facts.direction
-            if direction_facts
-            else str(KNOWN_DIRECTIONS.get(metric.lower(), "higher"))
-        )
-        base = baseline.slices.get((key, metric)) if baseline else None
+    for key, metric in sorted(set(candidate_slices) | set(baseline_slices)):
+        facts, base = candidate_slices.get((key, metric)), baseline_slices.get((key, metric))
+        direction, _ = metric_direction(snapshot, metric)
+        counts = [f.sample_count for f in (facts, base) if f is not None]
         row = {
             "slice": key,
             "metric": metric,
-            "value": facts.value,
-            "samples": facts.sample_count,
+            "value": facts.value if facts else None,
+            "samples": min(counts),
             "baseline": base.value if base else None,
             "direction": direction,
-            "delta": facts.value - base.value if base else None,
+            "delta": facts.value - base.value if facts and base else None,
             "worse_by": None,
             "allowed": None,
         }
@@ -238,9 +261,11 @@ def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
             or (rule.metrics and metric not in rule.metrics)
         ):
             row["verdict"] = "not_checked"
+        elif facts is None:
+            row["verdict"] = "missing"
         elif base is None:
             row["verdict"] = "no_baseline"
-        elif facts.sample_count < rule.min_samples:
+        elif row["samples"] < rule.min_samples:
             row["verdict"] = "too_few_samples"
         else:
             worse_by = worsening(facts.value, base.value, direction)
@@ -252,14 +277,18 @@ def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
         rows.append(row)
     order = {
         "regressed": 0,
-        "within": 1,
-        "improved": 2,
-        "too_few_samples": 3,
-        "no_baseline": 4,
-        "not_checked": 5,
+        "missing": 1,
+        "within": 2,
+        "improved": 3,
+        "too_few_samples": 4,
+        "no_baseline": 5,
+        "not_checked": 6,
     }
     rows.sort(key=lambda r: (order[r["verdict"]], -(r["worse_by"] or 0), r["metric"], r["slice"]))
     return rows
+
+
+JUDGED = ("regressed", "within", "improved")
 
 
 def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
@@ -269,11 +298,17 @@ def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
     if snapshot.baseline is None:
         return _passed("Nothing in production to compare slices with.", rows=[])
     rows = slice_comparison(snapshot)
-    judged = [row for row in rows if row["verdict"] in ("regressed", "within", "improved")]
+    judged = [row for row in rows if row["verdict"] in JUDGED]
     regressed = [row for row in rows if row["verdict"] == "regressed"]
     too_few = [row for row in rows if row["verdict"] == "too_few_samples"]
+    dropped = [row for row in rows if row["verdict"] == "missing"]
+    # A listed slice is one the board named: it must be judged, not skipped for lack of data.
     missing = (
-        [key for key in rule.slices if not any(row["slice"] == key for row in rows)]
+        [
+            key
+            for key in rule.slices
+            if not any(row["slice"] == key and row["verdict"] in JUDGED for row in rows)
+        ]
         if rule.scope == "listed"
         else []
     )
@@ -285,6 +320,7 @@ def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
         "max_worsening": rule.max_worsening,
         "relative": rule.relative,
         "missing_listed": missing,
+        "dropped": len(dropped),
         "baseline": snapshot.baseline.identifier,
         "rows": rows,
     }
@@ -296,8 +332,21 @@ def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
             f"{worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}.",
             **numbers,
         )
+    if dropped:
+        return _failed(
+            f"{len(dropped)} slices reported by {snapshot.baseline.identifier} "
+            "are missing from the candidate: "
+            + ", ".join(f"{row['slice']} {row['metric']}" for row in dropped[:5])
+            + ("…" if len(dropped) > 5 else "")
+            + ".",
+            **numbers,
+        )
     if missing:
-        return _failed(f"Listed slices not reported: {', '.join(missing)}.", **numbers)
+        return _failed(
+            f"Listed slices that could not be judged (not reported by both, or below {rule.min_samples} "
+            f"samples): {', '.join(missing)}.",
+            **numbers,
+        )
     if not judged:
         return _warning(
             f"No slice could be judged ({len(too_few)} below {rule.min_samples} samples).", **numbers

@@ -199,9 +199,10 @@ def gate_run_page(*, run: GateRun) -> GateRunPage:
 
 # --- The slice regression view ---------------------------------------------------------------------------
 
-VERDICTS = ("regressed", "within", "improved", "too_few_samples", "no_baseline", "not_checked")
+VERDICTS = ("regressed", "missing", "within", "improved", "too_few_samples", "no_baseline", "not_checked")
 VERDICT_LABELS = {
     "regressed": "Regressed",
+    "missing": "Missing from the candidate",
     "within": "Within tolerance",
     "improved": "Improved",
     "too_few_samples": "Too few samples",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Max, Q
 
 from warehouse import clock
@@ -271,8 +271,17 @@ def gate_run_execute(*, run_id: int) -> str | None:
             f"a gate for {Stage(run.target_stage).label} no longer applies.",
         )
     try:
-        rules = revision_rules(run.policy_revision).for_target(run.target_stage)
+        # Judged under the revision in force when the work starts, not when it was asked for: a policy
+        # edited while the run waited in the queue applies to it.
+        revision = policy_in_force(model=run.version.model)
+        if revision.pk != run.policy_revision_id:
+            GateRun.objects.filter(pk=run_id, attempts=claim.attempt).update(policy_revision=revision)
+            run.policy_revision = revision
+        rules = revision_rules(revision).for_target(run.target_stage)
         snapshot = snapshot_load(version=run.version, target_stage=run.target_stage, rules=rules)
+    except DatabaseError:
+        # Passing trouble: the run stays on its lease and the sweeper hands it out again.
+        raise
     except Exception as error:  # noqa: BLE001 - recorded on the run: a reviewer sees why, nothing is retried blindly
         logger.exception("Gate run %s could not load its evidence.", run_id)
         return _finish(
@@ -287,9 +296,11 @@ def gate_run_execute(*, run_id: int) -> str | None:
     outcomes = {}
     for name in CHECKS:
         outcomes[name] = check_run(name, snapshot)
-        # Progress for the report page; tied to this attempt, so a stale worker cannot move it.
+        # Progress for the report page, and a renewed lease: a worker that is still making progress is
+        # not taken for dead. Tied to this attempt, so a stale worker cannot move either.
         GateRun.objects.filter(pk=run_id, attempts=claim.attempt, state=GateState.RUNNING).update(
-            checks_done=len(outcomes)
+            checks_done=len(outcomes),
+            lease_expires_at=clock.now() + timedelta(seconds=settings.GATE_LEASE_SECONDS),
         )
     state = gate_verdict(outcomes, rules.required_checks)
     return _finish(run, claim, outcomes, rules.required_checks, state, snapshot.baseline_version_id)
@@ -333,6 +344,7 @@ def _finish(
                 "state": state,
                 "target_stage": run.target_stage,
                 "attempt": claim.attempt,
+                "policy_revision": run.policy_revision_id,
                 **({"error": error} if error else {}),
                 "failed": [
                     name

@@ -352,7 +352,13 @@ def _direction(reader: _Reader, raw: Any, name: str, path: str) -> str:
     if not isinstance(raw, str) or raw.lower() not in DIRECTION_ALIASES:
         reader.error(path, "Must be 'higher' or 'lower'.")
         return ""
-    return DIRECTION_ALIASES[raw.lower()]
+    direction = DIRECTION_ALIASES[raw.lower()]
+    known = KNOWN_DIRECTIONS.get(name.lower())
+    if known is not None and direction != known:
+        # A gate compares with the declared direction: a wrong one would turn a regression into a gain.
+        reader.error(path, f"{name} is {known}-is-better by definition; {raw!r} contradicts it.")
+        return ""
+    return direction
 
 
 def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
