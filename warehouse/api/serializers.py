@@ -4,7 +4,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from warehouse.promotions.policy import Check
-from warehouse.promotions.selectors import policy_page_url
+from warehouse.promotions.selectors import policy_page_url, policy_revision_document
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.selectors import artifact_summary
 
@@ -96,17 +96,11 @@ def policy_revision_json(revision) -> dict:
     """A PolicyRevision fetched with its policy (and the policy's model) and author."""
     policy = revision.policy
     if policy.model_id is None:
-        scope, api_url = "global", reverse("api:global-policy-revision", args=[revision.number])
+        api_url = reverse("api:global-policy-revision", args=[revision.number])
     else:
-        scope = policy.model.name
         api_url = reverse("api:policy-revision", args=[policy.model.name, revision.number])
     return {
-        "scope": scope,
-        "number": revision.number,
-        "author": revision.author.get_username() if revision.author_id else None,
-        "created_at": revision.created_at.isoformat(),
-        "reason": revision.reason,
-        "rules": revision.rules,
+        **policy_revision_document(revision),
         "url": absolute(policy_page_url(revision)),
         "api_url": absolute(api_url),
     }

@@ -10,17 +10,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from warehouse.promotions.models import CheckResult, GateRun, PolicyRevision
+from warehouse.registry.admin import ReadOnlyMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(PolicyRevision)

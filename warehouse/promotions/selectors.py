@@ -435,3 +435,16 @@ def policy_page_url(revision: PolicyRevision) -> str:
     else:
         base = reverse("promotions:policy", args=[policy.model.name])
     return f"{base}?revision={revision.number}#revision-{revision.number}"
+
+
+def policy_revision_document(revision: PolicyRevision) -> dict:
+    """A revision as a JSON document (the page's download; the API adds its links). Needs the revision
+    fetched with its policy, the policy's model and its author."""
+    return {
+        "scope": revision.policy.model.name if revision.policy.model_id else "global",
+        "number": revision.number,
+        "author": revision.author.get_username() if revision.author_id else None,
+        "created_at": revision.created_at.isoformat(),
+        "reason": revision.reason,
+        "rules": revision.rules,
+    }

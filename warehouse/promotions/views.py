@@ -18,6 +18,7 @@ from warehouse.promotions.selectors import (
     gate_run_page,
     gate_version_get,
     policy_page,
+    policy_revision_document,
     policy_revision_get,
     slice_regression_view,
 )
@@ -177,16 +178,9 @@ def global_policy_detail(request):
 
 
 def _revision_json(revision, filename: str) -> HttpResponse:
-    body = {
-        "scope": revision.policy.model.name if revision.policy.model_id else "global",
-        "number": revision.number,
-        "author": revision.author.get_username() if revision.author_id else None,
-        "created_at": revision.created_at.isoformat(),
-        "reason": revision.reason,
-        "rules": revision.rules,
-    }
     response = HttpResponse(
-        json.dumps(body, indent=2, ensure_ascii=False) + "\n", content_type="application/json; charset=utf-8"
+        json.dumps(policy_revision_document(revision), indent=2, ensure_ascii=False) + "\n",
+        content_type="application/json; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
