@@ -153,3 +153,124 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name}: {self.status}"
+
+
+# --- Promotion requests and sign-offs -------------------------------------------------------------------
+
+
+class RequestState(models.TextChoices):
+    CHECKING = "checking", "Checking"
+    CHECKS_FAILED = "checks_failed", "Checks failed"
+    AWAITING_SIGNOFF = "awaiting_signoff", "Awaiting sign-off"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+# A request stays open until it is approved (and executed), rejected, cancelled or superseded.
+OPEN_REQUEST_STATES = (RequestState.CHECKING, RequestState.CHECKS_FAILED, RequestState.AWAITING_SIGNOFF)
+
+
+class PromotionRequest(models.Model):
+    """Someone's ask to move a version up one stage: a gate run, then the sign-offs the policy asks for.
+
+    Reads like a pull request: the gate run is its CI, sign-offs are its reviews, and approval executes
+    the move through the one stage-change service, in the transaction of the last sign-off.
+    """
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="promotion_requests")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotion_requests")
+    from_stage = models.CharField(max_length=16, choices=Stage.choices)
+    target_stage = models.CharField(max_length=16, choices=Stage.choices)
+    state = models.CharField(max_length=20, choices=RequestState.choices, default=RequestState.CHECKING)
+    justification = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+    # The gate run the request is judged by: the latest one asked for it.
+    gate_run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="promotion_requests")
+    overridden = models.BooleanField(
+        default=False, help_text="Approved despite a gate that did not pass, by someone allowed to."
+    )
+    override_justification = models.TextField(blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when the warehouse closed it (superseded).",
+    )
+    closed_reason = models.TextField(blank=True)
+    # The stage change the approval made.
+    transition = models.OneToOneField(
+        "registry.StageTransition",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="promotion_request",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["state", "target_stage", "created_at"]),
+            models.Index(fields=["requested_by", "-created_at"]),
+            models.Index(fields=["version", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "target_stage"],
+                condition=Q(state__in=OPEN_REQUEST_STATES),
+                name="one_open_request_per_version_and_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_stage__in=[Stage.STAGING, Stage.PRODUCTION]),
+                name="request_targets_a_move_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(overridden=False) | ~Q(override_justification=""),
+                name="override_needs_justification",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"request {self.pk}: version {self.version_id} → {self.target_stage}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_REQUEST_STATES
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+
+
+class SignOff(models.Model):
+    """One person's decision on one request, bound to the gate run they looked at. Never changed."""
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.PROTECT, related_name="signoffs")
+    gate_run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="signoffs")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=32, help_text="The role the signer signed as: reviewer or approver.")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    override = models.BooleanField(default=False, help_text="An approval despite a gate that did not pass.")
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["request", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "signer"], name="one_signoff_per_person_per_request"),
+            models.CheckConstraint(
+                condition=Q(decision="approve") | ~Q(comment=""), name="reject_needs_comment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.signer_id} on request {self.request_id}"

@@ -9,7 +9,17 @@ from django.urls import reverse
 
 from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to
 from warehouse.errors import InvalidInput
-from warehouse.promotions.models import CheckResult, GateRun, PolicyRevision, PromotionPolicy
+from warehouse.promotions.models import (
+    OPEN_REQUEST_STATES,
+    CheckResult,
+    Decision,
+    GateRun,
+    PolicyRevision,
+    PromotionPolicy,
+    PromotionRequest,
+    RequestState,
+    SignOff,
+)
 from warehouse.promotions.policy import (
     Check,
     PolicyRules,
@@ -448,3 +458,314 @@ def policy_revision_document(revision: PolicyRevision) -> dict:
         "reason": revision.reason,
         "rules": revision.rules,
     }
+
+
+# --- Promotion requests ---------------------------------------------------------------------------------
+
+REQUESTS_SHOWN = 50
+TIMELINE_SHOWN = 100
+
+
+def _request_queryset() -> QuerySet[PromotionRequest]:
+    return PromotionRequest.objects.select_related(
+        "model",
+        "version__registered_by",
+        "requested_by",
+        "closed_by",
+        "overridden_by",
+        "transition",
+        "gate_run__policy_revision__policy__model",
+        "gate_run__requested_by",
+        "gate_run__baseline",
+    )
+
+
+def _bind(promotions: list[PromotionRequest]) -> list[PromotionRequest]:
+    # Templates name versions as `model/vN`: the model is already loaded, share it.
+    for promotion in promotions:
+        promotion.version.model = promotion.model
+        promotion.gate_run.version = promotion.version
+        if promotion.gate_run.baseline is not None:
+            promotion.gate_run.baseline.model = promotion.model
+    return promotions
+
+
+def promotion_request_get(*, model: RegisteredModel, request_id: int) -> PromotionRequest:
+    """One request of `model`, or 404 (a request of another model is not found under this one)."""
+    promotion = _request_queryset().filter(model=model, pk=request_id).first()
+    if promotion is None:
+        raise Http404("No such promotion request.")
+    return _bind([promotion])[0]
+
+
+def _rules_for(revision: PolicyRevision, target_stage: str, cache: dict) -> SectionRules | None:
+    key = (revision.pk, target_stage)
+    if key not in cache:
+        cache[key] = _section_of(revision, target_stage)
+    return cache[key]
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    title: str
+    automatic: bool  # checked by the gate; otherwise a person must look
+    status: str  # a check status, "pending" while the gate runs, or "person" for a person's judgement
+    evidence: str
+    anchor: str = ""  # where on the page (or the gate report) the evidence is
+
+
+# The reviewer's checklist: what a review board asks before a model serves. Most items are gate checks;
+# two need a person's eyes on evidence the gate can only count.
+_CHECKLIST = (
+    ("Tracked source run exists", Check.SOURCE_RUN),
+    ("Artifacts complete", Check.ARTIFACTS),
+    ("Evaluation report attached", Check.EVALUATION),
+    ("Slice regressions reviewed", Check.SLICES),
+    ("Latency within budget", Check.LATENCY),
+    ("Cost within budget", Check.COST),
+    ("Known failures documented", None),
+    ("Owner assigned", Check.OWNER),
+    ("Rollback target exists", Check.ROLLBACK_TARGET),
+)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    promotion: PromotionRequest
+    gate: GateRunPage
+    slices: SliceRegressionView
+    signoffs: list[SignOff]
+    card_sections: list[tuple[str, str, str]]  # (key, title, sanitised HTML) of the version's card
+    timeline: list
+    eligibility: object  # services.SignoffEligibility for the person reading; None once closed
+    rules: SectionRules | None
+    reader_id: int | None
+
+    @property
+    def current_signoffs(self) -> list[SignOff]:
+        return [s for s in self.signoffs if s.gate_run_id == self.promotion.gate_run_id]
+
+    @property
+    def approvals(self) -> int:
+        return sum(1 for s in self.current_signoffs if s.decision == Decision.APPROVE)
+
+    @property
+    def required_signoffs(self) -> int:
+        return self.rules.signoffs.count if self.rules is not None else 0
+
+    @property
+    def signoff_roles(self) -> tuple[str, ...]:
+        return self.rules.signoffs.roles if self.rules is not None else ()
+
+    @property
+    def signed_by_reader(self) -> SignOff | None:
+        return next((s for s in self.signoffs if s.signer_id == self.reader_id), None)
+
+    @property
+    def regressions(self) -> list[dict]:
+        return [row for row in self.slices.all_rows if row.get("verdict") in ("regressed", "missing")]
+
+    @property
+    def checklist(self) -> list[ChecklistItem]:
+        results = {result.check_name: result for result in self.gate.results}
+        run = self.promotion.gate_run
+        items = []
+        for title, check in _CHECKLIST:
+            if check is None:
+                text = next((html for key, _, html in self.card_sections if key == "known_failures"), "")
+                items.append(
+                    ChecklistItem(
+                        title,
+                        False,
+                        "person",
+                        "The card documents known failures: read them below."
+                        if text
+                        else "The card has no known failures section: ask the requester to write it.",
+                        "#card",
+                    )
+                )
+                continue
+            result = results.get(check)
+            if result is None:
+                status = "pending" if run.is_open else "error"
+                evidence = "Checking…" if run.is_open else "Not recorded by the gate run."
+            else:
+                status, evidence = result.status, result.summary
+            automatic = check != Check.SLICES
+            if check == Check.SLICES:
+                evidence = f"{evidence} A person reviews them: see the regressions below."
+            items.append(ChecklistItem(title, automatic, status, evidence, f"#check-{check}"))
+        return items
+
+
+def request_page(*, promotion: PromotionRequest, user, access: ModelAccess) -> RequestPage:
+    """The reviewer's one screen, in a fixed number of queries: the results, the sign-offs, the card and
+    the timeline, whatever their number."""
+    from warehouse.audit.models import AuditEvent
+    from warehouse.cards.models import ModelCard
+    from warehouse.cards.sections import Section
+    from warehouse.promotions.services import signoff_eligibility
+
+    gate = gate_run_page(run=promotion.gate_run)
+    slices = slice_regression_view(result=gate.slices_result)
+    signoffs = list(
+        SignOff.objects.filter(request=promotion).select_related("signer").order_by("created_at", "pk")
+    )
+    card = ModelCard.objects.filter(version_id=promotion.version_id).select_related("current").first()
+    stored = card.current.sections_html if card is not None and card.current_id else {}
+    card_sections = [(key, label, stored[key]) for key, label in Section.choices if stored.get(key)]
+    timeline = list(
+        AuditEvent.objects.filter(
+            target_type=PromotionRequest._meta.label_lower, target_id=str(promotion.pk)
+        ).order_by("sequence")[:TIMELINE_SHOWN]
+    )
+    eligibility = (
+        signoff_eligibility(user=user, promotion=promotion, access=access) if promotion.is_open else None
+    )
+    return RequestPage(
+        promotion=promotion,
+        gate=gate,
+        slices=slices,
+        signoffs=signoffs,
+        card_sections=card_sections,
+        timeline=timeline,
+        eligibility=eligibility,
+        rules=gate.rules,
+        reader_id=user.pk,
+    )
+
+
+# --- The reviewer queue ---------------------------------------------------------------------------------
+
+
+def _permissions_by_model(user, model_ids: list[int]) -> tuple[dict[int, set[str]], set[str]]:
+    """What `user` holds on each of `model_ids` (granted on the model, to them or a group) and org-wide,
+    in three queries whatever the number of models: ModelAccess per model would take one each."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    keys = [str(pk) for pk in model_ids]
+    columns = ("object_pk", "permission__content_type__app_label", "permission__codename")
+    direct = (
+        get_user_obj_perms_model()
+        .objects.filter(user=user, content_type=content_type, object_pk__in=keys)
+        .values_list(*columns)
+    )
+    groups = (
+        get_group_obj_perms_model()
+        .objects.filter(group__user=user, content_type=content_type, object_pk__in=keys)
+        .values_list(*columns)
+    )
+    on_model: dict[int, set[str]] = {pk: set() for pk in model_ids}
+    for object_pk, app_label, codename in [*direct, *groups]:
+        on_model[int(object_pk)].add(f"{app_label}.{codename}")
+    org_wide = {
+        f"{app_label}.{codename}"
+        for app_label, codename in Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    }
+    return on_model, org_wide
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    awaiting_me: list[PromotionRequest]  # oldest first
+    mine: list[PromotionRequest]  # newest first
+    limit: int = REQUESTS_SHOWN
+
+
+def review_queue(*, user, limit: int = REQUESTS_SHOWN) -> ReviewQueue:
+    """Requests awaiting `user`'s sign-off (gate passed, `user` holds a role the policy names on that
+    model, did not ask for it nor register the version, has not signed yet), and `user`'s own open and
+    recent requests. A fixed number of queries, whatever the number of requests and models."""
+    from warehouse.promotions.services import SIGNOFF_PERMISSION
+
+    visible = models_visible_to(user, RegisteredModel.objects.all())
+    candidates = _bind(
+        list(
+            _request_queryset()
+            .filter(state=RequestState.AWAITING_SIGNOFF, model__in=visible)
+            .exclude(requested_by=user)
+            .exclude(version__registered_by=user)
+            .exclude(signoffs__signer=user)
+            .order_by("created_at", "pk")
+        )
+    )
+    on_model, org_wide = (
+        _permissions_by_model(user, sorted({p.model_id for p in candidates})) if candidates else ({}, set())
+    )
+    rules_cache: dict = {}
+    awaiting = []
+    for promotion in candidates:
+        held = on_model.get(promotion.model_id, set()) | org_wide
+        rules = _rules_for(promotion.gate_run.policy_revision, promotion.target_stage, rules_cache)
+        roles = rules.signoffs.roles if rules is not None else ()
+        if user.is_superuser or any(SIGNOFF_PERMISSION[role] in held for role in roles):
+            awaiting.append(promotion)
+    mine = _bind(
+        list(
+            _request_queryset()
+            .filter(requested_by=user, model__in=visible)
+            .order_by("-created_at", "-pk")[:limit]
+        )
+    )
+    return ReviewQueue(awaiting_me=awaiting[:limit], mine=mine, limit=limit)
+
+
+def review_queue_count(*, user) -> int:
+    """How many requests await `user`'s sign-off: the number the home page and the menu show."""
+    return len(review_queue(user=user, limit=REQUESTS_SHOWN).awaiting_me)
+
+
+# --- Requests on the version and model pages ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRequestsPanel:
+    version: ModelVersion
+    requests: list[PromotionRequest]  # newest first
+    next_stage: str | None
+    can_request: bool
+    can_archive: bool
+    archive_needs_approver: bool
+
+    @property
+    def open_request(self) -> PromotionRequest | None:
+        return next((p for p in self.requests if p.is_open and p.target_stage == self.next_stage), None)
+
+    @property
+    def next_stage_label(self) -> str:
+        return Stage(self.next_stage).label if self.next_stage else ""
+
+
+def version_requests_panel(*, user, version: ModelVersion, access: ModelAccess | None = None):
+    """The promotion part of the version page: its requests (one query) and what `user` may do."""
+    access = access or model_access(user, version.model)
+    next_stage = NEXT_STAGE.get(version.stage)
+    requests = _bind(list(_request_queryset().filter(version=version).order_by("-created_at", "-pk")[:20]))
+    in_production = version.stage == Stage.PRODUCTION
+    can_archive = version.stage != Stage.ARCHIVED and access.can("registry.archive_version")
+    if in_production:
+        can_archive = can_archive and access.can("registry.archive_production")
+    return VersionRequestsPanel(
+        version=version,
+        requests=requests,
+        next_stage=next_stage.value if next_stage else None,
+        can_request=next_stage is not None and access.can("registry.request_promotion"),
+        can_archive=can_archive,
+        archive_needs_approver=in_production,
+    )
+
+
+def model_open_requests(*, model: RegisteredModel) -> list[PromotionRequest]:
+    """The model's open requests, oldest first: one query."""
+    return _bind(
+        list(
+            _request_queryset()
+            .filter(model=model, state__in=OPEN_REQUEST_STATES)
+            .order_by("created_at", "pk")
+        )
+    )

@@ -16,6 +16,33 @@ urlpatterns = [
         views.gate_run_slices,
         name="gate-slices",
     ),
+    path(
+        "models/<slug:name>/versions/<int:number>/promotions/",
+        views.promotion_request_create,
+        name="request-create",
+    ),
+    path(
+        "models/<slug:name>/versions/<int:number>/archive/",
+        views.version_archive_view,
+        name="version-archive",
+    ),
+    path("models/<slug:name>/promotions/<int:request_id>/", views.promotion_request_detail, name="request"),
+    path(
+        "models/<slug:name>/promotions/<int:request_id>/signoffs/",
+        views.signoff_create,
+        name="signoff-create",
+    ),
+    path(
+        "models/<slug:name>/promotions/<int:request_id>/cancel/",
+        views.promotion_request_cancel_view,
+        name="request-cancel",
+    ),
+    path(
+        "models/<slug:name>/promotions/<int:request_id>/recheck/",
+        views.promotion_request_recheck_view,
+        name="request-recheck",
+    ),
+    path("reviews/", views.review_queue_view, name="queue"),
     path("models/<slug:name>/policy/", views.policy_detail, name="policy"),
     path(
         "models/<slug:name>/policy/revisions/<int:number>.json",

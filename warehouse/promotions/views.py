@@ -7,12 +7,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from warehouse import clock
 from warehouse.accounts.permissions import permission_denied
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.promotions.forms import PolicyForm
+from warehouse.promotions.models import Decision
 from warehouse.promotions.selectors import (
     gate_run_get,
     gate_run_page,
@@ -20,9 +22,20 @@ from warehouse.promotions.selectors import (
     policy_page,
     policy_revision_document,
     policy_revision_get,
+    promotion_request_get,
+    request_page,
+    review_queue,
     slice_regression_view,
 )
-from warehouse.promotions.services import gate_run_start, policy_revise
+from warehouse.promotions.services import (
+    gate_run_start,
+    policy_revise,
+    promotion_request,
+    promotion_request_cancel,
+    promotion_request_recheck,
+    signoff_record,
+    version_archive,
+)
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import model_get_with_access
 
@@ -199,3 +212,155 @@ def policy_revision_download(request, name: str, number: int):
 def global_policy_revision_download(request, number: int):
     revision = policy_revision_get(model=None, number=number)
     return _revision_json(revision, f"global-policy-r{number}.json")
+
+
+# --- Promotion requests ---------------------------------------------------------------------------------
+
+
+def _problems(error: InvalidInput) -> str:
+    return " ".join(problem for found in error.errors.values() for problem in found) or error.message
+
+
+@login_required
+@require_POST
+def promotion_request_create(request, name: str, number: int):
+    """The version page's form: ask for the next stage up, with a justification."""
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    try:
+        promotion = promotion_request(
+            actor=request.user,
+            version=version,
+            target_stage=request.POST.get("target_stage", ""),
+            justification=request.POST.get("justification", ""),
+        )
+    except (Conflict, InvalidInput) as error:
+        why = error.message if isinstance(error, Conflict) else _problems(error)
+        messages.error(request, f"Nothing was requested: {why}")
+        return redirect(f"{reverse('registry:version', args=[name, number])}#promotion")
+    messages.success(
+        request,
+        f"Request #{promotion.pk} opened: the gate is checking {version.identifier} for "
+        f"{promotion.get_target_stage_display()}.",
+    )
+    return redirect("promotions:request", name, promotion.pk)
+
+
+@login_required
+@require_GET
+def promotion_request_detail(request, name: str, request_id: int):
+    model, access = model_get_with_access(user=request.user, name=name)
+    promotion = promotion_request_get(model=model, request_id=request_id)
+    page = request_page(promotion=promotion, user=request.user, access=access)
+    checking = promotion.state == "checking"
+    return render(
+        request,
+        "promotions/request.html",
+        {
+            "page": page,
+            "promotion": promotion,
+            "version": promotion.version,
+            "model": model,
+            "run": promotion.gate_run,
+            "decisions": Decision,
+            "refresh": REFRESH_SECONDS if checking else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def signoff_create(request, name: str, request_id: int):
+    """Approve, reject, or approve despite the gate (override). Refusals are 403 pages, on the record."""
+    model, _ = model_get_with_access(user=request.user, name=name)
+    promotion = promotion_request_get(model=model, request_id=request_id)
+    override = request.POST.get("override") == "1"
+    try:
+        signoff_record(
+            actor=request.user,
+            promotion=promotion,
+            decision=request.POST.get("decision", ""),
+            comment=request.POST.get("comment", ""),
+            override=override,
+        )
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+        return redirect("promotions:request", name, request_id)
+    except InvalidInput as error:
+        messages.error(request, f"Nothing was signed: {_problems(error)}")
+        return redirect(f"{reverse('promotions:request', args=[name, request_id])}#sign")
+    promotion.refresh_from_db()
+    if promotion.state == "approved":
+        messages.success(
+            request,
+            f"Approved: {promotion.version.identifier} is now in {promotion.get_target_stage_display()}.",
+        )
+    elif promotion.state == "rejected":
+        messages.success(request, f"Rejected request #{promotion.pk}; the requester sees your comment.")
+    elif promotion.state == "superseded":
+        messages.error(
+            request, f"Your sign-off was recorded, but the request is superseded: {promotion.closed_reason}"
+        )
+    else:
+        messages.success(request, "Your sign-off is recorded; the policy asks for more before the move.")
+    return redirect("promotions:request", name, request_id)
+
+
+@login_required
+@require_POST
+def promotion_request_cancel_view(request, name: str, request_id: int):
+    model, _ = model_get_with_access(user=request.user, name=name)
+    promotion = promotion_request_get(model=model, request_id=request_id)
+    try:
+        promotion_request_cancel(
+            actor=request.user, promotion=promotion, reason=request.POST.get("reason", "")
+        )
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Request #{promotion.pk} is cancelled.")
+    return redirect("promotions:request", name, request_id)
+
+
+@login_required
+@require_POST
+def promotion_request_recheck_view(request, name: str, request_id: int):
+    model, _ = model_get_with_access(user=request.user, name=name)
+    promotion = promotion_request_get(model=model, request_id=request_id)
+    try:
+        promotion_request_recheck(actor=request.user, promotion=promotion)
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "The gate runs again; sign-offs count on the new run only.")
+    return redirect("promotions:request", name, request_id)
+
+
+@login_required
+@require_POST
+def version_archive_view(request, name: str, number: int):
+    """Retire a version, with a reason; for the production version, a confirmation that nothing will be
+    in production afterwards."""
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    back = f"{reverse('registry:version', args=[name, number])}#archive"
+    if version.stage == Stage.PRODUCTION and request.POST.get("confirm_empty_production") != "1":
+        messages.error(
+            request,
+            f"Nothing was archived: confirm that {version.model.name} will have nothing in production.",
+        )
+        return redirect(back)
+    try:
+        version_archive(actor=request.user, version=version, reason=request.POST.get("reason", ""))
+    except Conflict as refusal:
+        messages.error(request, f"Nothing was archived: {refusal.message}")
+        return redirect(back)
+    except InvalidInput as error:
+        messages.error(request, f"Nothing was archived: {_problems(error)}")
+        return redirect(back)
+    messages.success(request, f"{version.identifier} is archived.")
+    return redirect("registry:version", name, number)
+
+
+@login_required
+@require_GET
+def review_queue_view(request):
+    return render(request, "promotions/queue.html", {"queue": review_queue(user=request.user)})

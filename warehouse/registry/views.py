@@ -57,8 +57,6 @@ def home(request):
             "production_more": len(production) > HOME_PRODUCTION_ROWS,
             "counts": version_counts_for_user(user=request.user),
             "recent_events": recent,
-            # The reviewer queue joins here when promotion requests exist: a list of requests awaiting me.
-            "queue": None,
         },
     )
 
