@@ -2,7 +2,9 @@
 
 Everything is written through the services (`candidate_register`, `version_transition`, `card_revise`),
 with the clock set to the day each step happened (`warehouse.clock.frozen_at`), so the audit chain
-records the history in order and `manage.py verify_audit` passes afterwards.
+records the history in order and `manage.py verify_audit` passes afterwards. The history predates
+promotion requests; today, the newest drafts of two models are asked for Staging through
+`promotion_request`, their gates run at once, and they wait in the reviewer's queue.
 
 Idempotent: users and teams that exist are left as they are and a model that exists is not touched, so a
 second run changes nothing. Refused with DEBUG off: the demo passwords are published in the README.
@@ -26,10 +28,13 @@ from warehouse.accounts.roles import Role, role_groups_sync
 from warehouse.audit.services import acting_via
 from warehouse.cards.services import NewModel, candidate_register, card_revise, registration_parse
 from warehouse.errors import Conflict
+from warehouse.promotions.services import gate_run_execute, promotion_request
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import version_transition
 
 DEMO_PASSWORD = "warehouse-demo"
+# Models whose newest draft waits for a reviewer's sign-off when the demo opens.
+OPEN_REQUESTS = 2
 # The history runs from this many days ago until a few days ago.
 HISTORY_DAYS = 200
 
@@ -1204,7 +1209,29 @@ class Command(BaseCommand):
         for moment, spec, step in timeline:
             with clock.frozen_at(moment):
                 self._step(spec, step, users, teams, moment)
+        opened = 0
+        for spec in todo:
+            if opened < OPEN_REQUESTS and self._open_request(spec, users):
+                opened += 1
         return [spec.name for spec in todo]
+
+    def _open_request(self, spec: DemoModel, users: dict[str, User]) -> bool:
+        """Ask for Staging for the model's newest draft and run its gate here, so the reviewer's queue has
+        work in it when the demo opens (a worker that picks the message up later finds nothing to do)."""
+        draft = (
+            ModelVersion.objects.filter(model__name=spec.name, stage=Stage.DRAFT).order_by("-number").first()
+        )
+        if draft is None:
+            return False
+        promotion = promotion_request(
+            actor=users["contributor"],
+            version=draft,
+            target_stage=Stage.STAGING,
+            justification=f"{draft.identifier} is ready for shadow traffic: the evaluation and the card are "
+            "complete. Please review the slices against production.",
+        )
+        gate_run_execute(run_id=promotion.gate_run_id)
+        return True
 
     def _user(self, demo: DemoUser, teams: dict[str, Group], joined: datetime) -> User:
         user = User.objects.filter(username=demo.username).first()

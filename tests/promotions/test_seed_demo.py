@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
-from warehouse.cards.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
+from warehouse.promotions.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
 from warehouse.registry.models import (
     ModelVersion,
     RegisteredModel,
@@ -133,3 +133,16 @@ def test_it_refuses_with_debug_off(db, settings):
     assert not User.objects.filter(username__in=[user.username for user in DEMO_USERS]).exists()
     assert not Group.objects.filter(name__in=TEAMS).exists()
     assert not RegisteredModel.objects.exists()
+
+
+def test_it_leaves_work_in_the_reviewers_queue(db, debug):
+    from django.contrib.auth.models import User
+
+    from warehouse.promotions.models import PromotionRequest, RequestState
+    from warehouse.promotions.selectors import review_queue
+
+    seed()
+    waiting = PromotionRequest.objects.filter(state=RequestState.AWAITING_SIGNOFF)
+    assert waiting.count() == 2, list(PromotionRequest.objects.values_list("state", "gate_run__error"))
+    assert {promotion.target_stage for promotion in waiting} == {Stage.STAGING}
+    assert len(review_queue(user=User.objects.get(username="reviewer")).awaiting_me) == 2
