@@ -16,8 +16,9 @@ from django.conf import settings
 from warehouse.api.http import MAX_BODY_BYTES
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
-from warehouse.promotions.models import GateState
+from warehouse.promotions.models import Decision, GateState, RequestState
 from warehouse.promotions.policy import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
+from warehouse.promotions.services import JUSTIFICATION_MAX
 from warehouse.registry.evidence import (
     CURRENCY,
     DIRECTION_ALIASES,
@@ -802,6 +803,210 @@ def _gate_schemas() -> dict:
     }
 
 
+# --- Promotion requests and sign-offs --------------------------------------------------------------------
+
+# The services strip text and refuse what is then empty or holds NUL; beyond that any character goes.
+SOME_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
+ARCHIVE_REASON_MAX = 2000
+
+
+def _promotion_schemas() -> dict:
+    timestamp = {"type": "string", "format": "date-time"}
+    nullable_timestamp = {"type": ["string", "null"], "format": "date-time"}
+    link = {"type": "string", "format": "uri"}
+    username = {"type": "string", "description": "Username."}
+    nullable_username = {"type": ["string", "null"], "description": "Username."}
+    move_up = {"type": "string", "enum": [Stage.STAGING.value, Stage.PRODUCTION.value]}
+    promotion = {
+        "id": {"type": "integer", "minimum": 1},
+        "model": {"type": "string"},
+        "version": _object(
+            {
+                "id": {"type": "string", "pattern": r"^[a-z0-9-]+/v[0-9]+$", "examples": ["fraud-scorer/v7"]},
+                "version": {"type": "integer", "minimum": 1},
+                "url": link,
+                "api_url": link,
+            },
+            required=("id", "version", "url", "api_url"),
+            closed=False,
+        ),
+        "from_stage": {"type": "string", "enum": [Stage.DRAFT.value, Stage.STAGING.value]},
+        "target_stage": move_up,
+        "state": {
+            "type": "string",
+            "enum": list(RequestState.values),
+            "description": (
+                "checking, checks_failed and awaiting_signoff are open; approved (the move was made), "
+                "rejected, cancelled and superseded are final."
+            ),
+        },
+        "justification": {"type": "string"},
+        "requested_by": username,
+        "created_at": timestamp,
+        "closed_at": nullable_timestamp,
+        "closed_by": nullable_username
+        | {"description": "Username; null while open, and when the warehouse closed it (superseded)."},
+        "closed_reason": {"type": ["string", "null"]},
+        "overridden": {
+            "type": "boolean",
+            "description": (
+                "Approved despite a gate that did not pass, by someone holding the override permission."
+            ),
+        },
+        "override_justification": {"type": ["string", "null"]},
+        "overridden_by": nullable_username,
+        "gate_run": _object(
+            {
+                "id": {"type": "integer", "minimum": 1},
+                "state": {"type": "string", "enum": list(GateState.values)},
+                "policy_revision": _ref("PolicyRevisionRef"),
+                "url": link | {"description": "The gate report page, for people."},
+                "api_url": link | {"description": "The gate run with its check results."},
+            },
+            required=("id", "state", "policy_revision", "url", "api_url"),
+            closed=False,
+            description="The gate run the request is judged by: the latest one asked for it.",
+        ),
+        "url": link | {"description": "The request's page, for people."},
+        "api_url": link,
+    }
+    signoff = {
+        "signer": username,
+        "role": {"type": "string", "enum": list(SIGNOFF_ROLES), "description": "The role signed as."},
+        "decision": {"type": "string", "enum": list(Decision.values)},
+        "comment": {"type": "string"},
+        "override": {"type": "boolean"},
+        "gate_run": {
+            "type": "integer",
+            "minimum": 1,
+            "description": (
+                "The gate run the signer looked at; only those on the request's current run count."
+            ),
+        },
+        "created_at": timestamp,
+    }
+    return {
+        "PolicyRevisionRef": _object(
+            {
+                "scope": {"type": "string", "description": "The model's name, or `global` for the default."},
+                "number": {"type": "integer", "minimum": 1},
+                "url": link | {"description": "The policy page at this revision, for people."},
+                "api_url": link,
+            },
+            required=("scope", "number", "url", "api_url"),
+            closed=False,
+        ),
+        "PromotionRequestCreate": _object(
+            {
+                "target_stage": move_up
+                | {
+                    "description": "The next stage up: staging for a draft, production for a staging version."
+                },
+                "justification": {
+                    "type": "string",
+                    "maxLength": JUSTIFICATION_MAX,
+                    "pattern": SOME_TEXT,
+                    "description": "Why the version should move up: reviewers read it first.",
+                },
+            },
+            required=("target_stage", "justification"),
+        ),
+        "PromotionRequest": _object(promotion, required=tuple(promotion), closed=False),
+        "PromotionRequestDetail": _object(
+            {
+                **promotion,
+                "signoffs": {"type": "array", "items": _ref("SignOff"), "description": "Oldest first."},
+                "signoffs_required": _nullable(
+                    _object(
+                        {
+                            "count": {"type": "integer", "minimum": 0},
+                            "roles": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": list(SIGNOFF_ROLES)},
+                            },
+                        },
+                        required=("count", "roles"),
+                        closed=False,
+                        description=(
+                            "What the policy revision of the gate run asks for: how many approvals, from "
+                            "people holding which role on the model. null if the revision is unreadable."
+                        ),
+                    )
+                ),
+                "signoffs_needed": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": (
+                        "Approvals still needed on the current gate run; 0 once the request is closed, null "
+                        "if the policy revision is unreadable."
+                    ),
+                },
+            },
+            required=(*promotion, "signoffs", "signoffs_required", "signoffs_needed"),
+            closed=False,
+        ),
+        "PromotionRequestList": _object(
+            {
+                "count": {"type": "integer", "minimum": 0},
+                "results": {
+                    "type": "array",
+                    "items": _ref("PromotionRequest"),
+                    "description": "Newest first.",
+                },
+            },
+            required=("count", "results"),
+            closed=False,
+        ),
+        "SignOffCreate": _object(
+            {
+                "decision": {"type": "string", "enum": list(Decision.values)},
+                "comment": {
+                    "type": "string",
+                    "maxLength": JUSTIFICATION_MAX,
+                    "pattern": NO_NUL,
+                    "description": (
+                        "Required to reject (the requester reads it) and to override (the written "
+                        "justification, shown wherever the version is)."
+                    ),
+                },
+                "override": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Approve despite a gate that did not pass; needs the override permission.",
+                },
+            },
+            required=("decision",),
+        ),
+        "SignOff": _object(signoff, required=tuple(signoff), closed=False),
+        "SignOffRecorded": _object(
+            {"signoff": _ref("SignOff"), "promotion_request": _ref("PromotionRequestDetail")},
+            required=("signoff", "promotion_request"),
+            closed=False,
+        ),
+        "PromotionCancel": _object(
+            {
+                "reason": {
+                    "type": "string",
+                    "pattern": NO_NUL,
+                    "description": "Kept with the request (its first 2000 characters). Left out: withdrawn.",
+                }
+            }
+        ),
+        "VersionArchive": _object(
+            {
+                "reason": {
+                    "type": "string",
+                    "maxLength": ARCHIVE_REASON_MAX,
+                    "pattern": SOME_TEXT,
+                    "description": "Why the version is retired; shown on the stage timeline and audited.",
+                }
+            },
+            required=("reason",),
+        ),
+    }
+
+
 # --- Answers shared by the operations --------------------------------------------------------------------
 
 
@@ -942,6 +1147,7 @@ def _paths() -> dict:
     read_errors = {"401": _response_ref("Unauthorized"), "404": _response_ref("NotFound")}
     return {
         **_promotion_paths(name, number, read_errors),
+        **_request_paths(name, number, read_errors),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -1295,6 +1501,181 @@ def _promotion_paths(name: dict, number: dict, read_errors: dict) -> dict:
     }
 
 
+def _request_paths(name: dict, number: dict, read_errors: dict) -> dict:
+    promotion_id = {
+        "name": "promotion_id",
+        "in": "path",
+        "required": True,
+        "description": "The promotion request's id.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+    def body(schema: str, examples: dict) -> dict:
+        return {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _ref(schema),
+                    "examples": {key: {"value": value} for key, value in examples.items()},
+                }
+            },
+        }
+
+    write_errors = {
+        "400": _response_ref("BadRequest"),
+        "401": _response_ref("Unauthorized"),
+        "403": _response_ref("Forbidden"),
+        "404": _response_ref("NotFound"),
+    }
+    return {
+        "/models/{name}/versions/{number}/promotions": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "listPromotionRequests",
+                "summary": "The version's promotion requests, newest first",
+                "tags": ["promotions"],
+                "responses": {
+                    "200": _json("PromotionRequestList", "Every promotion request of the version."),
+                    **read_errors,
+                },
+            },
+            "post": {
+                "operationId": "requestPromotion",
+                "summary": "Ask for the version to move up one stage",
+                "description": (
+                    "Records the request with a gate run and queues the run; the answer does not wait for "
+                    "the checks. The request moves to awaiting_signoff when the gate passes (checks_failed "
+                    "otherwise), and the approval that completes the sign-offs the policy asks for makes "
+                    "the move. One open request per version and target stage. Needs the permission to "
+                    "request promotion (refusals are audited). Session callers send the CSRF token in the "
+                    "X-CSRFToken header."
+                ),
+                "tags": ["promotions"],
+                "requestBody": body(
+                    "PromotionRequestCreate",
+                    {
+                        "to-staging": {
+                            "target_stage": "staging",
+                            "justification": "Better recall on new merchants; see the slice report.",
+                        }
+                    },
+                ),
+                "responses": {
+                    "201": {
+                        "description": "Requested: the request, in state checking.",
+                        "headers": {
+                            "Location": {
+                                "schema": {"type": "string", "format": "uri"},
+                                "description": "This API's URL of the request.",
+                            }
+                        },
+                        "content": {"application/json": {"schema": _ref("PromotionRequestDetail")}},
+                    },
+                    **write_errors,
+                    "409": _error(
+                        "The version is not in the stage just below `target_stage`, or a request for the "
+                        "same move is already open; the refusal is audited.",
+                        ["not_next_stage", "request_open"],
+                    ),
+                },
+            },
+        },
+        "/models/{name}/promotions/{promotion_id}": {
+            "parameters": [name, promotion_id],
+            "get": {
+                "operationId": "getPromotionRequest",
+                "summary": "One promotion request with its gate run and sign-offs",
+                "tags": ["promotions"],
+                "responses": {
+                    "200": _json("PromotionRequestDetail", "The request, its gate run and its sign-offs."),
+                    **read_errors,
+                },
+            },
+        },
+        "/models/{name}/promotions/{promotion_id}/signoffs": {
+            "parameters": [name, promotion_id],
+            "post": {
+                "operationId": "signOff",
+                "summary": "Approve or reject a promotion request",
+                "description": (
+                    "The sign-off is bound to the request's current gate run. Approval needs a passed gate, "
+                    "or `override` with the override permission and a written justification in `comment`; "
+                    "a rejection needs a comment and closes the request. The approval that completes what "
+                    "the policy asks for makes the move in the same transaction (`promotion_request.state` "
+                    "approved). Only people holding the role the policy names may sign, never the "
+                    "requester nor the version's registrant (four eyes): 403, audited."
+                ),
+                "tags": ["promotions"],
+                "requestBody": body(
+                    "SignOffCreate",
+                    {
+                        "approve": {"decision": "approve", "comment": "Slices look fine."},
+                        "reject": {"decision": "reject", "comment": "region=EU regressed; retrain first."},
+                    },
+                ),
+                "responses": {
+                    "201": _json("SignOffRecorded", "Signed: the sign-off and the request as it is now."),
+                    **write_errors,
+                    "409": _error(
+                        "The request's state refuses the sign-off: it is closed, the caller already "
+                        "signed it, the policy changed since its gate ran (the request is then superseded), "
+                        "the gate has not passed or is still running, or an override was asked of a gate "
+                        "that passed.",
+                        [
+                            "request_closed",
+                            "already_signed",
+                            "policy_changed",
+                            "gate_not_passed",
+                            "gate_running",
+                            "override_not_needed",
+                        ],
+                    ),
+                },
+            },
+        },
+        "/models/{name}/promotions/{promotion_id}/cancel": {
+            "parameters": [name, promotion_id],
+            "post": {
+                "operationId": "cancelPromotionRequest",
+                "summary": "Withdraw an open promotion request",
+                "description": "The requester may, and so may a superuser; others get 403 (audited).",
+                "tags": ["promotions"],
+                "requestBody": body(
+                    "PromotionCancel", {"withdraw": {"reason": "Found a bug in the features."}}
+                ),
+                "responses": {
+                    "200": _json("PromotionRequestDetail", "Cancelled: the request as it is now."),
+                    **write_errors,
+                    "409": _error("The request is already closed.", ["request_closed"]),
+                },
+            },
+        },
+        "/models/{name}/versions/{number}/archive": {
+            "parameters": [name, number],
+            "post": {
+                "operationId": "archiveVersion",
+                "summary": "Retire a version",
+                "description": (
+                    "Moves the version to Archived through the one stage-change service. Needs the archive "
+                    "permission; archiving the production version also needs the approver's, and leaves "
+                    "nothing in production. The version's open requests, and the model's requests to "
+                    "Production when production changes, are superseded."
+                ),
+                "tags": ["versions"],
+                "requestBody": body("VersionArchive", {"retire": {"reason": "Replaced by v8."}}),
+                "responses": {
+                    "200": _json("VersionSummary", "Archived: the version as it is now."),
+                    **write_errors,
+                    "409": _error(
+                        "The version is already archived, or reached Production since it was read.",
+                        ["already_in_stage", "stage_changed"],
+                    ),
+                },
+            },
+        },
+    }
+
+
 def _security_schemes() -> dict:
     return {
         "bearerToken": {
@@ -1326,7 +1707,8 @@ def openapi_document() -> dict:
             "version": "1",
             "description": (
                 "Register model versions with their evidence, read models and versions, ask what is in "
-                "production, read and revise promotion policies, and run quality gates.\n\n"
+                "production, read and revise promotion policies, run quality gates, request promotion "
+                "and sign off.\n\n"
                 'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad '
                 "input, nothing written), 401 (no or bad credentials), 403 (not allowed; recorded in the "
                 "audit trail), 404 (no such thing, or not visible to the caller), 405 (method not allowed; "
@@ -1342,6 +1724,7 @@ def openapi_document() -> dict:
             {"name": "serving"},
             {"name": "policies"},
             {"name": "gates"},
+            {"name": "promotions"},
             {"name": "meta"},
         ],
         "paths": _paths(),
@@ -1351,6 +1734,7 @@ def openapi_document() -> dict:
                 **_response_schemas(),
                 **_policy_schemas(),
                 **_gate_schemas(),
+                **_promotion_schemas(),
             },
             "responses": _responses(),
             "securitySchemes": _security_schemes(),

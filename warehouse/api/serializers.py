@@ -3,8 +3,11 @@
 from django.conf import settings
 from django.urls import reverse
 
+from warehouse.errors import InvalidInput
+from warehouse.promotions.models import Decision
 from warehouse.promotions.policy import Check
 from warehouse.promotions.selectors import policy_page_url, policy_revision_document
+from warehouse.promotions.services import revision_rules
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.selectors import artifact_summary
 
@@ -92,18 +95,24 @@ def version_detail_json(page) -> dict:
 # --- Policies and gate runs -----------------------------------------------------------------------------
 
 
-def policy_revision_json(revision) -> dict:
-    """A PolicyRevision fetched with its policy (and the policy's model) and author."""
+def _revision_ref(revision) -> dict:
+    """A PolicyRevision fetched with its policy (and the policy's model); its author is not read."""
     policy = revision.policy
     if policy.model_id is None:
         api_url = reverse("api:global-policy-revision", args=[revision.number])
     else:
         api_url = reverse("api:policy-revision", args=[policy.model.name, revision.number])
     return {
-        **policy_revision_document(revision),
+        "scope": policy.model.name if policy.model_id else "global",
+        "number": revision.number,
         "url": absolute(policy_page_url(revision)),
         "api_url": absolute(api_url),
     }
+
+
+def policy_revision_json(revision) -> dict:
+    """A PolicyRevision fetched with its policy (and the policy's model) and author."""
+    return {**policy_revision_document(revision), **_revision_ref(revision)}
 
 
 def policy_json(*, model, revision, warnings: list[str]) -> dict:
@@ -114,11 +123,6 @@ def policy_json(*, model, revision, warnings: list[str]) -> dict:
         "revision": policy_revision_json(revision),
         "warnings": warnings,
     }
-
-
-def _revision_ref(revision) -> dict:
-    full = policy_revision_json(revision)
-    return {key: full[key] for key in ("scope", "number", "url", "api_url")}
 
 
 def gate_run_json(run, *, results: list | None = None) -> dict:
@@ -164,4 +168,86 @@ def gate_run_json(run, *, results: list | None = None) -> dict:
             }
             for result in results
         ]
+    return answer
+
+
+# --- Promotion requests and sign-offs -------------------------------------------------------------------
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _when(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def signoff_json(signoff) -> dict:
+    """A SignOff fetched with its signer."""
+    return {
+        "signer": signoff.signer.get_username(),
+        "role": signoff.role,
+        "decision": signoff.decision,
+        "comment": signoff.comment,
+        "override": signoff.override,
+        "gate_run": signoff.gate_run_id,
+        "created_at": signoff.created_at.isoformat(),
+    }
+
+
+def _signoff_rule(promotion):
+    try:
+        return revision_rules(promotion.gate_run.policy_revision).for_target(promotion.target_stage).signoffs
+    except InvalidInput:
+        # An unreadable revision approves nothing; the gate run reports the error.
+        return None
+
+
+def promotion_json(promotion, *, signoffs: list | None = None) -> dict:
+    """A PromotionRequest fetched with its model, version, people and gate run (with its policy revision
+    and the revision's policy and model), as `promotions.selectors` fetch it. With `signoffs` (all of the
+    request's, oldest first, with their signers), the sign-offs and what is still needed are included."""
+    model, version, run = promotion.model, promotion.version, promotion.gate_run
+    answer = {
+        "id": promotion.pk,
+        "model": model.name,
+        "version": {
+            "id": f"{model.name}/v{version.number}",
+            "version": version.number,
+            "url": absolute(reverse("registry:version", args=[model.name, version.number])),
+            "api_url": absolute(reverse("api:version", args=[model.name, version.number])),
+        },
+        "from_stage": promotion.from_stage,
+        "target_stage": promotion.target_stage,
+        "state": promotion.state,
+        "justification": promotion.justification,
+        "requested_by": promotion.requested_by.get_username(),
+        "created_at": promotion.created_at.isoformat(),
+        "closed_at": _when(promotion.closed_at),
+        "closed_by": _username(promotion.closed_by),
+        "closed_reason": promotion.closed_reason or None,
+        "overridden": promotion.overridden,
+        "override_justification": promotion.override_justification or None,
+        "overridden_by": _username(promotion.overridden_by),
+        "gate_run": {
+            "id": run.pk,
+            "state": run.state,
+            "policy_revision": _revision_ref(run.policy_revision),
+            "url": absolute(reverse("promotions:gate-run", args=[model.name, version.number, run.pk])),
+            "api_url": absolute(reverse("api:gate-run", args=[model.name, version.number, run.pk])),
+        },
+        "url": absolute(reverse("promotions:request", args=[model.name, promotion.pk])),
+        "api_url": absolute(reverse("api:promotion", args=[model.name, promotion.pk])),
+    }
+    if signoffs is not None:
+        rule = _signoff_rule(promotion)
+        approvals = sum(1 for s in signoffs if s.gate_run_id == run.pk and s.decision == Decision.APPROVE)
+        answer["signoffs"] = [signoff_json(signoff) for signoff in signoffs]
+        answer["signoffs_required"] = (
+            None if rule is None else {"count": rule.count, "roles": list(rule.roles)}
+        )
+        if not promotion.is_open:
+            answer["signoffs_needed"] = 0
+        else:
+            answer["signoffs_needed"] = None if rule is None else max(rule.count - approvals, 0)
     return answer

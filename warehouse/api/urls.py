@@ -21,6 +21,19 @@ urlpatterns = [
         views.gate_run_detail,
         name="gate-run",
     ),
+    path("models/<str:name>/versions/<int:number>/promotions", views.promotions, name="promotions"),
+    path("models/<str:name>/versions/<int:number>/archive", views.archive, name="version-archive"),
+    path("models/<str:name>/promotions/<int:promotion_id>", views.promotion_detail, name="promotion"),
+    path(
+        "models/<str:name>/promotions/<int:promotion_id>/signoffs",
+        views.promotion_signoff,
+        name="promotion-signoffs",
+    ),
+    path(
+        "models/<str:name>/promotions/<int:promotion_id>/cancel",
+        views.promotion_cancel,
+        name="promotion-cancel",
+    ),
     path("policy", views.global_policy, name="global-policy"),
     path("policy/revisions/<int:number>", views.global_policy_revision, name="global-policy-revision"),
     # Last: every other path under /api/v1/.

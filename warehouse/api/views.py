@@ -13,11 +13,14 @@ from warehouse.api.serializers import (
     model_json,
     policy_json,
     policy_revision_json,
+    promotion_json,
+    signoff_json,
     version_detail_json,
     version_summary_json,
 )
 from warehouse.cards.services import candidate_register_named, registration_parse
 from warehouse.errors import InvalidInput
+from warehouse.promotions.models import PromotionRequest, SignOff
 from warehouse.promotions.selectors import (
     gate_run_get,
     gate_run_list,
@@ -26,8 +29,17 @@ from warehouse.promotions.selectors import (
     policy_in_force_read,
     policy_revision_get,
     policy_warnings_read,
+    promotion_request_get,
 )
-from warehouse.promotions.services import gate_run_start, policy_revise, revision_rules
+from warehouse.promotions.services import (
+    gate_run_start,
+    policy_revise,
+    promotion_request,
+    promotion_request_cancel,
+    revision_rules,
+    signoff_record,
+    version_archive,
+)
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -228,3 +240,121 @@ def gate_run_detail(request, name: str, number: int, run_id: int):
     version, _ = gate_version_get(user=request.user, name=name, number=number)
     page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
     return JsonResponse(gate_run_json(page.run, results=page.results))
+
+
+# --- Promotion requests and sign-offs -------------------------------------------------------------------
+
+
+def _object_body(request, fields: tuple[str, ...], example: str) -> dict:
+    """The JSON object of the body, holding no field but `fields`; every value is read by a service."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidInput({"body": [f"Send an object: {example}."]})
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidInput({key: [f"Unknown field; expected {', '.join(fields)}."] for key in unknown})
+    return body
+
+
+def _optional_text(body: dict, field: str) -> str:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput({field: ["Must be text."]})
+    return value or ""
+
+
+def _version_promotions(version) -> list[PromotionRequest]:
+    rows = list(
+        PromotionRequest.objects.filter(version=version)
+        .select_related(
+            "requested_by", "closed_by", "overridden_by", "gate_run__policy_revision__policy__model"
+        )
+        .order_by("-created_at", "-pk")
+    )
+    for row in rows:
+        row.model, row.version = version.model, version
+    return rows
+
+
+def _signoffs(promotion) -> list[SignOff]:
+    return list(
+        SignOff.objects.filter(request=promotion).select_related("signer").order_by("created_at", "pk")
+    )
+
+
+def _promotion_get(request, name: str, promotion_id: int):
+    model = model_get_for_user(user=request.user, name=name)
+    return promotion_request_get(model=model, request_id=promotion_id)
+
+
+def _promotion_answer(promotion) -> dict:
+    return promotion_json(promotion, signoffs=_signoffs(promotion))
+
+
+@api_endpoint(methods=("GET", "POST"))
+def promotions(request, name: str, number: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    if request.method == "POST":
+        body = _object_body(
+            request,
+            ("target_stage", "justification"),
+            '{"target_stage": "staging", "justification": "..."}',
+        )
+        created = promotion_request(
+            actor=request.user,
+            version=version,
+            target_stage=body.get("target_stage"),
+            justification=body.get("justification"),
+        )
+        answer = _promotion_answer(promotion_request_get(model=version.model, request_id=created.pk))
+        response = JsonResponse(answer, status=201)
+        response["Location"] = answer["api_url"]
+        return response
+    rows = _version_promotions(version)
+    return JsonResponse({"count": len(rows), "results": [promotion_json(row) for row in rows]})
+
+
+@api_endpoint(methods=("GET",))
+def promotion_detail(request, name: str, promotion_id: int):
+    return JsonResponse(_promotion_answer(_promotion_get(request, name, promotion_id)))
+
+
+@api_endpoint(methods=("POST",))
+def promotion_signoff(request, name: str, promotion_id: int):
+    promotion = _promotion_get(request, name, promotion_id)
+    body = _object_body(
+        request, ("decision", "comment", "override"), '{"decision": "approve", "comment": "..."}'
+    )
+    override = body.get("override", False)
+    if not isinstance(override, bool):
+        # "false" is truthy: only a JSON boolean may ask for an override.
+        raise InvalidInput({"override": ["Must be true or false."]})
+    signoff = signoff_record(
+        actor=request.user,
+        promotion=promotion,
+        decision=body.get("decision"),
+        comment=_optional_text(body, "comment"),
+        override=override,
+    )
+    answer = _promotion_answer(promotion_request_get(model=promotion.model, request_id=promotion.pk))
+    return JsonResponse({"signoff": signoff_json(signoff), "promotion_request": answer}, status=201)
+
+
+@api_endpoint(methods=("POST",))
+def promotion_cancel(request, name: str, promotion_id: int):
+    promotion = _promotion_get(request, name, promotion_id)
+    reason = _optional_text(_object_body(request, ("reason",), '{"reason": "..."}'), "reason")
+    promotion_request_cancel(actor=request.user, promotion=promotion, reason=reason)
+    return JsonResponse(
+        _promotion_answer(promotion_request_get(model=promotion.model, request_id=promotion.pk))
+    )
+
+
+@api_endpoint(methods=("POST",))
+def archive(request, name: str, number: int):
+    version, _ = gate_version_get(user=request.user, name=name, number=number)
+    body = _object_body(request, ("reason",), '{"reason": "..."}')
+    version_archive(actor=request.user, version=version, reason=body.get("reason"))
+    return JsonResponse(
+        version_summary_json(version_get_for_user(user=request.user, name=name, number=number))
+    )
