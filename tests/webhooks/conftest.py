@@ -117,7 +117,10 @@ def webhook_queue():
 def queued(queue: str = "webhooks") -> int:
     """How many messages wait in `queue` on the configured broker."""
     with celery_app.connection_for_write() as conn:
-        return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        try:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except conn.channel_errors:
+            return 0  # Redis has no queue until something is published to it
 
 
 def subscribe(actor, *, model=None, url: str, events=("version.registered",), description: str = ""):

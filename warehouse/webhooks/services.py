@@ -223,6 +223,8 @@ def webhook_fan_out() -> int:
     with transaction.atomic():
         cursor = _cursor_locked()
         head = AuditEvent.objects.aggregate(head=Max("sequence"))["head"] or 0
+        # The head first, then the subscriptions: a subscription commits before any event after its own,
+        # so every subscription that should receive an event up to the head is visible by now.
         subscriptions = list(WebhookSubscription.objects.filter(active=True).select_related("model"))
         position = cursor.last_sequence
         if subscriptions:
