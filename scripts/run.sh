@@ -65,7 +65,7 @@ all_running() {
 # Each line is labelled with the process that wrote it. The labeller ignores Ctrl-C, so it still passes on
 # what the worker says while it shuts down; it ends when the process it labels does.
 label() { trap '' INT; exec awk -v label="$1" '{ print label $0; fflush() }'; }
-# No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, and gates for the gate runs).
+# No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, gates for the gate runs, webhooks).
 "$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 > >(label "[worker] ") 2>&1 &
 pids+=($!)
 "$VENV/bin/celery" -A warehouse beat --loglevel=INFO --schedule "$VAR_DIR/celerybeat-schedule" \

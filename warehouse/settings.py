@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "warehouse.cards",
     "warehouse.promotions",
     "warehouse.api",
+    "warehouse.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -195,9 +196,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 # A named queue per kind of work: a burst of gates never waits behind other work, nor holds it up. A
 # worker started without -Q consumes every queue listed here.
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"))
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"), Queue("webhooks"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"promotions.gate_run_execute": {"queue": "gates"}}
+CELERY_TASK_ROUTES = {
+    "promotions.gate_run_execute": {"queue": "gates"},
+    # A slow receiver holds up other receivers' deliveries at most, never gates or sweeps.
+    "webhooks.deliver": {"queue": "webhooks"},
+    "webhooks.fan_out": {"queue": "webhooks"},
+}
 CELERY_BEAT_SCHEDULE = {
     # On the default queue, so a backlog of gates never delays the sweep; a sweep older than its
     # interval is dropped rather than piled up.
@@ -205,6 +211,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "promotions.gate_runs_sweep",
         "schedule": 60.0,
         "options": {"queue": "celery", "expires": 55},
+    },
+    # Fans out what the audit listener missed, and queues retries that are due and deliveries the broker
+    # lost. Retries are only as punctual as this interval.
+    "sweep-webhooks": {
+        "task": "webhooks.sweep",
+        "schedule": 15.0,
+        "options": {"queue": "celery", "expires": 14},
     },
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -247,6 +260,22 @@ if not CELERY_BROKER_URL.startswith("filesystem://") and (
     )
 # Publishing happens after the request's commit: give up fast, the sweeper retries.
 GATE_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+# Outgoing webhooks. Targets on loopback, link-local or private addresses are refused unless this is on
+# (a receiver on the same network, or tests with a local receiver). Each attempt waits at most
+# WEBHOOK_TIMEOUT_SECONDS to connect and for each read; a failed attempt is retried after
+# WEBHOOK_RETRY_BASE_SECONDS × 2^(attempt-1), at most WEBHOOK_RETRY_MAX_SECONDS, up to WEBHOOK_MAX_ATTEMPTS.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
+# A worker holds a delivery this long; past that, the sweeper hands it to another (it may then arrive twice:
+# receivers deduplicate on X-Warehouse-Delivery). Longer than a connect and a read.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", max(60, 4 * WEBHOOK_TIMEOUT_SECONDS))
+# A delivery queued this long ago and still pending is queued again (the broker lost it).
+WEBHOOK_REQUEUE_AFTER_SECONDS = env_int("WEBHOOK_REQUEUE_AFTER_SECONDS", 300)
+WEBHOOK_PUBLISH_RETRY_POLICY = GATE_PUBLISH_RETRY_POLICY
 
 LOGGING = {
     "version": 1,

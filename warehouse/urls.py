@@ -14,6 +14,7 @@ urlpatterns = [
     # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.
     path("", include("warehouse.promotions.urls")),
     path("audit/", registry_views.audit_trail, name="audit-trail"),
+    path("webhooks/", include("warehouse.webhooks.urls")),
     path("api/v1/", include("warehouse.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,8 @@
 import contextlib
 import contextvars
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +15,38 @@ from warehouse import clock
 from warehouse.audit.chain import event_content, event_hash
 from warehouse.audit.models import GENESIS_HASH, AuditEvent
 
+logger = logging.getLogger(__name__)
+
 # Any constant works; it only has to be the same for every writer of the chain.
 AUDIT_CHAIN_LOCK_KEY = 0x57A4E401
 
 _via: contextvars.ContextVar[str] = contextvars.ContextVar("audit_via", default="")
+
+# Called, without arguments, after a transaction that recorded events commits: the trail is an outbox
+# that other apps (webhooks) read from. Registered once, at start-up, by the apps that read it.
+_listeners: list[Callable[[], None]] = []
+
+
+def audit_listener_add(listener: Callable[[], None]) -> None:
+    """Call `listener()` after each commit of a transaction that recorded at least one event."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _listeners_notify() -> None:
+    for listener in list(_listeners):
+        try:
+            listener()
+        except Exception:  # noqa: BLE001 - the events are committed; a listener must not undo the caller
+            logger.exception("Audit listener %r failed after commit.", listener)
+
+
+def _listeners_scheduled() -> bool:
+    # One notification per transaction, however many events it records. Django keeps the pending
+    # callbacks as (savepoint ids, function, robust); one dropped with a rolled-back savepoint is gone
+    # from the list, so an event recorded after that schedules it again.
+    pending = getattr(transaction.get_connection(), "run_on_commit", ())
+    return any(entry[1] is _listeners_notify for entry in pending)
 
 
 @contextlib.contextmanager
@@ -97,7 +126,7 @@ def audit_record(
             model_name=model_name,
             data=payload,
         )
-        return AuditEvent.objects.create(
+        event = AuditEvent.objects.create(
             sequence=sequence,
             created_at=created_at,
             actor_id=actor_id,
@@ -112,3 +141,6 @@ def audit_record(
             prev_hash=prev_hash,
             hash=event_hash(prev_hash, content),
         )
+        if _listeners and not _listeners_scheduled():
+            transaction.on_commit(_listeners_notify)
+        return event
