@@ -811,6 +811,9 @@ def signoff_record(
         problem = _text_problem(comment or "-", required="")
     if problem:
         errors["comment"] = [problem]
+    if not isinstance(override, bool):
+        errors["override"] = ["true or false."]
+        override = False
     if override and decision == Decision.REJECT:
         errors["override"] = ["An override approves; to reject, reject."]
     if errors:
@@ -972,6 +975,8 @@ def promotion_request_cancel(*, actor, promotion: PromotionRequest, reason: str 
             permission="requester",
             attempted=f"cancel request #{promotion.pk}, which someone else asked for",
         )
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput({"reason": ["Must be text."]}, "Nothing was cancelled.")
     reason = (reason or "").strip()[:2000] or "Withdrawn by the requester."
     try:
         with transaction.atomic():
