@@ -3,7 +3,7 @@ whatever the number of runs, results, slices or revisions."""
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 
@@ -480,6 +480,12 @@ def _request_queryset() -> QuerySet[PromotionRequest]:
     )
 
 
+# Who signed each request, in one more query for a whole list of them.
+_SIGNERS = Prefetch(
+    "signoffs", queryset=SignOff.objects.select_related("signer").order_by("created_at", "pk")
+)
+
+
 def _bind(promotions: list[PromotionRequest]) -> list[PromotionRequest]:
     # Templates name versions as `model/vN`: the model is already loaded, share it.
     for promotion in promotions:
@@ -709,6 +715,7 @@ def review_queue(*, user, limit: int = REQUESTS_SHOWN) -> ReviewQueue:
         list(
             _request_queryset()
             .filter(requested_by=user, model__in=visible)
+            .prefetch_related(_SIGNERS)
             .order_by("-created_at", "-pk")[:limit]
         )
     )
@@ -745,7 +752,14 @@ def version_requests_panel(*, user, version: ModelVersion, access: ModelAccess |
     """The promotion part of the version page: its requests (one query) and what `user` may do."""
     access = access or model_access(user, version.model)
     next_stage = NEXT_STAGE.get(version.stage)
-    requests = _bind(list(_request_queryset().filter(version=version).order_by("-created_at", "-pk")[:20]))
+    requests = _bind(
+        list(
+            _request_queryset()
+            .filter(version=version)
+            .prefetch_related(_SIGNERS)
+            .order_by("-created_at", "-pk")[:20]
+        )
+    )
     in_production = version.stage == Stage.PRODUCTION
     can_archive = version.stage != Stage.ARCHIVED and access.can("registry.archive_version")
     if in_production:
@@ -766,6 +780,7 @@ def model_open_requests(*, model: RegisteredModel) -> list[PromotionRequest]:
         list(
             _request_queryset()
             .filter(model=model, state__in=OPEN_REQUEST_STATES)
+            .prefetch_related(_SIGNERS)
             .order_by("created_at", "pk")
         )
     )
