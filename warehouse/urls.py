@@ -10,7 +10,8 @@ urlpatterns = [
     path("", registry_views.home, name="home"),
     path("accounts/", include("warehouse.accounts.urls")),
     path("models/", include("warehouse.registry.urls")),
-    path("register/", include("warehouse.cards.urls")),
+    # /register/ and the card pages: /models/<name>/versions/<n>/card/…
+    path("", include("warehouse.cards.urls")),
     # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.
     path("", include("warehouse.promotions.urls")),
     path("audit/", registry_views.audit_trail, name="audit-trail"),

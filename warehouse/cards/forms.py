@@ -5,6 +5,9 @@ import re
 
 from django import forms
 
+from warehouse.cards.markdown import markdown_to_safe_html
+from warehouse.cards.sections import Section
+from warehouse.cards.services import MAX_SECTION_LENGTH
 from warehouse.registry.models import ArtifactKind
 
 _LIST_ITEM = re.compile(
@@ -185,3 +188,46 @@ def _field_for(path: str) -> tuple[str, str]:
     if path.startswith("card"):
         return "card", ""
     return path, ""
+
+
+# --- The card editor ------------------------------------------------------------------------------------
+
+
+class CardForm(forms.Form):
+    """One Markdown field per section, and a line saying what changed. The service decides what is valid."""
+
+    summary = forms.CharField(
+        required=False,
+        max_length=300,
+        label="What changed",
+        widget=forms.TextInput(attrs={"placeholder": "Known failures: add the travel-merchant drift"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, label in Section.choices:
+            self.fields[key] = forms.CharField(
+                required=False,
+                label=label,
+                max_length=MAX_SECTION_LENGTH,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 6, "data-section": key, "spellcheck": "true"}),
+            )
+
+    def sections(self) -> dict[str, str]:
+        return {key: self.cleaned_data.get(key) or "" for key in Section.values}
+
+    def section_fields(self, preview: dict[str, str] | None):
+        """Each section's field with its preview HTML (sanitised; empty until asked for)."""
+        return [(self[key], (preview or {}).get(key, "")) for key in Section.values]
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for path, problems in errors.items():
+            field = path.split(".", 1)[1] if path.startswith("sections.") else path
+            for problem in problems:
+                self.add_error(field if field in self.fields else None, problem)
+
+
+def rendered_preview(sections: dict[str, str]) -> dict[str, str]:
+    """What the card would store for `sections`: the same renderer and sanitiser as a save."""
+    return {key: markdown_to_safe_html(text) for key, text in sections.items() if text.strip()}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.http import Http404
 
@@ -17,9 +17,9 @@ from warehouse.audit.services import audit_record
 from warehouse.cards.markdown import markdown_to_safe_html
 from warehouse.cards.models import CardRevision, ModelCard
 from warehouse.cards.sections import HEADING_ALIASES, Section
-from warehouse.errors import InvalidInput
+from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.evidence import Evidence, evidence_parse
-from warehouse.registry.models import ModelVersion, RegisteredModel
+from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import (
     ModelNameTaken,
     description_problem,
@@ -77,10 +77,21 @@ def _sections_from_document(document: str, path: str) -> dict[str, str]:
 
 
 def card_revise(*, actor, version: ModelVersion, sections: dict[str, str], summary: str = "") -> CardRevision:
-    """Save a new revision of the version's card (creating the card on first save)."""
+    """Save a new revision of the version's card (creating the card on first save).
+
+    `sections` is {section: Markdown}; unknown sections, non-text and overlong text are refused with the
+    field path, and nothing is written. Empty sections are dropped. A save that changes nothing is refused:
+    a revision is a change.
+    """
     model_access(actor, version.model).require(
         "registry.edit_card", attempted=f"edit the card of {version.identifier}"
     )
+    sections = card_sections_parse(sections, path="sections")
+    if not isinstance(summary, str) or len(summary) > 300 or "\x00" in summary:
+        raise InvalidInput({"summary": ["A line of at most 300 characters."]})
+    current = CardRevision.objects.filter(card__version=version, card__current=models.F("pk")).first()
+    if current is not None and current.sections == sections:
+        raise InvalidInput({"sections": ["Nothing changed: the card already reads like this."]})
     return _card_revise_allowed(
         actor=actor, version=version, sections=sections, sections_html=_rendered(sections), summary=summary
     )
@@ -287,4 +298,34 @@ def candidate_register_named(*, actor, model_name: str, registration: Registrati
         raise Http404("No such model, or you may not see it.")
     return candidate_register(
         actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
+    )
+
+
+def card_prefill(*, actor, version: ModelVersion) -> CardRevision:
+    """Start a draft's card from the newest earlier version's card, as a new revision.
+
+    Only for Draft versions: a card people have reviewed for a move up is not overwritten wholesale.
+    """
+    from warehouse.cards.selectors import previous_card_version
+
+    model_access(actor, version.model).require(
+        "registry.edit_card", attempted=f"edit the card of {version.identifier}"
+    )
+    if version.stage != Stage.DRAFT:
+        raise Conflict(
+            f"{version.identifier} is in {Stage(version.stage).label}: only a Draft's card is prefilled.",
+            code="not_draft",
+        )
+    source = previous_card_version(version=version)
+    if source is None:
+        raise Conflict(
+            f"No earlier version of {version.model.name} has a card to start from.", code="no_source"
+        )
+    sections = dict(source.card.current.sections)
+    return _card_revise_allowed(
+        actor=actor,
+        version=version,
+        sections=sections,
+        sections_html=_rendered(sections),
+        summary=f"Prefilled from v{source.number}'s card",
     )

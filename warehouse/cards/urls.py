@@ -4,4 +4,15 @@ from warehouse.cards import views
 
 app_name = "cards"
 
-urlpatterns = [path("", views.version_register, name="register")]
+CARD = "models/<slug:name>/versions/<int:number>/card/"
+
+urlpatterns = [
+    path("register/", views.version_register, name="register"),
+    path(CARD, views.card_detail, name="card"),
+    path(f"{CARD}edit/", views.card_edit, name="card-edit"),
+    path(f"{CARD}preview/", views.card_preview, name="card-preview"),
+    path(f"{CARD}prefill/", views.card_prefill_view, name="card-prefill"),
+    path(f"{CARD}history/", views.card_history, name="card-history"),
+    path(f"{CARD}diff/", views.card_diff, name="card-diff"),
+    path(f"{CARD}compare/", views.card_compare, name="card-compare"),
+]

@@ -1,15 +1,23 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from warehouse.accounts.permissions import models_visible_to
-from warehouse.cards.forms import RegistrationForm
-from warehouse.cards.services import candidate_register_named, registration_parse
-from warehouse.errors import InvalidInput
-from warehouse.registry.models import ArtifactKind, RegisteredModel
-from warehouse.registry.selectors import model_filter_choices
+from warehouse.accounts.permissions import models_visible_to, permission_denied
+from warehouse.cards.forms import CardForm, RegistrationForm, rendered_preview
+from warehouse.cards.selectors import (
+    card_page,
+    card_revision_get,
+    card_revisions,
+    card_version_get,
+    previous_card_version,
+    sections_diff,
+)
+from warehouse.cards.services import candidate_register_named, card_prefill, card_revise, registration_parse
+from warehouse.errors import Conflict, InvalidInput
+from warehouse.registry.models import ArtifactKind, RegisteredModel, Stage
+from warehouse.registry.selectors import model_filter_choices, model_get_with_access
 
 
 @login_required
@@ -50,4 +58,179 @@ def version_register(request):
             "artifact_kinds": ArtifactKind.choices,
         },
         status=status,
+    )
+
+
+# --- The card pages -------------------------------------------------------------------------------------
+
+
+def _card_target(request, name: str, number: int):
+    """The version whose card is asked for, and what the reader may do on its model (404 if unseen)."""
+    model, access = model_get_with_access(user=request.user, name=name)
+    return card_version_get(model=model, number=number), access
+
+
+def _refuse_edit(request, version):
+    return permission_denied(
+        actor=request.user,
+        target=version.model,
+        permission="registry.edit_card",
+        attempted=f"edit the card of {version.identifier}",
+    )
+
+
+@login_required
+@require_GET
+def card_detail(request, name: str, number: int):
+    version, access = _card_target(request, name, number)
+    page = card_page(version=version)
+    return render(
+        request,
+        "cards/card.html",
+        {
+            "page": page,
+            "version": version,
+            "model": version.model,
+            "can_edit": access.can("registry.edit_card"),
+            "previous": previous_card_version(version=version) if version.stage == Stage.DRAFT else None,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def card_edit(request, name: str, number: int):
+    """Every section side by side with its preview. Without JavaScript, "Preview" re-renders this page with
+    the preview filled in; with it, the preview follows typing (static/js/card-editor.js)."""
+    version, access = _card_target(request, name, number)
+    if not access.can("registry.edit_card"):
+        raise _refuse_edit(request, version)
+    current = card_page(version=version).revision
+    status, preview = 200, None
+    if request.method == "POST":
+        form = CardForm(request.POST)
+        if form.is_valid():
+            if "preview" in request.POST:
+                preview = rendered_preview(form.sections())
+            else:
+                try:
+                    revision = card_revise(
+                        actor=request.user,
+                        version=version,
+                        sections=form.sections(),
+                        summary=form.cleaned_data["summary"],
+                    )
+                except InvalidInput as error:
+                    form.add_service_errors(error.errors)
+                else:
+                    messages.success(request, f"Saved revision {revision.number} of the card.")
+                    return redirect("cards:card", name, number)
+        if form.errors:
+            status = 400
+    else:
+        form = CardForm(initial=current.sections if current is not None else {})
+    return render(
+        request,
+        "cards/card_edit.html",
+        {
+            "form": form,
+            "version": version,
+            "model": version.model,
+            "revision": current,
+            "preview": preview,
+            "section_fields": form.section_fields(preview),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def card_preview(request, name: str, number: int):
+    """The live preview: Markdown in, the HTML the card would store out, sanitised by the same code."""
+    version, access = _card_target(request, name, number)
+    if not access.can("registry.edit_card"):
+        raise _refuse_edit(request, version)
+    form = CardForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    return JsonResponse({"html": rendered_preview(form.sections())})
+
+
+@login_required
+@require_POST
+def card_prefill_view(request, name: str, number: int):
+    version, _ = _card_target(request, name, number)
+    try:
+        revision = card_prefill(actor=request.user, version=version)
+    except Conflict as refusal:
+        messages.error(request, f"Nothing was prefilled: {refusal.message}")
+    else:
+        messages.success(
+            request, f"{revision.summary}: revision {revision.number}. Edit it to fit this version."
+        )
+    return redirect("cards:card", name, number)
+
+
+@login_required
+@require_GET
+def card_history(request, name: str, number: int):
+    version, access = _card_target(request, name, number)
+    revisions = card_revisions(version=version)
+    others = list(
+        version.model.versions.exclude(pk=version.pk).filter(card__current__isnull=False).order_by("-number")
+    )
+    return render(
+        request,
+        "cards/card_history.html",
+        {"version": version, "model": version.model, "revisions": revisions, "others": others},
+    )
+
+
+def _number(request, key: str) -> int:
+    raw = request.GET.get(key, "")
+    if not raw.isdigit():
+        raise Http404(f"Say which revision: ?{key}=<number>.")
+    return int(raw)
+
+
+@login_required
+@require_GET
+def card_diff(request, name: str, number: int):
+    """Two revisions of this card, section by section."""
+    version, _ = _card_target(request, name, number)
+    before = card_revision_get(version=version, number=_number(request, "from"))
+    after = card_revision_get(version=version, number=_number(request, "to"))
+    return render(
+        request,
+        "cards/card_diff.html",
+        {
+            "version": version,
+            "model": version.model,
+            "title": f"Revision {before.number} → revision {after.number}",
+            "before_label": f"r{before.number} by {before.author.get_username()}",
+            "after_label": f"r{after.number} by {after.author.get_username()}",
+            "diffs": sections_diff(before.sections, after.sections),
+        },
+    )
+
+
+@login_required
+@require_GET
+def card_compare(request, name: str, number: int):
+    """This version's card against another version's card, section by section."""
+    version, _ = _card_target(request, name, number)
+    other = card_version_get(model=version.model, number=_number(request, "with"))
+    mine, theirs = card_page(version=version).revision, card_page(version=other).revision
+    return render(
+        request,
+        "cards/card_diff.html",
+        {
+            "version": version,
+            "model": version.model,
+            "title": f"v{other.number}'s card → v{version.number}'s card",
+            "before_label": f"v{other.number}",
+            "after_label": f"v{version.number}",
+            "diffs": sections_diff(theirs.sections if theirs else {}, mine.sections if mine else {}),
+        },
     )

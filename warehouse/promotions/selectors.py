@@ -784,3 +784,23 @@ def model_open_requests(*, model: RegisteredModel) -> list[PromotionRequest]:
             .order_by("created_at", "pk")
         )
     )
+
+
+# --- What a card must hold ------------------------------------------------------------------------------
+
+
+def card_required_sections(*, version: ModelVersion) -> tuple[tuple[str, ...], str]:
+    """The card sections the policy in force requires for `version`'s next move up (for a version already
+    in Production or Archived, those of the move to Production), and where the rule comes from. Named by
+    `settings.CARD_REQUIRED_SECTIONS` for the card pages."""
+    target = NEXT_STAGE.get(version.stage, Stage.PRODUCTION)
+    revision = policy_in_force_read(model=version.model)
+    rules = _section_of(revision, target)
+    if rules is None:
+        from warehouse.cards.selectors import DEFAULT_REQUIRED_SECTIONS
+
+        return DEFAULT_REQUIRED_SECTIONS, "the default list (the policy in force could not be read)"
+    source = revision.policy.model.name if revision.policy.model_id else "the global default"
+    source_stage = Stage(version.stage).label if version.stage in NEXT_STAGE else "Staging"
+    where = f"the promotion policy ({source}, r{revision.number}) for {source_stage} → {Stage(target).label}"
+    return tuple(rules.required_card_sections), where
