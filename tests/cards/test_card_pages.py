@@ -186,3 +186,22 @@ def test_the_card_page_runs_the_same_queries_whatever_the_slices_and_history(
     with django_assert_max_num_queries(25) as many:
         client.get(_url("cards:card", big))
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_lone_surrogate_is_refused_not_a_crash(contributor, carded):
+    from warehouse.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as raised:
+        card_revise(actor=contributor, version=carded, sections={"task": "Scores \ud800 payments."})
+    assert "sections.task" in raised.value.errors
+    assert carded.card.revisions.count() == 1
+
+
+def test_table_alignment_survives_sanitising(contributor, carded):
+    revision = card_revise(
+        actor=contributor,
+        version=carded,
+        sections={**CARD, "evaluation_notes": "| a | b |\n|:--|--:|\n| 1 | 2 |"},
+    )
+    html = revision.sections_html["evaluation_notes"]
+    assert 'align="left"' in html and 'align="right"' in html and "style" not in html

@@ -64,3 +64,31 @@ def test_the_demo_fraud_scorer_card_reads_right(live_server, demo, chromium):
     page.screenshot(path=str(RESULTS / "card-page-print.png"), full_page=True)
     page.pdf(path=str(RESULTS / "card-page.pdf"))  # the clean PDF a product lead prints from the browser
     assert problems == []
+
+
+def test_the_editor_previews_as_one_types_and_saves_a_revision(
+    live_server, model, version, contributor, chromium
+):
+    from tests.e2e.conftest import PASSWORD
+
+    edit_path = reverse("cards:card-edit", args=[model.name, version.number])
+    page = chromium.new_page(viewport={"width": 1360, "height": 1000})
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.goto(live_server.url + edit_path)
+    page.fill("#id_username", contributor.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{edit_path}")
+
+    page.fill("#id_task", "Scores **card payments** <script>alert(1)</script><b onmouseover=alert(1)>!</b>")
+    preview = page.locator("[data-preview-for=task]")
+    preview.locator("strong", has_text="card payments").wait_for()
+    assert "<script" not in preview.inner_html() and "onmouseover" not in preview.inner_html()
+    page.fill("#id_summary", "Task written")
+    page.click("text=Save a new revision")
+    page.wait_for_url(f"**{reverse('cards:card', args=[model.name, version.number])}")
+    assert "card payments" in page.locator("#task").inner_text()
+    assert problems == []

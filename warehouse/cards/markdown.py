@@ -52,7 +52,11 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 def markdown_to_safe_html(source: str) -> str:
     # No extension that lets authors write attributes (attr_list): an attribute is a way in for script.
     html = markdown_lib.markdown(
-        source, extensions=["tables", "fenced_code", "sane_lists"], output_format="html"
+        source,
+        # Column alignment as the `align` attribute (allowed below), not as a style (stripped).
+        extensions=["tables", "fenced_code", "sane_lists"],
+        extension_configs={"tables": {"use_align_attribute": True}},
+        output_format="html",
     )
     return nh3.clean(
         html,
