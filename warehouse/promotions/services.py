@@ -848,7 +848,13 @@ def signoff_record(
     in_force = policy_in_force(model=promotion.model)
     try:
         with transaction.atomic():
-            return _signoff_locked(actor, promotion, decision, comment, override, eligibility.role, in_force)
+            outcome = _signoff_locked(
+                actor, promotion, decision, comment, override, eligibility.role, in_force
+            )
+        if isinstance(outcome, Conflict):
+            # Raised after the commit, so that the request stays superseded.
+            raise outcome
+        return outcome
     except Conflict as refusal:
         _audit_refusal(
             actor=actor,
@@ -869,11 +875,7 @@ def _signoff_denied(actor, promotion, permission, attempted, message):
     return denied
 
 
-class _Superseded(Exception):
-    pass
-
-
-def _signoff_locked(actor, promotion, decision, comment, override, role, in_force) -> SignOff:
+def _signoff_locked(actor, promotion, decision, comment, override, role, in_force) -> SignOff | Conflict:
     locked = _request_locked(promotion)
     if not locked.is_open:
         raise Conflict(
@@ -893,8 +895,8 @@ def _signoff_locked(actor, promotion, decision, comment, override, role, in_forc
             f"The promotion policy changed since the gate ran (now revision {in_force.number}). "
             "Ask again: a new gate run under the new rules is needed.",
         )
-        # Committed with the refusal: the request stays superseded.
-        raise Conflict(
+        # Returned, not raised: raising here would roll the supersession back with the transaction.
+        return Conflict(
             "The promotion policy changed since this request's gate ran; the request is superseded. "
             "Nothing was signed.",
             code="policy_changed",
@@ -1073,11 +1075,12 @@ def version_archive(*, actor, version: ModelVersion, reason: str):
             promotions_after_stage_change(version=version, from_stage=from_stage, to_stage=Stage.ARCHIVED)
             return transition
     except Conflict as refusal:
-        if refusal.code == "stage_changed":
-            _audit_refusal(
-                actor=actor,
-                action="version.stage_change_refused",
-                promotion_or_version=version,
-                refusal=refusal,
-            )
+        # Every refusal, not only ours: the one version_transition wrote went with this transaction.
+        _audit_refusal(
+            actor=actor,
+            action="version.stage_change_refused",
+            promotion_or_version=version,
+            refusal=refusal,
+            to=Stage.ARCHIVED.value,
+        )
         raise
