@@ -400,7 +400,6 @@ def test_only_those_who_may_request_promotion_do(client, contract, request, mode
         ({"decision": "reject", "comment": "   "}, {"comment"}),
         ({"decision": "approve", "comment": ["fine"]}, {"comment"}),
         ({"decision": "approve", "override": "false"}, {"override"}),
-        ({"decision": "approve", "override": True}, {"comment"}),
         ({"decision": "reject", "comment": "No.", "override": True}, {"override"}),
         ({"decision": "approve", "by": "rita"}, {"by"}),
     ],
@@ -420,6 +419,22 @@ def test_a_bad_signoff_body_is_400_and_writes_nothing(
     assert written() == before
     promotion.refresh_from_db()
     assert promotion.state == RequestState.AWAITING_SIGNOFF
+
+
+def test_an_override_without_the_permission_is_a_403_whatever_the_body(
+    client, contract, model, draft, contributor, reviewer
+):
+    # Who may act is decided before what they wrote: no justification, still a refusal on the record.
+    promotion = requested(draft, contributor)
+    before = AuditEvent.objects.filter(action="permission.denied").count()
+    response = post_json(
+        client,
+        request_path(promotion, "signoffs"),
+        {"decision": "approve", "override": True},
+        **bearer(reviewer),
+    )
+    assert response.status_code == 403, response.content
+    assert AuditEvent.objects.filter(action="permission.denied").count() == before + 1
 
 
 @pytest.mark.parametrize("who", ["requester", "registrant"])

@@ -14,6 +14,8 @@ import re
 from django.conf import settings
 
 from warehouse.api.http import MAX_BODY_BYTES
+from warehouse.cards.interchange import TOOLKIT_SCHEMA_VERSION
+from warehouse.cards.models import CardRevision
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
 from warehouse.promotions.models import Decision, GateState, RequestState
@@ -1007,6 +1009,248 @@ def _promotion_schemas() -> dict:
     }
 
 
+# --- Model cards -------------------------------------------------------------------------------------------
+
+
+CARD_SUMMARY_MAX = CardRevision._meta.get_field("summary").max_length
+
+
+def _card_schemas() -> dict:
+    section_keys = list(Section.values)
+    link = {"type": "string", "format": "uri"}
+    nullable_text = {"type": ["string", "null"]}
+    return {
+        "CardUpdate": _object(
+            {
+                "sections": {
+                    "description": (
+                        "The whole card: every section the card keeps (a section left out, or empty, is "
+                        "emptied). An object of sections, or one Markdown document whose `## Heading`s "
+                        "name them, as at registration."
+                    ),
+                    "anyOf": [
+                        _ref("CardSections"),
+                        {"type": "string", "maxLength": MAX_SECTION_LENGTH * 4, "pattern": r"^[^\x00]*$"},
+                    ],
+                },
+                "summary": {
+                    "type": "string",
+                    "maxLength": CARD_SUMMARY_MAX,
+                    "pattern": r"^[^\x00]*$",
+                    "description": "What changed, in a line; shown in the card's history.",
+                },
+            },
+            required=("sections",),
+        ),
+        "Card": _object(
+            {
+                "model": {"type": "string"},
+                "version": {"type": "integer", "minimum": 1},
+                "id": {"type": "string", "pattern": r"^[a-z0-9-]+/v[0-9]+$"},
+                "stage": _ref("Stage"),
+                "revision": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "The number of the current revision; null for a card never written.",
+                },
+                "author": nullable_text | {"description": "Username of the current revision's author."},
+                "created_at": {"type": ["string", "null"], "format": "date-time"},
+                "summary": nullable_text,
+                "sections": _object(
+                    {key: {"type": "string"} for key in section_keys},
+                    closed=False,
+                    description="The written sections, as Markdown, in reading order; empty ones are absent.",
+                ),
+                "sections_html": _object(
+                    {key: {"type": "string"} for key in section_keys},
+                    closed=False,
+                    description=(
+                        "Each written section rendered to HTML once, on write, and sanitised (no script, "
+                        "event handlers, frames or forms; links only http, https and mailto)."
+                    ),
+                ),
+                "completeness": _object(
+                    {
+                        "filled": {"type": "array", "items": {"type": "string", "enum": section_keys}},
+                        "empty": {"type": "array", "items": {"type": "string", "enum": section_keys}},
+                        "required": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": section_keys},
+                            "description": (
+                                "What the promotion policy in force requires for the version's next move up "
+                                "(for a version in Production or Archived, the move to Production)."
+                            ),
+                        },
+                        "missing": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": section_keys},
+                            "description": "Required sections that are empty: the card-sections check fails.",
+                        },
+                        "required_by": {"type": "string", "description": "Where the requirement comes from."},
+                    },
+                    required=("filled", "empty", "required", "missing", "required_by"),
+                    closed=False,
+                    description=(
+                        "Which sections are written, which are empty, and which required ones are missing."
+                    ),
+                ),
+                "exports": _object(
+                    {"huggingface": link, "toolkit": link},
+                    required=("huggingface", "toolkit"),
+                    closed=False,
+                ),
+                "url": link | {"description": "The card page, for people."},
+                "api_url": link,
+            },
+            required=(
+                "model",
+                "version",
+                "id",
+                "stage",
+                "revision",
+                "author",
+                "created_at",
+                "summary",
+                "sections",
+                "sections_html",
+                "completeness",
+                "exports",
+                "url",
+                "api_url",
+            ),
+            closed=False,
+        ),
+        "CardToolkit": _object(
+            {
+                "schema_version": {"type": "string", "const": TOOLKIT_SCHEMA_VERSION},
+                "model_details": {"type": "object"},
+                "model_parameters": {"type": "object"},
+                "quantitative_analysis": {"type": "object"},
+                "considerations": {"type": "object"},
+            },
+            required=("schema_version", "model_details", "quantitative_analysis"),
+            description=(
+                f"A Model Card Toolkit model card (JSON schema v{TOOLKIT_SCHEMA_VERSION}): `model_details` "
+                "(name, overview, the whole written card as `documentation`, owners, version, the source "
+                "run's https link, the weights' URI as `path`), `model_parameters.data` (the evaluation "
+                "and training data), `quantitative_analysis.performance_metrics` (each overall metric with "
+                '`slice` "", then each slice metric; values as strings) and `considerations` (task and '
+                "out-of-scope uses as `use_cases`, known failures as `limitations`, the latency and cost "
+                "profile and notes as `tradeoffs`, `ethical_considerations`)."
+            ),
+        ),
+    }
+
+
+def _card_paths(name: dict, number: dict, read_errors: dict) -> dict:
+    def attachment(filename: str) -> dict:
+        return {
+            "Content-Disposition": {
+                "schema": {"type": "string"},
+                "description": f'`attachment; filename="{filename}"`.',
+            }
+        }
+
+    return {
+        "/models/{name}/versions/{number}/card": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "getCard",
+                "summary": "The version's model card",
+                "description": (
+                    "The current revision: its sections as Markdown and as sanitised HTML, who wrote it and "
+                    "when, and which sections are empty. A card never written answers with `revision` null "
+                    "and every section empty. Readable by anyone who may see the model."
+                ),
+                "tags": ["cards"],
+                "responses": {"200": _json("Card", "The card as it is now."), **read_errors},
+            },
+            "put": {
+                "operationId": "reviseCard",
+                "summary": "Save the card as a new revision",
+                "description": (
+                    "Replaces the written sections; nothing is overwritten: each save is a new revision "
+                    "with its author, time and summary, and an audit event; a save that changes nothing is "
+                    "refused (400 on `sections`). Any stage's card may be edited (the evidence stays "
+                    "immutable). Needs the card edit permission on the model (refusals are audited). "
+                    "Session callers send the CSRF token in the X-CSRFToken header."
+                ),
+                "tags": ["cards"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("CardUpdate"),
+                            "examples": {
+                                "revise": {
+                                    "value": {
+                                        "sections": {
+                                            "task": "Scores card payments for fraud before authorisation.",
+                                            "known_failures": "Merchants in their first week score high.",
+                                            "owners_contacts": "payments-ml@example.com",
+                                        },
+                                        "summary": "Known failures from the October incident review.",
+                                    }
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("Card", "Saved: the card at its new revision."),
+                    "400": _response_ref("BadRequest"),
+                    "401": _response_ref("Unauthorized"),
+                    "403": _response_ref("Forbidden"),
+                    "404": _response_ref("NotFound"),
+                },
+            },
+        },
+        "/models/{name}/versions/{number}/card/export/huggingface": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "exportCardHuggingFace",
+                "summary": "The card as a Hugging Face style README.md",
+                "description": (
+                    "YAML front matter with `model-index` (one result: the evaluation dataset and every "
+                    "overall metric, in the Hub's schema), `tags`, and a `warehouse` block with the "
+                    "version's identity, metric directions and every slice metric; then each written "
+                    "section under a `## <Section>` heading, in reading order. Importing it back into a "
+                    "Draft's card gives the same sections."
+                ),
+                "tags": ["cards"],
+                "responses": {
+                    "200": {
+                        "description": "The README.md.",
+                        "headers": attachment("<model>-v<number>-README.md"),
+                        "content": {"text/markdown": {"schema": {"type": "string"}}},
+                    },
+                    **read_errors,
+                },
+            },
+        },
+        "/models/{name}/versions/{number}/card/export/toolkit": {
+            "parameters": [name, number],
+            "get": {
+                "operationId": "exportCardToolkit",
+                "summary": "The card as Model Card Toolkit JSON",
+                "description": (
+                    "Valid against the Model Card Toolkit's JSON schema v"
+                    f"{TOOLKIT_SCHEMA_VERSION}, slices included."
+                ),
+                "tags": ["cards"],
+                "responses": {
+                    "200": {
+                        "description": "The model card.",
+                        "headers": attachment("<model>-v<number>-model-card.json"),
+                        "content": {"application/json": {"schema": _ref("CardToolkit")}},
+                    },
+                    **read_errors,
+                },
+            },
+        },
+    }
+
+
 # --- Answers shared by the operations --------------------------------------------------------------------
 
 
@@ -1148,6 +1392,7 @@ def _paths() -> dict:
     return {
         **_promotion_paths(name, number, read_errors),
         **_request_paths(name, number, read_errors),
+        **_card_paths(name, number, read_errors),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -1708,7 +1953,7 @@ def openapi_document() -> dict:
             "description": (
                 "Register model versions with their evidence, read models and versions, ask what is in "
                 "production, read and revise promotion policies, run quality gates, request promotion "
-                "and sign off.\n\n"
+                "and sign off, read and revise model cards and export them.\n\n"
                 'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad '
                 "input, nothing written), 401 (no or bad credentials), 403 (not allowed; recorded in the "
                 "audit trail), 404 (no such thing, or not visible to the caller), 405 (method not allowed; "
@@ -1725,6 +1970,7 @@ def openapi_document() -> dict:
             {"name": "policies"},
             {"name": "gates"},
             {"name": "promotions"},
+            {"name": "cards"},
             {"name": "meta"},
         ],
         "paths": _paths(),
@@ -1735,6 +1981,7 @@ def openapi_document() -> dict:
                 **_policy_schemas(),
                 **_gate_schemas(),
                 **_promotion_schemas(),
+                **_card_schemas(),
             },
             "responses": _responses(),
             "securitySchemes": _security_schemes(),

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.urls import reverse
 
+from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
 from warehouse.promotions.models import Decision
 from warehouse.promotions.policy import Check
@@ -251,3 +252,41 @@ def promotion_json(promotion, *, signoffs: list | None = None) -> dict:
         else:
             answer["signoffs_needed"] = None if rule is None else max(rule.count - approvals, 0)
     return answer
+
+
+# --- Model cards ----------------------------------------------------------------------------------------
+
+
+def card_json(*, version: ModelVersion, revision, completeness) -> dict:
+    """The current CardRevision of `version` (fetched with its author), or None for a card never written,
+    with its Completeness (cards.selectors.completeness_of). `version.model` is set."""
+    model = version.model
+    sections = dict(revision.sections) if revision is not None else {}
+    html = dict(revision.sections_html) if revision is not None else {}
+    filled = [key for key in Section.values if key in completeness.filled]
+    args = [model.name, version.number]
+    return {
+        "model": model.name,
+        "version": version.number,
+        "id": version.identifier,
+        "stage": version.stage,
+        "revision": revision.number if revision is not None else None,
+        "author": revision.author.get_username() if revision is not None else None,
+        "created_at": revision.created_at.isoformat() if revision is not None else None,
+        "summary": revision.summary if revision is not None else None,
+        "sections": {key: sections[key] for key in filled},
+        "sections_html": {key: html.get(key, "") for key in filled},
+        "completeness": {
+            "filled": filled,
+            "empty": [key for key in Section.values if key not in completeness.filled],
+            "required": list(completeness.required),
+            "missing": [key for key, _ in completeness.missing],
+            "required_by": completeness.source,
+        },
+        "exports": {
+            "huggingface": absolute(reverse("api:card-export-huggingface", args=args)),
+            "toolkit": absolute(reverse("api:card-export-toolkit", args=args)),
+        },
+        "url": absolute(reverse("cards:card", args=args)),
+        "api_url": absolute(reverse("api:card", args=args)),
+    }

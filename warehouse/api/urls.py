@@ -23,6 +23,17 @@ urlpatterns = [
     ),
     path("models/<str:name>/versions/<int:number>/promotions", views.promotions, name="promotions"),
     path("models/<str:name>/versions/<int:number>/archive", views.archive, name="version-archive"),
+    path("models/<str:name>/versions/<int:number>/card", views.card, name="card"),
+    path(
+        "models/<str:name>/versions/<int:number>/card/export/huggingface",
+        views.card_export_hf,
+        name="card-export-huggingface",
+    ),
+    path(
+        "models/<str:name>/versions/<int:number>/card/export/toolkit",
+        views.card_export_mct,
+        name="card-export-toolkit",
+    ),
     path("models/<str:name>/promotions/<int:promotion_id>", views.promotion_detail, name="promotion"),
     path(
         "models/<str:name>/promotions/<int:promotion_id>/signoffs",

@@ -1,14 +1,15 @@
 """REST API v1. Thin: authenticate (see http.py), read, call one service or selector, answer JSON."""
 
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from warehouse.api.http import api_endpoint, error_response, read_json
-from warehouse.api.openapi import openapi_document
+from warehouse.api.openapi import CARD_SUMMARY_MAX, openapi_document
 from warehouse.api.serializers import (
     absolute,
+    card_json,
     gate_run_json,
     model_json,
     policy_json,
@@ -18,7 +19,15 @@ from warehouse.api.serializers import (
     version_detail_json,
     version_summary_json,
 )
-from warehouse.cards.services import candidate_register_named, registration_parse
+from warehouse.cards.interchange import card_export_huggingface, card_export_toolkit
+from warehouse.cards.models import CardRevision, ModelCard
+from warehouse.cards.selectors import completeness_of, required_sections_for
+from warehouse.cards.services import (
+    candidate_register_named,
+    card_revise,
+    card_sections_parse,
+    registration_parse,
+)
 from warehouse.errors import InvalidInput
 from warehouse.promotions.models import PromotionRequest, SignOff
 from warehouse.promotions.selectors import (
@@ -358,3 +367,65 @@ def archive(request, name: str, number: int):
     return JsonResponse(
         version_summary_json(version_get_for_user(user=request.user, name=name, number=number))
     )
+
+
+# --- Model cards ----------------------------------------------------------------------------------------
+
+CARD_BODY_FIELDS = ("sections", "summary")
+
+
+def _card_revision(version) -> CardRevision | None:
+    return (
+        CardRevision.objects.filter(pk__in=ModelCard.objects.filter(version=version).values("current"))
+        .select_related("author")
+        .first()
+    )
+
+
+def _card_body(request) -> tuple[dict[str, str], str]:
+    body = _object_body(request, CARD_BODY_FIELDS, '{"sections": {"task": "..."}, "summary": "..."}')
+    if "sections" not in body:
+        raise InvalidInput({"sections": ["Required: the whole card, as an object of sections."]})
+    sections = card_sections_parse(body["sections"], path="sections")
+    summary = _optional_text(body, "summary")
+    if len(summary) > CARD_SUMMARY_MAX or "\x00" in summary:
+        raise InvalidInput({"summary": [f"A line of at most {CARD_SUMMARY_MAX} characters."]})
+    return sections, summary
+
+
+@api_endpoint(methods=("GET", "PUT"))
+def card(request, name: str, number: int):
+    version = version_get_for_user(user=request.user, name=name, number=number)
+    if request.method == "PUT":
+        sections, summary = _card_body(request)
+        revision = card_revise(actor=request.user, version=version, sections=sections, summary=summary)
+        # The author is the caller: no query to read them back.
+        revision.author = request.user
+    else:
+        revision = _card_revision(version)
+    completeness = completeness_of(
+        revision.sections if revision is not None else {}, *required_sections_for(version)
+    )
+    return JsonResponse(card_json(version=version, revision=revision, completeness=completeness))
+
+
+@api_endpoint(methods=("GET",))
+def card_export_hf(request, name: str, number: int):
+    version = version_get_for_user(user=request.user, name=name, number=number)
+    response = HttpResponse(
+        card_export_huggingface(version=version), content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{version.model.name}-v{version.number}-README.md"'
+    )
+    return response
+
+
+@api_endpoint(methods=("GET",))
+def card_export_mct(request, name: str, number: int):
+    version = version_get_for_user(user=request.user, name=name, number=number)
+    response = JsonResponse(card_export_toolkit(version=version))
+    response["Content-Disposition"] = (
+        f'attachment; filename="{version.model.name}-v{version.number}-model-card.json"'
+    )
+    return response

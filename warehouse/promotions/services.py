@@ -796,29 +796,18 @@ def signoff_record(
     request. Refusals are on the record: who may not sign is a 403 (PermissionDenied), what the request's
     state does not allow is a Conflict.
     """
+    # First what is asked (needed to judge who may ask it), then who may, then the text: someone who may
+    # not sign is refused on the record whatever their comment says.
     errors = {}
     decision = Decision(decision) if decision in Decision.values else None
     if decision is None:
         errors["decision"] = ["Approve or reject."]
-    if decision == Decision.REJECT or override:
-        problem = _text_problem(
-            comment,
-            required="Write the justification for overriding the gate: it is shown wherever the version is."
-            if override
-            else "Say why you reject it: the requester reads it.",
-        )
-    else:
-        problem = _text_problem(comment or "-", required="")
-    if problem:
-        errors["comment"] = [problem]
     if not isinstance(override, bool):
         errors["override"] = ["true or false."]
-        override = False
-    if override and decision == Decision.REJECT:
+    elif override and decision == Decision.REJECT:
         errors["override"] = ["An override approves; to reject, reject."]
     if errors:
         raise InvalidInput(errors, "The sign-off has errors; nothing was saved.")
-    comment = (comment or "").strip()
     version = promotion.version
     attempted = f"{'override the gate and approve' if override else decision.label.lower()[:-1]} " + (
         f"request #{promotion.pk} ({version.identifier} to {Stage(promotion.target_stage).label})"
@@ -835,6 +824,18 @@ def signoff_record(
             attempted,
             "Approving despite the gate needs the override permission on this model.",
         )
+    if decision == Decision.REJECT or override:
+        problem = _text_problem(
+            comment,
+            required="Write the justification for overriding the gate: it is shown wherever the version is."
+            if override
+            else "Say why you reject it: the requester reads it.",
+        )
+    else:
+        problem = _text_problem(comment or "-", required="")
+    if problem:
+        raise InvalidInput({"comment": [problem]}, "The sign-off has errors; nothing was saved.")
+    comment = (comment or "").strip()
     if decision == Decision.APPROVE and not override and promotion.state != RequestState.AWAITING_SIGNOFF:
         if promotion.state in (RequestState.CHECKING, RequestState.CHECKS_FAILED):
             raise _signoff_denied(
