@@ -205,3 +205,48 @@ def test_table_alignment_survives_sanitising(contributor, carded):
     )
     html = revision.sections_html["evaluation_notes"]
     assert 'align="left"' in html and 'align="right"' in html and "style" not in html
+
+
+README = """---
+model-index:
+- name: fraud-scorer
+---
+# fraud-scorer
+
+## Intended uses
+Scores card payments.
+
+## Limitations
+Struggles with brand-new merchants.
+"""
+
+
+def test_a_readme_is_imported_into_a_draft_from_the_page(client, contributor, model):
+    draft = version_register_for_tests(actor=contributor, model=model, card={})
+    client.force_login(contributor)
+    assert "Import a README.md" in client.get(_url("cards:card", draft)).content.decode()
+    client.post(_url("cards:card-import", draft), {"readme": README})
+    draft.refresh_from_db()
+    assert draft.card.current.sections["known_failures"] == "Struggles with brand-new merchants."
+    assert draft.card.current.summary == "Imported from README.md"
+
+
+def test_an_uploaded_readme_with_bad_front_matter_names_the_line_and_writes_nothing(
+    client, contributor, model
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    draft = version_register_for_tests(actor=contributor, model=model, card={"task": "Mine."})
+    client.force_login(contributor)
+    bad = SimpleUploadedFile("README.md", b"---\nmodel-index: [unclosed\n---\n## Uses\nx\n", "text/markdown")
+    response = client.post(_url("cards:card-import", draft), {"readme_file": bad}, follow=True)
+    assert "line" in response.content.decode().lower() and "Nothing was imported" in response.content.decode()
+    assert draft.card.revisions.count() == 1
+
+
+def test_the_card_page_offers_both_exports(client, viewer, carded):
+    client.force_login(viewer)
+    body = client.get(_url("cards:card", carded)).content.decode()
+    huggingface = reverse("api:card-export-huggingface", args=[carded.model.name, carded.number])
+    assert f'href="{huggingface}"' in body
+    assert client.get(huggingface).status_code == 200  # the page's session reads the API's export

@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{CARD}edit/", views.card_edit, name="card-edit"),
     path(f"{CARD}preview/", views.card_preview, name="card-preview"),
     path(f"{CARD}prefill/", views.card_prefill_view, name="card-prefill"),
+    path(f"{CARD}import/", views.card_import_view, name="card-import"),
     path(f"{CARD}history/", views.card_history, name="card-history"),
     path(f"{CARD}diff/", views.card_diff, name="card-diff"),
     path(f"{CARD}compare/", views.card_compare, name="card-compare"),

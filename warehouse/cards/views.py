@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from warehouse.accounts.permissions import models_visible_to, permission_denied
 from warehouse.cards.forms import CardForm, RegistrationForm, rendered_preview
+from warehouse.cards.interchange import card_import
 from warehouse.cards.selectors import (
     card_page,
     card_revision_get,
@@ -60,6 +61,8 @@ def version_register(request):
         status=status,
     )
 
+
+README_UPLOAD_MAX_BYTES = 1024 * 1024
 
 # --- The card pages -------------------------------------------------------------------------------------
 
@@ -168,6 +171,37 @@ def card_prefill_view(request, name: str, number: int):
     else:
         messages.success(
             request, f"{revision.summary}: revision {revision.number}. Edit it to fit this version."
+        )
+    return redirect("cards:card", name, number)
+
+
+@login_required
+@require_POST
+def card_import_view(request, name: str, number: int):
+    """Prefill a draft's card from a Hugging Face style README.md, pasted or uploaded."""
+    version, _ = _card_target(request, name, number)
+    upload = request.FILES.get("readme_file")
+    if upload is not None:
+        if upload.size > README_UPLOAD_MAX_BYTES:
+            messages.error(request, "Nothing was imported: the file is larger than 1 MB.")
+            return redirect("cards:card", name, number)
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            messages.error(request, "Nothing was imported: the file is not UTF-8 text.")
+            return redirect("cards:card", name, number)
+    else:
+        text = request.POST.get("readme", "")
+    try:
+        revision = card_import(actor=request.user, version=version, text=text)
+    except Conflict as refusal:
+        messages.error(request, f"Nothing was imported: {refusal.message}")
+    except InvalidInput as error:
+        problems = " ".join(problem for found in error.errors.values() for problem in found)
+        messages.error(request, f"Nothing was imported: {problems or error.message}")
+    else:
+        messages.success(
+            request, f"Imported the README as revision {revision.number}. Read it through and edit."
         )
     return redirect("cards:card", name, number)
 
