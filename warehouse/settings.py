@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "warehouse.registry",
     "warehouse.cards",
     "warehouse.promotions",
+    "warehouse.incidents",
     "warehouse.api",
     "warehouse.webhooks",
 ]

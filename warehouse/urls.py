@@ -15,6 +15,9 @@ urlpatterns = [
     # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.
     path("", include("warehouse.promotions.urls")),
     path("audit/", registry_views.audit_trail, name="audit-trail"),
+    # Incidents: /go/<model> (the alert link), /incidents/…; alerting systems post to /hooks/….
+    path("", include("warehouse.incidents.urls")),
+    path("hooks/", include("warehouse.incidents.urls_hooks")),
     path("webhooks/", include("warehouse.webhooks.urls")),
     path("api/v1/", include("warehouse.api.urls")),
     path("admin/", admin.site.urls),
