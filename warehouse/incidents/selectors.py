@@ -1,0 +1,175 @@
+"""Reads for the incident responder: the jump page of a model's production version, and incidents.
+
+Each runs a fixed number of queries, whatever the number of alerts, artifacts, metrics or events.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from warehouse.accounts.permissions import models_visible_to
+from warehouse.audit.models import AuditEvent
+from warehouse.cards.models import ModelCard
+from warehouse.incidents.models import Incident, IncidentStatus
+from warehouse.registry.models import (
+    Artifact,
+    EvaluationMetric,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    StageTransition,
+)
+
+ALERTS_SHOWN = 10
+EVENTS_SHOWN = 10
+INCIDENTS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    version: ModelVersion
+    known_failures_html: str  # sanitised on write (cards)
+    metrics: list
+    artifacts: list
+
+    @property
+    def digests_missing(self) -> int:
+        return sum(1 for artifact in self.artifacts if not artifact.sha256)
+
+
+@dataclass(frozen=True)
+class JumpPage:
+    model: RegisteredModel
+    production: VersionSummary | None
+    promoted_by: StageTransition | None  # the move that put it in production, with its request
+    approvals: list  # sign-offs that approved that move
+    target: VersionSummary | None
+    target_last_in_production: StageTransition | None  # when the target last left production
+    alerts: list[Incident]
+    events: list[AuditEvent]
+
+    @property
+    def firing(self) -> list[Incident]:
+        return [incident for incident in self.alerts if incident.is_firing]
+
+    @property
+    def promotion_request(self):
+        return getattr(self.promoted_by, "promotion_request", None) if self.promoted_by else None
+
+
+def _summaries(versions: list[ModelVersion]) -> dict[int, VersionSummary]:
+    """Card, metrics and artifacts of a few versions in three queries."""
+    ids = [v.pk for v in versions]
+    cards = {
+        card.version_id: card
+        for card in ModelCard.objects.filter(version_id__in=ids).select_related("current")
+    }
+    metrics: dict[int, list] = {pk: [] for pk in ids}
+    for metric in (
+        EvaluationMetric.objects.filter(report__version_id__in=ids).select_related("report").order_by("name")
+    ):
+        metrics[metric.report.version_id].append(metric)
+    artifacts: dict[int, list] = {pk: [] for pk in ids}
+    for artifact in Artifact.objects.filter(version_id__in=ids).order_by("kind", "name"):
+        artifacts[artifact.version_id].append(artifact)
+    summaries = {}
+    for version in versions:
+        card = cards.get(version.pk)
+        html = (
+            (card.current.sections_html or {}).get("known_failures", "") if card and card.current_id else ""
+        )
+        summaries[version.pk] = VersionSummary(version, html, metrics[version.pk], artifacts[version.pk])
+    return summaries
+
+
+def jump_page(*, model: RegisteredModel) -> JumpPage:
+    """Everything a responder needs on one screen, for the version in production now."""
+    related = ("registered_by", "profile", "source_run", "evaluation")
+    production = (
+        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
+        .select_related(*related, *(f"rollback_target__{name}" for name in related), "rollback_target")
+        .first()
+    )
+    target = production.rollback_target if production is not None else None
+    versions = [v for v in (production, target) if v is not None]
+    for version in versions:
+        version.model = model
+    summaries = _summaries(versions) if versions else {}
+    promoted_by = None
+    approvals: list = []
+    target_left = None
+    if production is not None:
+        moves = list(
+            StageTransition.objects.filter(model=model)
+            .filter(
+                Q(version=production, to_stage=Stage.PRODUCTION)
+                | Q(version_id=target.pk if target else None, from_stage=Stage.PRODUCTION)
+            )
+            .select_related("actor", "promotion_request__gate_run", "promotion_request__overridden_by")
+            .order_by("-created_at", "-pk")
+        )
+        promoted_by = next((m for m in moves if m.version_id == production.pk), None)
+        target_left = next((m for m in moves if target is not None and m.version_id == target.pk), None)
+        request = getattr(promoted_by, "promotion_request", None) if promoted_by else None
+        if request is not None:
+            approvals = [s for s in request.signoffs.select_related("signer") if s.decision == "approve"]
+    alerts = list(
+        Incident.objects.filter(model=model)
+        .select_related("version", "receiver")
+        .order_by("status", "-starts_at", "-pk")[:ALERTS_SHOWN]
+    )
+    for incident in alerts:
+        if incident.version is not None:
+            incident.version.model = model
+    events = list(AuditEvent.objects.filter(model_name=model.name).order_by("-sequence")[:EVENTS_SHOWN])
+    return JumpPage(
+        model=model,
+        production=summaries.get(production.pk) if production else None,
+        promoted_by=promoted_by,
+        approvals=approvals,
+        target=summaries.get(target.pk) if target else None,
+        target_last_in_production=target_left,
+        alerts=alerts,
+        events=events,
+    )
+
+
+# --- Incidents ------------------------------------------------------------------------------------------
+
+
+def incidents_visible_to(user) -> QuerySet[Incident]:
+    """Incidents of models `user` may see; unmatched ones (no model) only for responders and superusers,
+    who are the ones to act on an alert nobody routed."""
+    visible = models_visible_to(user, RegisteredModel.objects.all())
+    scope = Q(model__in=visible)
+    if user.is_superuser or user.has_perm("registry.respond_incident"):
+        scope |= Q(model__isnull=True)
+    return Incident.objects.filter(scope)
+
+
+def incident_list(*, user, status: str = "", unmatched: bool = False) -> list[Incident]:
+    incidents = incidents_visible_to(user).select_related("model", "version", "receiver")
+    if status in IncidentStatus.values:
+        incidents = incidents.filter(status=status)
+    if unmatched:
+        incidents = incidents.filter(model__isnull=True)
+    rows = list(incidents.order_by("status", "-starts_at", "-pk")[:INCIDENTS_SHOWN])
+    for incident in rows:
+        if incident.version is not None:
+            incident.version.model = incident.model
+    return rows
+
+
+def incident_get(*, user, incident_id: int) -> Incident:
+    incident = (
+        incidents_visible_to(user)
+        .select_related("model", "version", "receiver", "rollback__version", "rolled_back_by")
+        .filter(pk=incident_id)
+        .first()
+    )
+    if incident is None:
+        raise Http404("No such incident, or you may not see it.")
+    if incident.version is not None:
+        incident.version.model = incident.model
+    return incident
