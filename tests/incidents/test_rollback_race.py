@@ -39,3 +39,44 @@ def test_two_responders_rolling_back_at_once_roll_back_once(model, version, cont
     assert StageTransition.objects.filter(model=model, kind=TransitionKind.ROLLBACK).count() == 1
     assert AuditEvent.objects.filter(action="incident.rollback_refused").count() == 1
     assert_chain_verifies()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rollback_from_an_incident_and_a_repeat_delivery_of_its_alert_at_once_both_complete(
+    receiver_and_token, model, version, contributor, responder
+):
+    """The rollback locks the model, then the incident, then the audit chain; a delivery locks the incident,
+    then the chain. One order: neither waits for the other forever, and both finish."""
+    from tests.incidents.conftest import example_bytes, post_alerts
+    from warehouse.incidents.models import Incident
+
+    _, token = receiver_and_token
+    body = example_bytes("alertmanager-v4-firing.json")
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    current = version_register_for_tests(actor=contributor, model=model)
+    version_move(current, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    assert post_alerts("alertmanager", body, token=token).status_code == 200
+    incident = Incident.objects.get()
+
+    def work(index):
+        if index == 0:
+            return production_rollback(
+                actor=User.objects.get(pk=responder.pk),
+                model=model,
+                expected_current=ModelVersion.objects.get(pk=current.pk),
+                reason="Drift alert",
+                incident=Incident.objects.get(pk=incident.pk),
+            )
+        return post_alerts("alertmanager", body, token=token)
+
+    for _ in range(3):  # a few rounds, so the two really meet at least once
+        results = at_once(work, count=2)
+        assert not any(
+            isinstance(result, Exception) and not isinstance(result, Conflict) for result in results
+        )
+        assert results[1].status_code == 200
+    incident.refresh_from_db()
+    assert incident.rollback is not None and Incident.objects.count() == 1
+    assert StageTransition.objects.filter(model=model, kind=TransitionKind.ROLLBACK).count() == 1
+    assert_chain_verifies()

@@ -80,7 +80,11 @@ def production_rollback(
 
 
 def _rollback_locked(actor, model, expected_current, reason, incident) -> StageTransition:
+    # Lock order: the model row, then the incident row, then (with the first audit event) the head of the
+    # audit chain, the order alert deliveries take rows and chain in too.
     RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if incident is not None:
+        incident = Incident.objects.select_for_update().get(pk=incident.pk)
     current = (
         ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
         .select_related("rollback_target")

@@ -1,0 +1,85 @@
+"""The hooks alerting systems post to: `/hooks/alertmanager/<receiver>` and `/hooks/grafana/<receiver>`.
+
+Machine endpoints: no session and no CSRF, a bearer token per receiver instead. Thin: read at most the
+allowed body, call `alerts_receive`, answer JSON.
+"""
+
+import base64
+import binascii
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from warehouse.incidents.models import PayloadKind
+from warehouse.incidents.services import (
+    MAX_BODY_BYTES,
+    PayloadTooLarge,
+    PayloadUnreadable,
+    ReceiverUnauthorized,
+    alerts_receive,
+)
+
+
+def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}, **extra}, status=status)
+
+
+def _token(request: HttpRequest) -> str | None:
+    """The token from `Authorization: Bearer <token>`, or the password of `Basic` credentials (what
+    Alertmanager's `basic_auth` and Grafana's basic authentication send)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def _too_large() -> JsonResponse:
+    return _error(
+        413, "too_large", f"The body may be at most {MAX_BODY_BYTES // 1024} KB (1 MB); not stored."
+    )
+
+
+def _receive(request: HttpRequest, receiver: str, kind: PayloadKind) -> JsonResponse:
+    if request.method != "POST":
+        response = _error(
+            405, "method_not_allowed", f"{request.method} is not allowed here; POST the alerts."
+        )
+        response["Allow"] = "POST"
+        return response
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return _too_large()
+    # Read from the stream, at most one byte past the limit: enough to know the body is too big.
+    body = request.read(MAX_BODY_BYTES + 1)
+    try:
+        receipt = alerts_receive(receiver_name=receiver, kind=kind, token=_token(request), body=body)
+    except ReceiverUnauthorized:
+        response = _error(
+            401, "unauthenticated", "Send this receiver's token as 'Authorization: Bearer <token>'."
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="warehouse alert receiver"'
+        return response
+    except PayloadTooLarge:
+        return _too_large()
+    except PayloadUnreadable as error:
+        return _error(400, error.code, error.message, stored=error.payload_id)
+    return JsonResponse(
+        {"stored": receipt.payload_id, "alerts": receipt.alerts, "incidents": list(receipt.incidents)}
+    )
+
+
+@csrf_exempt
+def alertmanager(request: HttpRequest, receiver: str) -> JsonResponse:
+    return _receive(request, receiver, PayloadKind.ALERTMANAGER)
+
+
+@csrf_exempt
+def grafana(request: HttpRequest, receiver: str) -> JsonResponse:
+    return _receive(request, receiver, PayloadKind.GRAFANA)
