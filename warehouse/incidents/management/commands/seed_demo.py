@@ -4,13 +4,17 @@ Everything is written through the services (`candidate_register`, `version_trans
 with the clock set to the day each step happened (`warehouse.clock.frozen_at`), so the audit chain
 records the history in order and `manage.py verify_audit` passes afterwards. The history predates
 promotion requests; today, the newest drafts of two models are asked for Staging through
-`promotion_request`, their gates run at once, and they wait in the reviewer's queue.
+`promotion_request`, their gates run at once, and they wait in the reviewer's queue; and a drift alert
+about fraud-scorer's production version arrives through a demo Alertmanager receiver (`alerts_receive`),
+so /go/fraud-scorer shows what a responder sees. It lives in the incidents app, the one that may use
+every other app's services.
 
 Idempotent: users and teams that exist are left as they are and a model that exists is not touched, so a
 second run changes nothing. Refused with DEBUG off: the demo passwords are published in the README.
 """
 
 import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,11 +32,15 @@ from warehouse.accounts.roles import Role, role_groups_sync
 from warehouse.audit.services import acting_via
 from warehouse.cards.services import NewModel, candidate_register, card_revise, registration_parse
 from warehouse.errors import Conflict
+from warehouse.incidents.services import alerts_receive, receiver_create
 from warehouse.promotions.services import gate_run_execute, promotion_request
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import version_transition
 
 DEMO_PASSWORD = "warehouse-demo"
+# The model a drift alert is firing about when the demo opens, and the receiver it came through.
+ALERTED_MODEL = "fraud-scorer"
+DEMO_RECEIVER = "demo-alertmanager"
 # Models whose newest draft waits for a reviewer's sign-off when the demo opens.
 OPEN_REQUESTS = 2
 # The history runs from this many days ago until a few days ago.
@@ -1181,6 +1189,11 @@ class Command(BaseCommand):
                 seeded = self._seed(start)
             if seeded:
                 self.stdout.write(self.style.SUCCESS(f"Demo loaded: {', '.join(seeded)}."))
+                if getattr(self, "receiver_token", None):
+                    self.stdout.write(
+                        f"A drift alert about {ALERTED_MODEL} is firing: open /go/{ALERTED_MODEL}. "
+                        f"Alert receiver {DEMO_RECEIVER!r}, token (shown once): {self.receiver_token}"
+                    )
             else:
                 self.stdout.write("Demo data already present: nothing changed.")
         self.stdout.write("")
@@ -1213,7 +1226,59 @@ class Command(BaseCommand):
         for spec in todo:
             if opened < OPEN_REQUESTS and self._open_request(spec, users):
                 opened += 1
+        if ALERTED_MODEL in [spec.name for spec in todo]:
+            self._firing_alert(users)
         return [spec.name for spec in todo]
+
+    def _firing_alert(self, users: dict[str, User]) -> None:
+        """An Alertmanager receiver, and a drift alert about fraud-scorer's production version received
+        through it, so /go/fraud-scorer and /incidents/ show what a responder sees."""
+        receiver, token = receiver_create(
+            actor=users["admin"],
+            name=DEMO_RECEIVER,
+            description="The demo's Alertmanager (POST /hooks/alertmanager/demo-alertmanager)",
+        )
+        production = ModelVersion.objects.get(model__name=ALERTED_MODEL, stage=Stage.PRODUCTION)
+        started = timezone.now() - timedelta(minutes=25)
+        labels = {
+            "alertname": "ModelPredictionDrift",
+            "env": "prod",
+            "model_name": ALERTED_MODEL,
+            "model_version": str(production.number),
+            "severity": "critical",
+            "team": "ml-platform",
+        }
+        annotations = {
+            "summary": f"PSI drift 0.31 > 0.25 on {ALERTED_MODEL} v{production.number}",
+            "description": "Population stability index above threshold for 15m on travel merchants.",
+            "runbook_url": "https://runbooks.example.com/ml/drift",
+        }
+        body = {
+            "version": "4",
+            "groupKey": '{}:{alertname="ModelPredictionDrift"}',
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "warehouse-webhook",
+            "groupLabels": {"alertname": "ModelPredictionDrift"},
+            "commonLabels": labels,
+            "commonAnnotations": annotations,
+            "externalURL": "https://alertmanager.example.com",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": labels,
+                    "annotations": annotations,
+                    "startsAt": started.isoformat().replace("+00:00", "Z"),
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "https://prometheus.example.com/graph?g0.expr=model_psi",
+                    "fingerprint": "8c1b2f0e5a7d9c34",
+                }
+            ],
+        }
+        alerts_receive(
+            receiver_name=receiver.name, kind="alertmanager", token=token, body=json.dumps(body).encode()
+        )
+        self.receiver_token = token
 
     def _open_request(self, spec: DemoModel, users: dict[str, User]) -> bool:
         """Ask for Staging for the model's newest draft and run its gate here, so the reviewer's queue has

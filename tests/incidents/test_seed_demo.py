@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
-from warehouse.promotions.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
+from warehouse.incidents.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
 from warehouse.registry.models import (
     ModelVersion,
     RegisteredModel,
@@ -146,3 +146,18 @@ def test_it_leaves_work_in_the_reviewers_queue(db, debug):
     assert waiting.count() == 2, list(PromotionRequest.objects.values_list("state", "gate_run__error"))
     assert {promotion.target_stage for promotion in waiting} == {Stage.STAGING}
     assert len(review_queue(user=User.objects.get(username="reviewer")).awaiting_me) == 2
+
+
+def test_it_opens_with_a_firing_alert_about_the_production_version(db, debug, client):
+    from django.urls import reverse
+
+    from warehouse.incidents.models import Incident, IncidentStatus
+
+    output = seed()
+    incident = Incident.objects.get()
+    production = incident.model.versions.get(stage=Stage.PRODUCTION)
+    assert incident.status == IncidentStatus.FIRING and incident.version == production
+    assert "/go/fraud-scorer" in output and "token (shown once): whr_" in output
+    client.login(username="responder", password=DEMO_PASSWORD)
+    page = client.get(reverse("incidents:go", args=["fraud-scorer"])).content.decode()
+    assert "ModelPredictionDrift" in page and "Roll back to v" in page
