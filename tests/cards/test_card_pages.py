@@ -250,3 +250,18 @@ def test_the_card_page_offers_both_exports(client, viewer, carded):
     huggingface = reverse("api:card-export-huggingface", args=[carded.model.name, carded.number])
     assert f'href="{huggingface}"' in body
     assert client.get(huggingface).status_code == 200  # the page's session reads the API's export
+
+
+def test_the_history_page_runs_the_same_queries_whatever_the_revisions(
+    client, viewer, contributor, carded, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    url = _url("cards:card-history", carded)
+    client.get(url)
+    with django_assert_max_num_queries(15) as few:
+        client.get(url)
+    for n in range(6):
+        card_revise(actor=contributor, version=carded, sections={**CARD, "task": f"Revision {n}."})
+    with django_assert_max_num_queries(15) as many:
+        body = client.get(url).content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries) and "r7" in body

@@ -100,3 +100,37 @@ def test_the_jump_page_runs_the_same_queries_whatever_the_alerts_and_events(
     with django_assert_max_num_queries(30) as many:
         client.get(go(model))
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_incident_pages_run_the_same_queries_whatever_the_incidents(
+    client, responder, model, served, superuser, django_assert_max_num_queries
+):
+    first = incident_about(model, superuser)
+    client.force_login(responder)
+    pages = (reverse("incidents:list"), reverse("incidents:incident", args=[first.pk]))
+    for url in pages:
+        client.get(url)  # warms per-process caches (content types)
+    counts = []
+    for url in pages:
+        with django_assert_max_num_queries(30) as few:
+            client.get(url)
+        counts.append(len(few.captured_queries))
+    for n in range(10):
+        incident_about(model, superuser, fingerprint=f"more-{n}")
+    for url, before in zip(pages, counts, strict=True):
+        with django_assert_max_num_queries(30) as many:
+            body = client.get(url).content.decode()
+        assert len(many.captured_queries) == before, url
+    assert body.count("ModelPredictionDrift") >= 1
+
+
+def test_unmatched_incidents_are_listed_for_responders_only(client, responder, viewer, superuser, model):
+    unmatched = incident_about(model, superuser, fingerprint="unmatched-1")
+    unmatched.model = None
+    unmatched.model_label_value = "churn-predictor"
+    unmatched.save()
+    client.force_login(responder)
+    assert "churn-predictor" in client.get(reverse("incidents:list") + "?unmatched=1").content.decode()
+    client.force_login(viewer)
+    assert "churn-predictor" not in client.get(reverse("incidents:list")).content.decode()
+    assert client.get(reverse("incidents:incident", args=[unmatched.pk])).status_code == 404
