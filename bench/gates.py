@@ -1,7 +1,7 @@
 """`make bench`: gate throughput on one real Celery worker, audit verification speed and production lookup
 latency, each printed next to a floor measured in the same run.
 
-    python -m bench.gates [--runs 1000] [--slices 200] [--lookups 2000] [--keep]
+    python -m bench.gates [--runs 1000] [--slices 200] [--lookups 2000] [--pages 50] [--keep]
 
 It runs on whatever the environment configures, as the product does: the embedded default (SQLite and the
 filesystem broker) or PostgreSQL and Redis (DATABASE_URL, CELERY_BROKER_URL, REDIS_URL). It never touches
@@ -26,6 +26,9 @@ What it measures:
 - Production lookup: the selector serving systems hit (`production_lookup`), cache hit and cache miss, and
   the API endpoint with a token; against a bare cache read, a bare `SELECT 1`, and the same API stack
   answering a 404.
+- Page latency: the pages people wait for (version page, model card, gate report, promotion request,
+  reviewer queue, the alert link's jump page, model page) for a candidate with `--slices` slices, signed in;
+  against the same session's 404 page (routing, session, sign-in check and a template, no data).
 """
 
 import argparse
@@ -94,7 +97,12 @@ from warehouse.cards.services import NewModel, candidate_register, registration_
 from warehouse.celery import app  # noqa: E402
 from warehouse.promotions.models import CheckResult, GateRun, GateState  # noqa: E402
 from warehouse.promotions.policy import DEFAULT_RULES, Check  # noqa: E402
-from warehouse.promotions.services import gate_run_start, policy_revise  # noqa: E402
+from warehouse.promotions.services import (  # noqa: E402
+    gate_run_execute,
+    gate_run_start,
+    policy_revise,
+    promotion_request,
+)
 from warehouse.registry.models import RegisteredModel, Stage  # noqa: E402
 from warehouse.registry.selectors import production_cache_forget, production_lookup  # noqa: E402
 from warehouse.registry.services import version_transition  # noqa: E402
@@ -447,6 +455,34 @@ def lookup_phase(admin, calls: int) -> dict[str, list[float]]:
     return results
 
 
+def page_phase(admin, candidates, calls: int) -> dict[str, list[float]]:
+    """The pages people wait for, on the seeded registry (candidates with every slice compared against
+    production), each as a signed-in browser asks for it; the floor is the same session's 404 page."""
+    candidate = candidates[0]
+    model = candidate.model
+    promotion = promotion_request(
+        actor=admin, version=candidate, target_stage=Stage.STAGING, justification="Bench: a request to read."
+    )
+    gate_run_execute(run_id=promotion.gate_run_id)
+    client = Client()
+    client.force_login(admin)
+    pages = {
+        "version page": f"/models/{model.name}/versions/{candidate.number}/",
+        "model card": f"/models/{model.name}/versions/{candidate.number}/card/",
+        "gate report": f"/models/{model.name}/versions/{candidate.number}/gates/{promotion.gate_run_id}/",
+        "promotion request": f"/models/{model.name}/promotions/{promotion.pk}/",
+        "reviewer queue": "/reviews/",
+        "jump page /go/<model>": f"/go/{model.name}",
+        "model page": f"/models/{model.name}/",
+    }
+    results = {}
+    for title, path in pages.items():
+        assert client.get(path).status_code == 200, path  # warm, and check it serves
+        results[title] = timings(calls, lambda _, path=path: client.get(path))
+    results["page floor"] = timings(calls, lambda _: client.get("/models/no-such-model/"))
+    return results
+
+
 # --- Report ---------------------------------------------------------------------------------------------
 
 
@@ -459,7 +495,7 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}" if seconds < 0.01 else f"{seconds * 1000:.2f}"
 
 
-def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts) -> None:
+def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts, pages) -> None:
     (g_start, g_done), (f_start, f_done) = gate, floor
     runs = len(g_done)
     g_rate, f_rate = runs / (g_done[-1][0] - g_start), runs / (f_done[-1][0] - f_start)
@@ -523,6 +559,17 @@ def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts) -> None
         p50, p95 = ms(percentile(samples, 0.5)), ms(percentile(samples, 0.95))
         f50, f95 = ms(percentile(floor_samples, 0.5)), ms(percentile(floor_samples, 0.95))
         print(f"  {title:<48}{len(samples):>8}{p50:>10}{p95:>10}   {f50} / {f95} ({floor_name})")
+    print()
+    heading = f"Page latency, signed in, {args.slices} slices a version"
+    print(f"{heading:<50}{'calls':>8}{'p50 ms':>10}{'p95 ms':>10}   floor p50 / p95 ms")
+    print(thin)
+    floor_samples = pages["page floor"]
+    f50, f95 = ms(percentile(floor_samples, 0.5)), ms(percentile(floor_samples, 0.95))
+    for title, samples in pages.items():
+        if title == "page floor":
+            continue
+        p50, p95 = ms(percentile(samples, 0.5)), ms(percentile(samples, 0.95))
+        print(f"  {title:<48}{len(samples):>8}{p50:>10}{p95:>10}   {f50} / {f95} (the same session's 404)")
     print(rule)
 
 
@@ -531,6 +578,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=1000, help="gate runs (default 1000)")
     parser.add_argument("--slices", type=int, default=200, help="slices per candidate (default 200)")
     parser.add_argument("--lookups", type=int, default=1000, help="production lookups per row (default 1000)")
+    parser.add_argument("--pages", type=int, default=50, help="requests per page (default 50)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.slices < 1:
@@ -566,6 +614,8 @@ def main(argv: list[str] | None = None) -> None:
         print("bench: audit verification and production lookups...", flush=True)
         audit = audit_phase()
         lookups = lookup_phase(admin, args.lookups)
+        print("bench: pages...", flush=True)
+        pages = page_phase(admin, candidates, args.pages)
         report(
             args=args,
             seed_seconds=seed_seconds,
@@ -574,6 +624,7 @@ def main(argv: list[str] | None = None) -> None:
             audit=audit,
             lookups=lookups,
             verdicts=verdicts,
+            pages=pages,
         )
     finally:
         if worker is not None:
