@@ -80,3 +80,87 @@ def test_a_rollback_from_an_incident_and_a_repeat_delivery_of_its_alert_at_once_
     assert incident.rollback is not None and Incident.objects.count() == 1
     assert StageTransition.objects.filter(model=model, kind=TransitionKind.ROLLBACK).count() == 1
     assert_chain_verifies()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_adding_an_alert_while_a_rollback_holds_the_model_does_not_deadlock(
+    receiver_and_token, model, version, contributor, responder, monkeypatch
+):
+    """A repeat delivery that also brings a new alert for the same model, interleaved with a rollback from
+    the first alert's incident: inserting an incident takes a key-share lock on the model row at commit.
+    The delivery locks the model rows it names before any incident, as the rollback does: no cycle."""
+    import copy
+    import threading
+    import time
+
+    from django.db import connections
+
+    from tests.incidents.conftest import example, post_alerts
+    from warehouse.incidents import services as incident_services
+    from warehouse.incidents.models import Incident
+
+    _, token = receiver_and_token
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    current = version_register_for_tests(actor=contributor, model=model)
+    version_move(current, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    first = example("alertmanager-v4-firing.json")
+    for alert in first["alerts"]:
+        alert["labels"]["model_name"] = model.name
+        alert["labels"].pop("model_version")
+    assert post_alerts("alertmanager", first, token=token).status_code == 200
+    incident = Incident.objects.get()
+    second = copy.deepcopy(first)
+    new_alert = copy.deepcopy(second["alerts"][0])
+    new_alert["fingerprint"] = "ffff000000000000"
+    second["alerts"].append(new_alert)
+
+    # Hold the delivery inside its transaction, after it locked the first alert's incident and before it
+    # inserts the new one, while the rollback starts.
+    in_delivery, go_on = threading.Event(), threading.Event()
+    original = incident_services._incident_upsert
+
+    def held(receiver, payload, record, *args, **kwargs):
+        if threading.current_thread().name == "delivery" and record.fingerprint == "ffff000000000000":
+            in_delivery.set()
+            go_on.wait(10)
+        return original(receiver, payload, record, *args, **kwargs)
+
+    monkeypatch.setattr(incident_services, "_incident_upsert", held)
+    results = {}
+
+    def deliver():
+        try:
+            results["delivery"] = post_alerts("alertmanager", second, token=token).status_code
+        except BaseException as error:  # noqa: B036 - the test inspects whatever happened
+            results["delivery"] = error
+        finally:
+            connections.close_all()
+
+    def roll_back():
+        try:
+            results["rollback"] = production_rollback(
+                actor=User.objects.get(pk=responder.pk),
+                model=model,
+                expected_current=ModelVersion.objects.get(pk=current.pk),
+                reason="Drift",
+                incident=Incident.objects.get(pk=incident.pk),
+            )
+        except BaseException as error:  # noqa: B036
+            results["rollback"] = error
+        finally:
+            connections.close_all()
+
+    delivery = threading.Thread(target=deliver, name="delivery")
+    delivery.start()
+    assert in_delivery.wait(10)
+    rollback = threading.Thread(target=roll_back, name="rollback")
+    rollback.start()
+    time.sleep(1.0)  # the rollback now waits for the model row the delivery holds, or holds it itself
+    go_on.set()
+    delivery.join(30)
+    rollback.join(30)
+    assert not any(isinstance(value, BaseException) for value in results.values()), results
+    assert results["delivery"] == 200 and Incident.objects.count() == 2
+    assert ModelVersion.objects.get(pk=version.pk).stage == Stage.PRODUCTION
+    assert_chain_verifies()

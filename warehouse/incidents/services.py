@@ -251,9 +251,18 @@ def _incidents_upsert(
     matcher = _Matcher(receiver)
     by_key: dict[tuple, _Outcome] = {}
     with transaction.atomic():
-        # Incident rows first, audit events after (the lock order everywhere: rows, then the head of the
-        # audit chain; a rollback locks its incident before it writes an event). A twin delivery that
-        # inserted the same alert a moment earlier is read back, not duplicated.
+        # The lock order everywhere: model rows, then incident rows, then the head of the audit chain (a
+        # rollback takes its model, its incident, then writes events). The models the alerts name come
+        # first, in pk order: inserting an incident takes a key-share lock on its model's row at commit,
+        # which would otherwise wait for a rollback that waits for an incident this delivery holds.
+        named = {matcher.model(record.labels)[0] for record in records} - {None}
+        list(
+            RegisteredModel.objects.select_for_update(of=("self",))
+            .filter(pk__in=[model.pk for model in named])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # A twin delivery that inserted the same alert a moment earlier is read back, not duplicated.
         # In key order, so that alerts are always locked in one order whatever order a body lists them in.
         for record in sorted(records, key=lambda r: r.key):
             outcome = _incident_upsert(receiver, payload, record, matcher, now)
