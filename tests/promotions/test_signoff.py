@@ -19,10 +19,12 @@ from tests.promotions.test_promotion_request import (
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict, InvalidInput
-from warehouse.promotions.models import Decision, GateState, RequestState
+from warehouse.promotions.models import Decision, GateState, RequestState, SignOff
 from warehouse.promotions.services import (
+    gate_run_execute,
     policy_revise,
     promotion_request_cancel,
+    promotion_request_recheck,
     signoff_eligibility,
     signoff_record,
 )
@@ -540,3 +542,28 @@ def test_an_override_under_a_two_approver_policy_waits_for_the_second(
     promotion.refresh_from_db()
     assert promotion.state == RequestState.APPROVED
     assert promotion.overridden  # the flag stays on the request that executed
+
+
+def test_a_signoff_naming_an_older_gate_run_signs_nothing(contributor, overrider, version):
+    """The override justification was written about run #1's failures; the gate ran again meanwhile."""
+    request = checks_failed(version, actor=contributor)
+    looked_at = request.gate_run_id
+    promotion_request_recheck(actor=contributor, promotion=request)
+    request.refresh_from_db()
+    gate_run_execute(run_id=request.gate_run_id)
+    request.refresh_from_db()
+    assert request.gate_run_id != looked_at and request.state == RequestState.CHECKS_FAILED
+    events = AuditEvent.objects.count()
+    with pytest.raises(Conflict) as refused:
+        signoff_record(
+            actor=overrider,
+            promotion=request,
+            decision="approve",
+            override=True,
+            comment="Accepted: the card section is written after release.",
+            gate_run_id=looked_at,
+        )
+    assert refused.value.code == "gate_run_changed"
+    assert not SignOff.objects.filter(request=request).exists()
+    assert AuditEvent.objects.count() == events + 1
+    assert AuditEvent.objects.order_by("-sequence").first().action == "signoff.refused"

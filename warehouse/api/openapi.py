@@ -977,6 +977,14 @@ def _promotion_schemas() -> dict:
                     "default": False,
                     "description": "Approve despite a gate that did not pass; needs the override permission.",
                 },
+                "gate_run": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": (
+                        "The gate run you read. If the gate ran again since, nothing is signed (409 "
+                        "`gate_run_changed`): a sign-off binds to the run it looked at."
+                    ),
+                },
             },
             required=("decision",),
         ),
@@ -1864,11 +1872,12 @@ def _request_paths(name: dict, number: dict, read_errors: dict) -> dict:
                     "409": _error(
                         "The request's state refuses the sign-off: it is closed, the caller already "
                         "signed it, the policy changed since its gate ran (the request is then superseded), "
-                        "the gate has not passed or is still running, or an override was asked of a gate "
-                        "that passed.",
+                        "the gate has not passed or is still running, an override was asked of a gate "
+                        "that passed, or the gate ran again since the run the caller read.",
                         [
                             "request_closed",
                             "already_signed",
+                            "gate_run_changed",
                             "policy_changed",
                             "gate_not_passed",
                             "gate_running",

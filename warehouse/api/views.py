@@ -332,7 +332,7 @@ def promotion_detail(request, name: str, promotion_id: int):
 def promotion_signoff(request, name: str, promotion_id: int):
     promotion = _promotion_get(request, name, promotion_id)
     body = _object_body(
-        request, ("decision", "comment", "override"), '{"decision": "approve", "comment": "..."}'
+        request, ("decision", "comment", "override", "gate_run"), '{"decision": "approve", "comment": "..."}'
     )
     override = body.get("override", False)
     if not isinstance(override, bool):
@@ -344,6 +344,7 @@ def promotion_signoff(request, name: str, promotion_id: int):
         decision=body.get("decision"),
         comment=_optional_text(body, "comment"),
         override=override,
+        gate_run_id=body.get("gate_run"),
     )
     answer = _promotion_answer(promotion_request_get(model=promotion.model, request_id=promotion.pk))
     return JsonResponse({"signoff": signoff_json(signoff), "promotion_request": answer}, status=201)

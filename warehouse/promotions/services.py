@@ -786,7 +786,13 @@ def signoff_eligibility(*, user, promotion: PromotionRequest, access=None) -> Si
 
 
 def signoff_record(
-    *, actor, promotion: PromotionRequest, decision: Decision | str, comment: str = "", override: bool = False
+    *,
+    actor,
+    promotion: PromotionRequest,
+    decision: Decision | str,
+    comment: str = "",
+    override: bool = False,
+    gate_run_id: int | None = None,
 ) -> SignOff:
     """Approve or reject a request, bound to its current gate run.
 
@@ -794,7 +800,8 @@ def signoff_record(
     despite a gate that did not pass, and `comment` is the written justification. The approval that
     completes what the policy asks for executes the move in this transaction. A rejection closes the
     request. Refusals are on the record: who may not sign is a 403 (PermissionDenied), what the request's
-    state does not allow is a Conflict.
+    state does not allow is a Conflict. `gate_run_id` is the run the signer looked at (the page and the API
+    send it): if the gate ran again since, nothing is signed, because a sign-off binds to what was read.
     """
     # First what is asked (needed to judge who may ask it), then who may, then the text: someone who may
     # not sign is refused on the record whatever their comment says.
@@ -802,6 +809,8 @@ def signoff_record(
     decision = Decision(decision) if decision in Decision.values else None
     if decision is None:
         errors["decision"] = ["Approve or reject."]
+    if gate_run_id is not None and (isinstance(gate_run_id, bool) or not isinstance(gate_run_id, int)):
+        errors["gate_run"] = ["The id of the gate run you looked at, a whole number."]
     if not isinstance(override, bool):
         errors["override"] = ["true or false."]
     elif override and decision == Decision.REJECT:
@@ -850,7 +859,7 @@ def signoff_record(
     try:
         with transaction.atomic():
             outcome = _signoff_locked(
-                actor, promotion, decision, comment, override, eligibility.role, in_force
+                actor, promotion, decision, comment, override, eligibility.role, in_force, gate_run_id
             )
         if isinstance(outcome, Conflict):
             # Raised after the commit, so that the request stays superseded.
@@ -876,7 +885,9 @@ def _signoff_denied(actor, promotion, permission, attempted, message):
     return denied
 
 
-def _signoff_locked(actor, promotion, decision, comment, override, role, in_force) -> SignOff | Conflict:
+def _signoff_locked(
+    actor, promotion, decision, comment, override, role, in_force, gate_run_id=None
+) -> SignOff | Conflict:
     locked = _request_locked(promotion)
     if not locked.is_open:
         raise Conflict(
@@ -884,6 +895,12 @@ def _signoff_locked(actor, promotion, decision, comment, override, role, in_forc
             + (f": {locked.closed_reason}" if locked.closed_reason else ".")
             + " Nothing was signed.",
             code="request_closed",
+        )
+    if gate_run_id is not None and gate_run_id != locked.gate_run_id:
+        raise Conflict(
+            f"The gate ran again since you looked (gate run #{locked.gate_run_id} now, you read "
+            f"#{gate_run_id}). Read the new results before signing; nothing was signed.",
+            code="gate_run_changed",
         )
     if SignOff.objects.filter(request=locked, signer=actor).exists():
         raise Conflict(

@@ -274,6 +274,7 @@ def signoff_create(request, name: str, request_id: int):
     model, _ = model_get_with_access(user=request.user, name=name)
     promotion = promotion_request_get(model=model, request_id=request_id)
     override = request.POST.get("override") == "1"
+    looked_at = request.POST.get("gate_run", "")
     try:
         signoff_record(
             actor=request.user,
@@ -281,6 +282,7 @@ def signoff_create(request, name: str, request_id: int):
             decision=request.POST.get("decision", ""),
             comment=request.POST.get("comment", ""),
             override=override,
+            gate_run_id=int(looked_at) if looked_at.isascii() and looked_at.isdigit() else None,
         )
     except Conflict as refusal:
         messages.error(request, refusal.message)
