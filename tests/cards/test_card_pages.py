@@ -167,6 +167,7 @@ def test_only_a_draft_card_is_prefilled(client, contributor, model, carded):
     client.force_login(contributor)
     client.post(_url("cards:card-prefill", staged))
     assert staged.card.revisions.count() == 1
+    assert AuditEvent.objects.get(action="card.prefill_refused").data["code"] == "not_draft"
 
 
 def test_the_card_page_runs_the_same_queries_whatever_the_slices_and_history(

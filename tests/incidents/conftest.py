@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.factories import version_move, version_register_for_tests
 from warehouse.incidents.services import receiver_create
+from warehouse.registry.models import Stage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # A copy of ../shared/fixtures/alertmanager-v4-firing.json, so the tests run from the repository alone.
@@ -69,3 +71,14 @@ def deliver(token) -> Callable:
         return post_alerts(kind, body, **options)
 
     return send
+
+
+@pytest.fixture
+def production_with_target(model, version, contributor):
+    """fraud-scorer v1 was in production, v2 replaced it: v2 serves, v1 is its rollback target."""
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    replacement = version_register_for_tests(actor=contributor, model=model)
+    version_move(replacement, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    replacement.refresh_from_db()
+    assert replacement.rollback_target_id == version.pk
+    return replacement, version

@@ -18,17 +18,6 @@ from warehouse.registry.models import ModelVersion, Stage, TransitionKind
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def production_with_target(model, version, contributor):
-    """fraud-scorer v1 was in production, v2 replaced it: v2 serves, v1 is its rollback target."""
-    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
-    replacement = version_register_for_tests(actor=contributor, model=model)
-    version_move(replacement, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
-    replacement.refresh_from_db()
-    assert replacement.rollback_target_id == version.pk
-    return replacement, version
-
-
 def incident_about(
     model, superuser, *, summary="PSI drift 0.31 > 0.25", fingerprint="8c1b2f0e5a7d9c34"
 ) -> Incident:

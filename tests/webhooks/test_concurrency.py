@@ -37,3 +37,81 @@ def test_workers_claiming_the_same_delivery_send_it_once(superuser, model, recei
     assert outcomes.count(DeliveryState.DELIVERED) == 1 and outcomes.count(None) == 7, outcomes
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get().attempts == 1
+
+
+def test_deactivating_while_someone_redelivers_does_not_deadlock(superuser, monkeypatch):
+    """Deactivating locks the subscription, then its open deliveries; redelivering takes them in the same
+    order. Interleaved (deactivate holds the subscription, redeliver starts), both finish."""
+    import threading
+    import time
+    import uuid
+
+    from django.contrib.auth.models import User
+    from django.db import connections
+
+    from warehouse import clock
+    from warehouse.webhooks import services as webhook_services
+    from warehouse.webhooks.models import WebhookSubscription
+    from warehouse.webhooks.services import delivery_redeliver, subscription_create, subscription_deactivate
+
+    subscription, _ = subscription_create(
+        actor=superuser, model=None, url="https://hooks.example.com/x", events=["version.registered"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        uuid=uuid.uuid4(),
+        subscription=subscription,
+        event="version.registered",
+        audit_sequence=1,
+        body="{}",
+        state=DeliveryState.RETRYING,
+        attempts=1,
+        next_attempt_at=clock.now(),
+    )
+    in_deactivate, go_on = threading.Event(), threading.Event()
+    original = clock.now
+
+    def held():
+        if threading.current_thread().name == "deactivate" and not in_deactivate.is_set():
+            in_deactivate.set()  # deactivate holds the subscription row now
+            go_on.wait(10)
+        return original()
+
+    monkeypatch.setattr(webhook_services.clock, "now", held)
+    results = {}
+
+    def run(name, work):
+        def body():
+            try:
+                results[name] = work()
+            except BaseException as error:  # noqa: B036 - the test inspects whatever happened
+                results[name] = error
+            finally:
+                connections.close_all()
+
+        return threading.Thread(target=body, name=name)
+
+    actor = User.objects.get(pk=superuser.pk)
+    deactivate = run(
+        "deactivate",
+        lambda: subscription_deactivate(
+            actor=actor, subscription=WebhookSubscription.objects.get(pk=subscription.pk)
+        ),
+    )
+    redeliver = run(
+        "redeliver",
+        lambda: delivery_redeliver(
+            actor=actor,
+            delivery=WebhookDelivery.objects.select_related("subscription__model").get(pk=delivery.pk),
+        ),
+    )
+    deactivate.start()
+    assert in_deactivate.wait(10)
+    redeliver.start()
+    time.sleep(1.0)
+    go_on.set()
+    deactivate.join(30)
+    redeliver.join(30)
+    errors = {name: value for name, value in results.items() if isinstance(value, BaseException)}
+    # The redelivery either ran first or is refused because the subscription is inactive; never a deadlock.
+    assert all(getattr(error, "code", "") == "inactive" for error in errors.values()), results
+    assert WebhookDelivery.objects.get(pk=delivery.pk).state == DeliveryState.FAILED

@@ -225,6 +225,8 @@ def test_redelivering_one_on_its_way_says_why_not(client, policy_admin, on_model
     response = client.post(reverse("webhooks:redeliver", args=[on_model.pk, delivery.uuid]), follow=True)
 
     assert "already on its way" in response.content.decode()
+    refused = AuditEvent.objects.get(action="webhook.redeliver_refused")
+    assert refused.data["code"] == "in_flight" and refused.actor == policy_admin
 
 
 def test_the_deactivate_button(client, policy_admin, on_model):

@@ -326,6 +326,11 @@ def _front_matter_check(lines: list[str], path: str) -> int:
         raise _front_matter_error(path, f"{where}: the front matter is not valid YAML: {problem}.") from None
     except RecursionError:
         raise _front_matter_error(path, "Line 2: the front matter nests too deeply.") from None
+    except (ValueError, OverflowError) as error:
+        # A value YAML reads but Python cannot hold, such as `date: 2020-02-30`: no mark to point at.
+        raise _front_matter_error(
+            path, f"Line 2: the front matter holds a value that is not valid: {error}."
+        ) from None
     if data is not None and not isinstance(data, dict):
         first = next((index for index in range(1, close) if lines[index].strip()), 1)
         raise _front_matter_error(

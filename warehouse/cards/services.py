@@ -322,16 +322,27 @@ def card_prefill(*, actor, version: ModelVersion) -> CardRevision:
     model_access(actor, version.model).require(
         "registry.edit_card", attempted=f"edit the card of {version.identifier}"
     )
+    source = previous_card_version(version=version)
+    refusal = None
     if version.stage != Stage.DRAFT:
-        raise Conflict(
+        refusal = Conflict(
             f"{version.identifier} is in {Stage(version.stage).label}: only a Draft's card is prefilled.",
             code="not_draft",
         )
-    source = previous_card_version(version=version)
-    if source is None:
-        raise Conflict(
+    elif source is None:
+        refusal = Conflict(
             f"No earlier version of {version.model.name} has a card to start from.", code="no_source"
         )
+    if refusal is not None:
+        audit_record(
+            actor=actor,
+            action="card.prefill_refused",
+            target=version,
+            target_label=version.identifier,
+            model_name=version.model.name,
+            data={"code": refusal.code, "message": refusal.message},
+        )
+        raise refusal
     sections = dict(source.card.current.sections)
     return _card_revise_allowed(
         actor=actor,

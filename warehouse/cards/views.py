@@ -17,6 +17,7 @@ from warehouse.cards.selectors import (
 )
 from warehouse.cards.services import candidate_register_named, card_prefill, card_revise, registration_parse
 from warehouse.errors import Conflict, InvalidInput
+from warehouse.numbers import whole_number
 from warehouse.registry.models import ArtifactKind, RegisteredModel, Stage
 from warehouse.registry.selectors import model_filter_choices, model_get_with_access
 
@@ -222,10 +223,10 @@ def card_history(request, name: str, number: int):
 
 
 def _number(request, key: str) -> int:
-    raw = request.GET.get(key, "")
-    if not raw.isdigit():
+    number = whole_number(request.GET.get(key, ""))
+    if number is None:
         raise Http404(f"Say which revision: ?{key}=<number>.")
-    return int(raw)
+    return number
 
 
 @login_required

@@ -8,6 +8,7 @@ is untrusted text: it is kept as given and checked only for what the database ca
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,8 +124,15 @@ def _json(body: bytes | str) -> Any:
         # Python reads NaN and Infinity; JSON has no such values, and PostgreSQL's jsonb refuses them.
         raise ValueError(f"{name} is not a JSON value")
 
+    def finite_float(text: str) -> float:
+        # 1e400 reads as infinity, which no database stores as JSON.
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(f"{text} is too large a number")
+        return value
+
     try:
-        return json.loads(body, parse_constant=no_constants)
+        return json.loads(body, parse_constant=no_constants, parse_float=finite_float)
     except RecursionError:
         raise AlertPayloadError("The body is not JSON that can be read: it nests too deeply.") from None
     except (ValueError, UnicodeDecodeError) as error:

@@ -39,6 +39,14 @@ def target_evidence_problems(target: ModelVersion) -> list[str]:
     return problems
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def production_rollback(
     *,
     actor,
@@ -57,11 +65,24 @@ def production_rollback(
     reason = (reason or "").strip() if isinstance(reason, str) else None
     if not reason:
         raise InvalidInput({"reason": ["Say why production is rolled back: the incident, what was seen."]})
-    if len(reason) > 2000 or "\x00" in reason:
-        raise InvalidInput({"reason": ["At most 2000 characters, and no NUL characters."]})
+    if len(reason) > 2000 or "\x00" in reason or not _encodable(reason):
+        raise InvalidInput(
+            {"reason": ["At most 2000 characters of text, without NUL characters or lone surrogates."]}
+        )
+    # Re-verifying reads the target's stored files, perhaps gigabytes: done before the model row is locked,
+    # so sign-offs, archives and alerts on the model are not held up; the lock then checks it is the same
+    # target.
+    checked_target = (
+        ModelVersion.objects.filter(pk=expected_current.pk)
+        .values_list("rollback_target_id", flat=True)
+        .first()
+    )
+    problems = target_evidence_problems(ModelVersion(pk=checked_target)) if checked_target else []
     try:
         with transaction.atomic():
-            return _rollback_locked(actor, model, expected_current, reason, incident)
+            return _rollback_locked(
+                actor, model, expected_current, reason, incident, checked_target, problems
+            )
     except Conflict as refusal:
         # Written after the rollback of the attempt, so the refusal itself stays on the record.
         audit_record(
@@ -79,7 +100,9 @@ def production_rollback(
         raise
 
 
-def _rollback_locked(actor, model, expected_current, reason, incident) -> StageTransition:
+def _rollback_locked(
+    actor, model, expected_current, reason, incident, checked_target, problems
+) -> StageTransition:
     # Lock order: the model row, then the incident row, then (with the first audit event) the head of the
     # audit chain, the order alert deliveries take rows and chain in too.
     RegisteredModel.objects.select_for_update().get(pk=model.pk)
@@ -100,7 +123,10 @@ def _rollback_locked(actor, model, expected_current, reason, incident) -> StageT
             code="no_rollback_target",
         )
     target.model = model
-    problems = target_evidence_problems(target)
+    if target.pk != checked_target:
+        # The rollback target is recorded at promotion and never changes while the version serves; a
+        # different one means production moved between the check and the lock.
+        raise _already_changed(model, expected_current, current)
     if problems:
         raise Conflict(
             f"{target.identifier} failed re-verification, so it is not put back into production: "

@@ -10,6 +10,7 @@ from warehouse.errors import Conflict, InvalidInput
 from warehouse.incidents.models import IncidentStatus
 from warehouse.incidents.rollback import RESPOND, production_rollback
 from warehouse.incidents.selectors import incident_get, incident_list, incidents_visible_to, jump_page
+from warehouse.numbers import whole_number
 from warehouse.registry.models import ModelVersion
 from warehouse.registry.selectors import model_get_with_access
 
@@ -43,17 +44,15 @@ def rollback(request, name: str):
     """One confirmed click: roll production back to its recorded target."""
     model, _ = model_get_with_access(user=request.user, name=name)
     number = request.POST.get("expected_current", "")
-    expected = (
-        ModelVersion.objects.filter(model=model, number=int(number)).first() if number.isdigit() else None
-    )
+    number = whole_number(number)
+    expected = ModelVersion.objects.filter(model=model, number=number).first() if number is not None else None
     if expected is None:
         messages.error(request, "Nothing was rolled back: say which production version you are replacing.")
         return redirect("incidents:go", name)
     incident = None
-    if request.POST.get("incident", "").isdigit():
-        incident = (
-            incidents_visible_to(request.user).filter(pk=int(request.POST["incident"]), model=model).first()
-        )
+    incident_id = whole_number(request.POST.get("incident", ""))
+    if incident_id is not None:
+        incident = incidents_visible_to(request.user).filter(pk=incident_id, model=model).first()
     try:
         transition = production_rollback(
             actor=request.user,

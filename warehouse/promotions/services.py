@@ -501,7 +501,17 @@ def _text_problem(value, *, required: str, max_length: int = JUSTIFICATION_MAX) 
         return f"At most {max_length} characters."
     if "\x00" in value:
         return "Must not contain NUL characters."
+    if not _is_encodable(value):
+        return "Must be valid Unicode text: it holds a lone surrogate."
     return ""
+
+
+def _is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _audit_refusal(*, actor, action: str, promotion_or_version, refusal: Conflict, **data) -> None:
@@ -995,8 +1005,10 @@ def promotion_request_cancel(*, actor, promotion: PromotionRequest, reason: str 
             permission="requester",
             attempted=f"cancel request #{promotion.pk}, which someone else asked for",
         )
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidInput({"reason": ["Must be text."]}, "Nothing was cancelled.")
+    if reason is not None and (not isinstance(reason, str) or "\x00" in reason or not _is_encodable(reason)):
+        raise InvalidInput(
+            {"reason": ["Must be text, without NUL characters or lone surrogates."]}, "Nothing was cancelled."
+        )
     reason = (reason or "").strip()[:2000] or "Withdrawn by the requester."
     try:
         with transaction.atomic():

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from warehouse import clock
 from warehouse.accounts.permissions import permission_denied
 from warehouse.errors import Conflict, InvalidInput
+from warehouse.numbers import whole_number
 from warehouse.promotions.forms import PolicyForm
 from warehouse.promotions.models import Decision
 from warehouse.promotions.selectors import (
@@ -47,9 +48,10 @@ def _revision_number(request) -> int | None:
     raw = request.GET.get("revision", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    number = whole_number(raw)
+    if number is None:
         raise Http404("No such policy revision.")
-    return int(raw)
+    return number
 
 
 # --- Gates ----------------------------------------------------------------------------------------------
@@ -282,7 +284,7 @@ def signoff_create(request, name: str, request_id: int):
             decision=request.POST.get("decision", ""),
             comment=request.POST.get("comment", ""),
             override=override,
-            gate_run_id=int(looked_at) if looked_at.isascii() and looked_at.isdigit() else None,
+            gate_run_id=whole_number(looked_at),
         )
     except Conflict as refusal:
         messages.error(request, refusal.message)

@@ -157,36 +157,52 @@ def delivery_redeliver(*, actor, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again, from its first attempt: the same body, id and event, signed anew."""
     subscription = delivery.subscription
     _require_manage(actor, subscription.model, f"redeliver webhook delivery {delivery.uuid}")
-    with transaction.atomic():
-        locked = (
-            WebhookDelivery.objects.select_for_update().select_related("subscription").get(pk=delivery.pk)
-        )
-        if not locked.subscription.active:
-            raise Conflict("The subscription is deactivated: nothing is sent for it.", code="inactive")
-        if locked.state in (DeliveryState.PENDING, DeliveryState.SENDING):
-            raise Conflict("This delivery is already on its way.", code="in_flight")
-        previous = locked.state
-        locked.state, locked.attempts, locked.next_attempt_at = DeliveryState.PENDING, 0, clock.now()
-        locked.enqueued_at = locked.lease_expires_at = locked.delivered_at = None
-        locked.save(
-            update_fields=[
-                "state",
-                "attempts",
-                "next_attempt_at",
-                "enqueued_at",
-                "lease_expires_at",
-                "delivered_at",
-            ]
-        )
+    try:
+        with transaction.atomic():
+            return _redeliver_locked(actor, delivery)
+    except Conflict as refusal:
+        # After the attempt's rollback, so the refusal itself stays on the record.
         audit_record(
             actor=actor,
-            action="webhook.redelivered",
-            target=locked.subscription,
+            action="webhook.redeliver_refused",
+            target=subscription,
             model_name=subscription.model.name if subscription.model_id else "",
-            data={"delivery": str(locked.uuid), "event": locked.event, "previous_state": previous},
+            data={"delivery": str(delivery.uuid), "code": refusal.code, "message": refusal.message},
         )
-        delivery_id = locked.pk
-        transaction.on_commit(lambda: deliveries_publish(delivery_ids=[delivery_id]))
+        raise
+
+
+def _redeliver_locked(actor, delivery: WebhookDelivery) -> WebhookDelivery:
+    # The subscription, then its delivery: the order deactivating takes them in.
+    subscription = WebhookSubscription.objects.select_for_update().get(pk=delivery.subscription_id)
+    locked = WebhookDelivery.objects.select_for_update(of=("self",)).get(pk=delivery.pk)
+    locked.subscription = subscription
+    if not subscription.active:
+        raise Conflict("The subscription is deactivated: nothing is sent for it.", code="inactive")
+    if locked.state in (DeliveryState.PENDING, DeliveryState.SENDING):
+        raise Conflict("This delivery is already on its way.", code="in_flight")
+    previous = locked.state
+    locked.state, locked.attempts, locked.next_attempt_at = DeliveryState.PENDING, 0, clock.now()
+    locked.enqueued_at = locked.lease_expires_at = locked.delivered_at = None
+    locked.save(
+        update_fields=[
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "enqueued_at",
+            "lease_expires_at",
+            "delivered_at",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="webhook.redelivered",
+        target=locked.subscription,
+        model_name=subscription.model.name if subscription.model_id else "",
+        data={"delivery": str(locked.uuid), "event": locked.event, "previous_state": previous},
+    )
+    delivery_id = locked.pk
+    transaction.on_commit(lambda: deliveries_publish(delivery_ids=[delivery_id]))
     return locked
 
 
@@ -305,7 +321,10 @@ def deliveries_publish(*, delivery_ids: list[int]) -> int:
             break
         published.append(delivery_id)
     if published:
-        WebhookDelivery.objects.filter(pk__in=published).update(enqueued_at=clock.now())
+        # Only those still waiting: one a worker already took (and perhaps set to retry) keeps its own times.
+        WebhookDelivery.objects.filter(pk__in=published, state=DeliveryState.PENDING).update(
+            enqueued_at=clock.now()
+        )
     return len(published)
 
 
