@@ -109,7 +109,9 @@ def receiver_v6(settings):
 
 @pytest.fixture
 def webhook_queue():
-    """Publishes for real, to whatever broker the environment configures; empties the queues after."""
+    """Publishes for real, to whatever broker the environment configures; empties the queues before (what
+    an earlier test or run left would be counted) and after."""
+    queues_purge()
     yield
     queues_purge()
 

@@ -39,7 +39,7 @@ def test_workers_claiming_the_same_delivery_send_it_once(superuser, model, recei
     assert WebhookDelivery.objects.get().attempts == 1
 
 
-def test_deactivating_while_someone_redelivers_does_not_deadlock(superuser, monkeypatch):
+def test_deactivating_while_someone_redelivers_does_not_deadlock(superuser, monkeypatch, webhook_queue):
     """Deactivating locks the subscription, then its open deliveries; redelivering takes them in the same
     order. Interleaved (deactivate holds the subscription, redeliver starts), both finish."""
     import threading
