@@ -11,7 +11,7 @@ Superusers pass both.
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Model, QuerySet, Value
+from django.db.models import CharField, Model, Q, QuerySet, Value
 from guardian.shortcuts import get_objects_for_user
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
@@ -98,6 +98,36 @@ def _permissions_on(user, obj: Model) -> tuple[frozenset[str], frozenset[str]]:
         frozenset(f"{app}.{codename}" for app, codename, scope in rows if scope == "object"),
         frozenset(f"{app}.{codename}" for app, codename, scope in rows if scope == "global"),
     )
+
+
+def permissions_on_models(user, model_ids: list[int]) -> tuple[dict[int, set[str]], set[str]]:
+    """What `user` holds on each of `model_ids` (granted on the model, to them or a group) and org-wide,
+    in three queries whatever the number of models: the batched twin of `_permissions_on`, for lists
+    (the reviewer queue) where a ModelAccess per model would take a query each."""
+    # By natural key: accounts sits below registry and cannot import its models.
+    content_type = ContentType.objects.get_by_natural_key("registry", "registeredmodel")
+    keys = [str(pk) for pk in model_ids]
+    columns = ("object_pk", "permission__content_type__app_label", "permission__codename")
+    direct = (
+        get_user_obj_perms_model()
+        .objects.filter(user=user, content_type=content_type, object_pk__in=keys)
+        .values_list(*columns)
+    )
+    groups = (
+        get_group_obj_perms_model()
+        .objects.filter(group__user=user, content_type=content_type, object_pk__in=keys)
+        .values_list(*columns)
+    )
+    on_model: dict[int, set[str]] = {pk: set() for pk in model_ids}
+    for object_pk, app_label, codename in [*direct, *groups]:
+        on_model[int(object_pk)].add(f"{app_label}.{codename}")
+    org_wide = {
+        f"{app_label}.{codename}"
+        for app_label, codename in Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    }
+    return on_model, org_wide
 
 
 def model_access(user, model: Model) -> ModelAccess:

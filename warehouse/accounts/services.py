@@ -25,9 +25,17 @@ class IssuedToken:
     secret: str  # the full token: shown to its owner once, never stored
 
 
-def _digest(secret: str) -> str:
-    # The secret is 256 random bits, so a plain SHA-256 is enough: there is nothing to guess at.
+def secret_digest(secret: str) -> str:
+    """What is stored of a bearer secret. The secret is 256 random bits, so a plain SHA-256 is enough:
+    there is nothing to guess at."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_issue(kind: str) -> tuple[str, str]:
+    """A new bearer secret `<kind><prefix>_<256 random bits>` and its public prefix, which names it in
+    lists without revealing it. API tokens are `wh_…`, alert receiver tokens `whr_…`."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"{kind}{prefix}_{secrets.token_urlsafe(32)}"
 
 
 def api_token_create(*, actor, user, name: str, expires_at: datetime | None = None) -> IssuedToken:
@@ -45,14 +53,13 @@ def api_token_create(*, actor, user, name: str, expires_at: datetime | None = No
             permission="superuser",
             attempted=f"make a token for {user.get_username()}",
         )
-    prefix = secrets.token_hex(4)
-    secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, secret = secret_issue(TOKEN_PREFIX)
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user,
             name=name,
             prefix=prefix,
-            digest=_digest(secret),
+            digest=secret_digest(secret),
             created_at=clock.now(),
             expires_at=expires_at,
         )
@@ -98,7 +105,7 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
         return None
     token = (
         ApiToken.objects.select_related("user")
-        .filter(digest=_digest(secret), revoked_at=None, user__is_active=True)
+        .filter(digest=secret_digest(secret), revoked_at=None, user__is_active=True)
         .first()
     )
     if token is None:

@@ -27,18 +27,10 @@ from warehouse.registry.services import (
     model_name_problem,
     version_register,
 )
+from warehouse.text import is_encodable
 
 MAX_SECTION_LENGTH = 50_000
 _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$")
-
-
-def _is_encodable(text: str) -> bool:
-    # JSON may carry a lone surrogate ("\ud800"); no database or renderer can store or render one.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def card_sections_parse(value: Any, *, path: str = "card") -> dict[str, str]:
@@ -62,7 +54,7 @@ def card_sections_parse(value: Any, *, path: str = "card") -> dict[str, str]:
             errors[f"{path}.{key}"] = ["Must be Markdown text."]
         elif len(text) > MAX_SECTION_LENGTH or "\x00" in text:
             errors[f"{path}.{key}"] = [f"At most {MAX_SECTION_LENGTH} characters, and no NUL characters."]
-        elif not _is_encodable(text):
+        elif not is_encodable(text):
             errors[f"{path}.{key}"] = ["Must be valid Unicode text: it holds a lone surrogate."]
         elif text.strip():
             sections[key] = text.strip()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from warehouse.text import is_encodable
+
 # The payload version each sender writes; any other is refused rather than guessed at.
 ALERTMANAGER = "alertmanager"
 GRAFANA = "grafana"
@@ -228,7 +230,5 @@ def _storable(value: Any, where: str) -> None:
     elif isinstance(value, str):
         if "\x00" in value:
             raise AlertPayloadError(f"{where} contains a NUL character.")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise AlertPayloadError(f"{where} contains a lone surrogate (an invalid \\u escape).") from None
+        if not is_encodable(value):
+            raise AlertPayloadError(f"{where} contains a lone surrogate (an invalid \\u escape).")

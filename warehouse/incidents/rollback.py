@@ -15,6 +15,7 @@ from warehouse.promotions.services import promotions_after_stage_change
 from warehouse.promotions.snapshot import sha256_of_file, stored_artifact_path
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage, StageTransition, TransitionKind
 from warehouse.registry.services import version_transition
+from warehouse.text import is_encodable
 
 RESPOND = "registry.respond_incident"
 
@@ -39,14 +40,6 @@ def target_evidence_problems(target: ModelVersion) -> list[str]:
     return problems
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def production_rollback(
     *,
     actor,
@@ -65,7 +58,7 @@ def production_rollback(
     reason = (reason or "").strip() if isinstance(reason, str) else None
     if not reason:
         raise InvalidInput({"reason": ["Say why production is rolled back: the incident, what was seen."]})
-    if len(reason) > 2000 or "\x00" in reason or not _encodable(reason):
+    if len(reason) > 2000 or "\x00" in reason or not is_encodable(reason):
         raise InvalidInput(
             {"reason": ["At most 2000 characters of text, without NUL characters or lone surrogates."]}
         )

@@ -7,11 +7,9 @@ updates one Incident, keyed by (receiver, fingerprint, start time), so a repeate
 that was already known.
 """
 
-import hashlib
 import hmac
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +18,7 @@ from django.db.models import Exists, OuterRef
 
 from warehouse import clock
 from warehouse.accounts.permissions import permission_denied
+from warehouse.accounts.services import secret_digest, secret_issue
 from warehouse.audit.services import acting_via, audit_record
 from warehouse.errors import InvalidInput
 from warehouse.incidents.alerts import AlertPayloadError, AlertRecord, alerts_parse
@@ -74,11 +73,6 @@ class Receipt:
     unmatched: int = 0
 
 
-def _digest(token: str) -> str:
-    # 256 random bits: a plain SHA-256 is enough, there is nothing to guess at.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- Receivers ----------------------------------------------------------------------------------------
 
 
@@ -131,14 +125,13 @@ def receiver_create(
         errors["version_labels"] = [problem]
     if errors:
         raise InvalidInput(errors)
-    prefix = secrets.token_hex(4)
-    token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, token = secret_issue(TOKEN_PREFIX)
     with transaction.atomic():
         receiver = AlertReceiver.objects.create(
             name=name,
             description=description,
             token_prefix=prefix,
-            token_digest=_digest(token),
+            token_digest=secret_digest(token),
             model_labels=model_labels,
             version_labels=version_labels,
             created_by=actor,
@@ -184,8 +177,8 @@ def receiver_authenticate(*, receiver_name: str, token: str | None) -> AlertRece
     token = token or ""
     well_formed = token.startswith(TOKEN_PREFIX) and len(token) <= 200 and bool(_NAME.match(receiver_name))
     receiver = AlertReceiver.objects.filter(name=receiver_name, active=True).first() if well_formed else None
-    expected = receiver.token_digest if receiver is not None else _digest("")
-    if not hmac.compare_digest(expected, _digest(token)) or receiver is None:
+    expected = receiver.token_digest if receiver is not None else secret_digest("")
+    if not hmac.compare_digest(expected, secret_digest(token)) or receiver is None:
         raise ReceiverUnauthorized()
     return receiver
 

@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 
-from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to
+from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to, permissions_on_models
 from warehouse.errors import InvalidInput
 from warehouse.promotions.models import (
     OPEN_REQUEST_STATES,
@@ -648,38 +648,6 @@ def request_page(*, promotion: PromotionRequest, user, access: ModelAccess) -> R
 # --- The reviewer queue ---------------------------------------------------------------------------------
 
 
-def _permissions_by_model(user, model_ids: list[int]) -> tuple[dict[int, set[str]], set[str]]:
-    """What `user` holds on each of `model_ids` (granted on the model, to them or a group) and org-wide,
-    in three queries whatever the number of models: ModelAccess per model would take one each."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
-
-    content_type = ContentType.objects.get_for_model(RegisteredModel)
-    keys = [str(pk) for pk in model_ids]
-    columns = ("object_pk", "permission__content_type__app_label", "permission__codename")
-    direct = (
-        get_user_obj_perms_model()
-        .objects.filter(user=user, content_type=content_type, object_pk__in=keys)
-        .values_list(*columns)
-    )
-    groups = (
-        get_group_obj_perms_model()
-        .objects.filter(group__user=user, content_type=content_type, object_pk__in=keys)
-        .values_list(*columns)
-    )
-    on_model: dict[int, set[str]] = {pk: set() for pk in model_ids}
-    for object_pk, app_label, codename in [*direct, *groups]:
-        on_model[int(object_pk)].add(f"{app_label}.{codename}")
-    org_wide = {
-        f"{app_label}.{codename}"
-        for app_label, codename in Permission.objects.filter(Q(user=user) | Q(group__user=user))
-        .values_list("content_type__app_label", "codename")
-        .distinct()
-    }
-    return on_model, org_wide
-
-
 @dataclass(frozen=True)
 class ReviewQueue:
     awaiting_me: list[PromotionRequest]  # oldest first
@@ -705,7 +673,7 @@ def review_queue(*, user, limit: int = REQUESTS_SHOWN) -> ReviewQueue:
         )
     )
     on_model, org_wide = (
-        _permissions_by_model(user, sorted({p.model_id for p in candidates})) if candidates else ({}, set())
+        permissions_on_models(user, sorted({p.model_id for p in candidates})) if candidates else ({}, set())
     )
     rules_cache: dict = {}
     awaiting = []

@@ -42,6 +42,7 @@ from warehouse.promotions.policy import (
 )
 from warehouse.promotions.snapshot import snapshot_load
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
+from warehouse.text import is_encodable, text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -492,26 +493,7 @@ OVERRIDE_PERMISSION = "registry.override_gate"
 
 
 def _text_problem(value, *, required: str, max_length: int = JUSTIFICATION_MAX) -> str:
-    value = (value or "").strip() if isinstance(value, str) or value is None else None
-    if value is None:
-        return "Must be text."
-    if not value:
-        return required
-    if len(value) > max_length:
-        return f"At most {max_length} characters."
-    if "\x00" in value:
-        return "Must not contain NUL characters."
-    if not _is_encodable(value):
-        return "Must be valid Unicode text: it holds a lone surrogate."
-    return ""
-
-
-def _is_encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return text_problem(value, required=required, max_length=max_length)
 
 
 def _audit_refusal(*, actor, action: str, promotion_or_version, refusal: Conflict, **data) -> None:
@@ -1005,7 +987,7 @@ def promotion_request_cancel(*, actor, promotion: PromotionRequest, reason: str 
             permission="requester",
             attempted=f"cancel request #{promotion.pk}, which someone else asked for",
         )
-    if reason is not None and (not isinstance(reason, str) or "\x00" in reason or not _is_encodable(reason)):
+    if reason is not None and (not isinstance(reason, str) or "\x00" in reason or not is_encodable(reason)):
         raise InvalidInput(
             {"reason": ["Must be text, without NUL characters or lone surrogates."]}, "Nothing was cancelled."
         )
