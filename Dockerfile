@@ -1,4 +1,5 @@
-# One image for the web server (gunicorn), the Celery worker and Celery beat: see docker-compose.yml.
+# One image for the web server (gunicorn), the watch server (gunicorn's asgi worker), the Celery worker and
+# Celery beat: see docker-compose.yml. nginx, in front, is the official image with deploy/nginx/'s template.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +20,7 @@ COPY manage.py ./
 COPY warehouse/ warehouse/
 COPY templates/ templates/
 COPY static/ static/
+COPY deploy/ deploy/
 COPY scripts/healthcheck.py scripts/healthcheck.py
 
 # Static files are collected into the image and served by WhiteNoise. Loading the settings needs a secret
@@ -31,6 +33,7 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only-this-key-signs-nothing-and-never-runs-
  && chown warehouse:warehouse /app/var /artifacts
 
 USER warehouse
-EXPOSE 8000
-# gunicorn reads the number of workers from WEB_CONCURRENCY.
-CMD ["gunicorn", "warehouse.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# 8000: the web server; 8001: the watch server. Neither is meant to be published: nginx is.
+EXPOSE 8000 8001
+# The web server; deploy/gunicorn.conf.py reads WEB_CONCURRENCY, WEB_THREADS and PORT.
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "warehouse.wsgi"]

@@ -5,7 +5,6 @@ Nothing here is a test double: the worker is the product's own command, on the b
 environment names.
 """
 
-import ctypes
 import signal
 import subprocess
 import sys
@@ -16,16 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.webtier import die_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    # A test run that is killed must not leave a worker behind, consuming from a shared broker.
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        pass
 
 
 class WorkerProcess:
@@ -61,7 +53,7 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         threading.Thread(target=self._read, daemon=True, name=f"output of {hostname}").start()
 

@@ -1,12 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from warehouse import health
 from warehouse.registry import views as registry_views
 
 admin.site.site_header = "Warehouse administration"
 admin.site.site_title = "Warehouse admin"
 
+# Django tries patterns in order: the machines' paths come first, so the serving systems' hot path
+# (/api/v1/models/<name>/production) is not matched against every page's pattern before its own.
 urlpatterns = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("api/v1/", include("warehouse.api.urls")),
+    path("hooks/", include("warehouse.incidents.urls_hooks")),
     path("", registry_views.home, name="home"),
     path("accounts/", include("warehouse.accounts.urls")),
     path("models/", include("warehouse.registry.urls")),
@@ -17,8 +24,6 @@ urlpatterns = [
     path("audit/", registry_views.audit_trail, name="audit-trail"),
     # Incidents: /go/<model> (the alert link), /incidents/…; alerting systems post to /hooks/….
     path("", include("warehouse.incidents.urls")),
-    path("hooks/", include("warehouse.incidents.urls_hooks")),
     path("webhooks/", include("warehouse.webhooks.urls")),
-    path("api/v1/", include("warehouse.api.urls")),
     path("admin/", admin.site.urls),
 ]
