@@ -10,8 +10,10 @@ from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
 
+from tests.api.support import Contract
 from tests.factories import model_create_for_tests, user_with_roles
 from warehouse.accounts.roles import Role
+from warehouse.changes import change_feed_stop
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -41,10 +43,23 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    # The production lookup is cached by model name, and most tests name their model fraud-scorer.
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def change_feed_stopped_at_the_end(django_db_setup, django_db_blocker):
+    """The change feed's connection listens on the test database: it is closed before the database is
+    dropped (PostgreSQL refuses to drop a database someone is connected to)."""
+    yield
+    change_feed_stop()
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    """The OpenAPI document, to hold real answers to (tests/api/support.py)."""
+    return Contract()
 
 
 @pytest.fixture

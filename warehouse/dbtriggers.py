@@ -1,12 +1,17 @@
-"""Database triggers that refuse changes to append-only and immutable tables.
+"""Database triggers: refusing changes to append-only and immutable tables, and announcing changes.
 
-The application never updates these rows; the triggers make sure nothing else does either (a stray
-script, a shell session, a future bug). PostgreSQL refuses UPDATE, DELETE and TRUNCATE; SQLite, the
-embedded default, has no TRUNCATE and refuses UPDATE and DELETE. Emptying a whole database on purpose
-goes through the project's `flush` command, which knows how to step around them.
+Append-only and immutable rows: the application never updates them; the triggers make sure nothing else
+does either (a stray script, a shell session, a future bug). PostgreSQL refuses UPDATE, DELETE and
+TRUNCATE; SQLite, the embedded default, has no TRUNCATE and refuses UPDATE and DELETE. Emptying a whole
+database on purpose goes through the project's `flush` command, which knows how to step around them.
+
+Announcing: on PostgreSQL, changes that web processes' remembered answers depend on are announced with
+pg_notify() from triggers, so no writer (a service, the admin, a shell session) can forget to.
 """
 
 from django.db import migrations
+
+from warehouse.changes import CHANNEL
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION warehouse_refuse_change() RETURNS trigger AS $$
@@ -73,5 +78,48 @@ def refuse_changes(
         elif vendor == "sqlite":
             for suffix in SQLITE_TRIGGER_SUFFIXES:
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}{suffix};")
+
+    return migrations.RunPython(install, uninstall)
+
+
+# --- Announcing changes: the change feed's triggers (PostgreSQL only) ---------------------------------------
+
+NOTIFY_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION warehouse_notify() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', TG_ARGV[0]);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def notify_on_change(
+    table: str, *, payload: str, events: str, for_each_row_when: str = ""
+) -> migrations.RunPython:
+    """A migration operation: announce `events` on `table` to every web process's change feed
+    (warehouse/changes.py), delivered by PostgreSQL when the changing transaction commits.
+
+    Per statement by default; with `for_each_row_when` (a condition on OLD and NEW), per row and only when
+    it holds, so frequent writes that change nothing the feed's readers depend on (a token's last use, a
+    person's last sign-in) announce nothing. SQLite has no feed and gets no trigger.
+    """
+    # auth_user_notify_dt: the table, then the initials of the events (PostgreSQL names stop at 63 bytes).
+    name = f"{table}_notify_{''.join(event[0] for event in events.lower().split(' or '))}"
+    level = f"FOR EACH ROW WHEN ({for_each_row_when})" if for_each_row_when else "FOR EACH STATEMENT"
+
+    def install(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(NOTIFY_FUNCTION, params=None)
+        schema_editor.execute(
+            f"CREATE TRIGGER {name} AFTER {events} ON {table} {level} "
+            f"EXECUTE FUNCTION warehouse_notify('{payload}');",
+            params=None,
+        )
+
+    def uninstall(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table};")
 
     return migrations.RunPython(install, uninstall)

@@ -102,8 +102,21 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'warehouse.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
+    # Opening a PostgreSQL connection costs the server ~12 ms of CPU: each process keeps a pool (psycopg's,
+    # through Django) and each request borrows one for its duration. MAX_SIZE must cover the threads of a
+    # web process (WEB_THREADS); a request waits at most TIMEOUT seconds for one, then fails (503 on the
+    # production lookup), so a database outage is answered in seconds, not hung on. With CONN_HEALTH_CHECKS
+    # (above) a borrowed connection is checked first, so one the server dropped is replaced, not handed out.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django returns each connection to the pool after a request
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 3),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # A busy timeout lets the web process and the worker share the file without "database is locked".
@@ -151,10 +164,18 @@ STORAGES = {
     },
 }
 
-# Cache: the production lookup is cached here and forgotten when a stage change commits.
+# Django's cache. Nothing on the serving path uses it: the production lookup keeps its answers in each
+# process's memory, vouched for by PostgreSQL's notifications (warehouse/changes.py), so a cache that is
+# down or hangs cannot touch it. A Redis that hangs costs any other user at most these timeouts.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

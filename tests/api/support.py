@@ -111,17 +111,22 @@ class Contract:
         return pointer, response
 
     def check_answer(self, response, *, pointer: str, documented: dict) -> None:
+        for header in documented.get("headers", {}):
+            assert response.has_header(header), f"the documented {header} header is missing"
+        if "content" not in documented:
+            # A documented answer without a body (304 Not Modified).
+            assert response.content == b"", response.content[:200]
+            return
         assert response["Content-Type"] == "application/json", response.content[:200]
         problems = self.errors(f"{pointer}/content/application~1json/schema", response.json())
         assert not problems, "\n".join(problems)
-        for header in documented.get("headers", {}):
-            assert response.has_header(header), f"the documented {header} header is missing"
 
     def check(self, response, path: str, method: str) -> dict:
-        """Assert that `response` is a documented answer of `method path`; return its JSON body."""
+        """Assert that `response` is a documented answer of `method path`; return its JSON body ({} for an
+        answer documented without one)."""
         pointer, documented = self.response_pointer(path, method, response.status_code)
         self.check_answer(response, pointer=pointer, documented=documented)
-        return response.json()
+        return response.json() if response.content else {}
 
     def check_component(self, response, name: str) -> dict:
         """For answers no operation lists (405 on a method the path does not have)."""

@@ -1,7 +1,9 @@
 """The stage machine: `version_transition` is the one door, and it keeps DESIGN invariants 1, 2 and 6."""
 
+import hashlib
+import json
+
 import pytest
-from django.core.cache import cache
 from django.db import transaction
 
 from tests.factories import version_move, version_register_for_tests
@@ -10,10 +12,10 @@ from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
-from warehouse.registry import selectors, services
-from warehouse.registry.models import ModelVersion, Stage, StageTransition, TransitionKind
-from warehouse.registry.selectors import production_lookup
+from warehouse.registry import services
+from warehouse.registry.models import ModelVersion, ProductionAnswer, Stage, StageTransition, TransitionKind
 from warehouse.registry.services import version_transition
+from warehouse.registry.serving import production_answer_read
 
 # From each stage, the path that reaches it from Draft.
 PATH_TO = {
@@ -402,84 +404,92 @@ def test_it_refuses_a_rollback_when_the_caller_expected_another_production(three
     assert _production(third.model).pk == third.pk
 
 
-# --- The production lookup cache -------------------------------------------------------------------------
+# --- The production answer: written by the door, in the change's own transaction -------------------------
 
 
-def test_it_answers_the_new_production_version_right_after_the_commit(
-    model, version, contributor, django_capture_on_commit_callbacks
-):
+def _answer(model) -> dict | None:
+    answer = production_answer_read(name=model.name)
+    return json.loads(answer.body) if answer.in_production else None
+
+
+def _generation(model) -> int:
+    return production_answer_read(name=model.name).generation
+
+
+def test_it_writes_the_production_answer_with_the_promotion(model, version, contributor):
     version_move(version, Stage.STAGING, actor=contributor)
-    assert production_lookup(model=model) is None  # cached: nothing in production
+    assert _answer(model) is None and _generation(model) == 0  # nothing written: production untouched
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        _promote(version, contributor)
+    _promote(version, contributor)
 
-    assert callbacks
-    answer = production_lookup(model=model)
-    assert (answer["version"], answer["id"], answer["rollback_target"]) == (1, "fraud-scorer/v1", None)
+    stored = ProductionAnswer.objects.get(model=model)
+    answer = json.loads(stored.body)
+    assert (answer["version"], answer["id"], answer["rollback_target"], stored.generation) == (
+        1,
+        "fraud-scorer/v1",
+        None,
+        1,
+    )
     assert [a["sha256"] for a in answer["artifacts"]] == ["cd" * 32, "ab" * 32]
+    assert stored.etag == f'"{hashlib.sha256(stored.body.encode()).hexdigest()[:32]}"'
 
 
-def test_it_forgets_the_cached_answer_only_when_the_change_commits(
-    model, version, contributor, django_capture_on_commit_callbacks
-):
-    version_move(version, Stage.STAGING, actor=contributor)
+def test_each_production_change_takes_the_next_generation(model, version, contributor):
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     second = version_register_for_tests(actor=contributor, model=model)
     version_move(second, Stage.STAGING, actor=contributor)
-    with django_capture_on_commit_callbacks(execute=True):
-        _promote(version, contributor)
-    assert production_lookup(model=model)["version"] == 1
+    assert _generation(model) == 1  # a move to Staging leaves production's answer alone
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        _promote(second, contributor)
-        # Not committed yet: serving systems keep the version that is still committed.
-        assert production_lookup(model=model)["version"] == 1
-    for callback in callbacks:
-        callback()
+    _promote(second, contributor)
 
-    answer = production_lookup(model=model)
-    assert (answer["version"], answer["rollback_target"]) == (2, "fraud-scorer/v1")
+    assert (_answer(model)["version"], _answer(model)["rollback_target"], _generation(model)) == (
+        2,
+        "fraud-scorer/v1",
+        2,
+    )
 
 
-def test_it_answers_the_restored_version_right_after_a_rollback(
-    three_releases, responder, django_capture_on_commit_callbacks
-):
+def test_it_answers_the_restored_version_after_a_rollback(three_releases, responder):
     first, second, third = three_releases
-    assert production_lookup(model=third.model)["version"] == 3
+    before = _generation(third.model)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        version_transition(version=second, to_stage=Stage.PRODUCTION, actor=responder, reason="INC-7")
+    version_transition(version=second, to_stage=Stage.PRODUCTION, actor=responder, reason="INC-7")
 
-    answer = production_lookup(model=third.model)
+    answer = _answer(third.model)
     assert (answer["version"], answer["rollback_target"]) == (2, "fraud-scorer/v1")
+    assert _generation(third.model) == before + 1
 
 
-def test_it_answers_nothing_right_after_production_is_retired(
-    model, version, contributor, django_capture_on_commit_callbacks
-):
+def test_it_answers_nothing_once_production_is_retired(model, version, contributor):
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
-    assert production_lookup(model=model)["version"] == 1
 
-    with django_capture_on_commit_callbacks(execute=True):
-        version_transition(version=version, to_stage=Stage.ARCHIVED, actor=contributor, reason="retired")
+    version_transition(version=version, to_stage=Stage.ARCHIVED, actor=contributor, reason="retired")
 
-    assert production_lookup(model=model) is None
+    stored = ProductionAnswer.objects.get(model=model)
+    assert (stored.body, stored.etag, stored.version, stored.generation) == ("", "", None, 2)
 
 
-def test_a_late_write_of_the_old_production_answer_is_never_served(
-    model, version, contributor, django_capture_on_commit_callbacks
-):
-    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
-    # A reader takes its cache key and loads v1, and is slow to store what it read...
-    stale_key = selectors._production_cache_key(model.name)
-    stale_answer = {**production_lookup(model=model)}
-    second = version_register_for_tests(actor=contributor, model=model)
-    with django_capture_on_commit_callbacks(execute=True):
-        version_move(second, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
-    # ...so its write of v1 lands after the promotion of v2 committed.
-    cache.set(stale_key, stale_answer, 300)
+def test_a_refused_move_leaves_the_answer_as_it_was(three_releases, responder):
+    first, second, third = three_releases
+    before = ProductionAnswer.objects.get(model=third.model)
 
-    assert production_lookup(model=model)["version"] == 2
+    with pytest.raises(Conflict):
+        version_transition(version=first, to_stage=Stage.PRODUCTION, actor=responder, reason="not the target")
+
+    after = ProductionAnswer.objects.get(model=third.model)
+    assert (after.generation, after.body) == (before.generation, before.body)
+
+
+def test_the_answer_is_rolled_back_with_the_callers_transaction(model, version, contributor):
+    version_move(version, Stage.STAGING, actor=contributor)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _promote(version, contributor)
+        assert _answer(model)["version"] == 1  # written inside the transaction...
+        raise RuntimeError("the caller fails after the move")
+
+    assert _answer(model) is None  # ...and gone with it
+    assert _generation(model) == 0
 
 
 def test_a_caller_that_handles_a_refusal_in_its_own_transaction_keeps_it_on_the_record(

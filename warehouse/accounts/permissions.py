@@ -158,3 +158,18 @@ def permission_denied(*, actor, target: Model | None, permission: str, attempted
         data={"permission": permission, "attempted": attempted},
     )
     return PermissionDenied(f"You do not have permission to {attempted}.")
+
+
+def model_visible_to_user_id(*, user_id: int, model_id: int) -> bool:
+    """Whether the person `user_id` holds `view_registeredmodel` on model `model_id` (themselves or through
+    a group), in one query: the serving path's twin of ModelAccess.can_view, for a caller who knows who the
+    person is (active, not a superuser) without loading them."""
+    content_type = ContentType.objects.get_by_natural_key("registry", "registeredmodel")
+    grant = {
+        "content_type": content_type,
+        "object_pk": str(model_id),
+        "permission__codename": VIEW_MODEL.partition(".")[2],
+    }
+    direct = get_user_obj_perms_model().objects.filter(user_id=user_id, **grant).values("pk")
+    through_groups = get_group_obj_perms_model().objects.filter(group__user=user_id, **grant).values("pk")
+    return bool(list(direct.union(through_groups)[:1]))

@@ -380,6 +380,17 @@ def _response_schemas() -> dict:
             closed=False,
         ),
         "VersionSummary": _object(version_summary, required=tuple(version_summary), closed=False),
+        "RollbackResult": _object(
+            {
+                "production": {**_ref("VersionSummary"), "description": "The target, in production again."},
+                "rolled_back": {
+                    **_ref("VersionSummary"),
+                    "description": "The version rolled back, archived.",
+                },
+            },
+            required=("production", "rolled_back"),
+            closed=False,
+        ),
         "VersionList": _object(
             {
                 "count": {"type": "integer", "minimum": 0},
@@ -1014,6 +1025,27 @@ def _promotion_schemas() -> dict:
             },
             required=("reason",),
         ),
+        "Rollback": _object(
+            {
+                "expected_current": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The number of the production version you are replacing.",
+                },
+                "reason": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "pattern": SOME_TEXT,
+                    "description": "Why production is rolled back (the incident, what was seen); audited.",
+                },
+                "incident": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The incident about this model that the rollback answers, if any.",
+                },
+            },
+            required=("expected_current", "reason"),
+        ),
     }
 
 
@@ -1397,6 +1429,10 @@ def _paths() -> dict:
     }
     number = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     read_errors = {"401": _response_ref("Unauthorized"), "404": _response_ref("NotFound")}
+    etag_header = {
+        "schema": {"type": "string"},
+        "description": "A strong ETag of the answer: send it back in If-None-Match.",
+    }
     return {
         **_promotion_paths(name, number, read_errors),
         **_request_paths(name, number, read_errors),
@@ -1544,15 +1580,106 @@ def _paths() -> dict:
                 "summary": "What is in production for the model",
                 "description": (
                     "The serving systems' lookup: the production version's artifact URIs and digests and "
-                    "its rollback target. Cached; a stage change is visible as soon as it commits."
+                    "its rollback target. It answers what the last committed stage change wrote, from the "
+                    "moment that change commits; it is never answered from a cache that could be older.\n\n"
+                    "Polling: send the `ETag` you hold in `If-None-Match`; while production is unchanged "
+                    "the answer is 304 with no body.\n\n"
+                    "Watching: add `wait=<seconds>` (up to 60) and the request is held while what you hold "
+                    "is still what there is (your ETag matches, or nothing is in production and you sent "
+                    "no ETag). It is answered as soon as production changes (200, or 404 when production "
+                    "is retired), or at the end of the wait with 304 (or the same 404). Ask again at once "
+                    "with the ETag you now hold."
                 ),
                 "tags": ["serving"],
+                "parameters": [
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "required": False,
+                        "description": "Hold the request up to this many seconds for production to change.",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 60},
+                    },
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "description": "The ETag of the answer you hold: 304 while it is still current.",
+                        "schema": {"type": "string"},
+                    },
+                ],
                 "responses": {
-                    "200": _json("Production", "The version in production."),
+                    "200": {
+                        **_json("Production", "The version in production."),
+                        "headers": {"ETag": etag_header},
+                    },
+                    "304": {
+                        "description": "Not modified: the answer whose ETag you sent is still current.",
+                        "headers": {"ETag": etag_header},
+                    },
+                    "400": _response_ref("BadRequest"),
                     "401": _response_ref("Unauthorized"),
                     "404": _error(
                         "No such model (or the caller may not see it), or nothing of it is in production.",
                         ["not_found", "no_production_version"],
+                    ),
+                    "503": _error(
+                        "The registry's database cannot be reached: nothing is answered rather than a guess.",
+                        ["database_unavailable"],
+                        {
+                            "Retry-After": {
+                                "schema": {"type": "string"},
+                                "description": "Seconds to wait before asking again.",
+                            }
+                        },
+                    ),
+                },
+            },
+        },
+        "/models/{name}/rollback": {
+            "parameters": [name],
+            "post": {
+                "operationId": "rollBack",
+                "summary": "Roll production back to its recorded rollback target",
+                "description": (
+                    "For runbooks and chat-ops: the same service, permission (incident responder), "
+                    "refusals and audit events as the one-click rollback on `/go/<model>`. "
+                    "`expected_current` is the production version you are replacing: if production changed "
+                    "meanwhile (someone rolled back first), nothing happens and the 409 says what did. The "
+                    "target's stored artifacts are checked against their digests first."
+                ),
+                "tags": ["serving"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("Rollback"),
+                            "examples": {
+                                "incident": {
+                                    "value": {"expected_current": 7, "reason": "INC-42: p99 latency doubled"}
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "RollbackResult",
+                        "Rolled back: the version now in production, and the one rolled back (archived).",
+                    ),
+                    "400": _response_ref("BadRequest"),
+                    "401": _response_ref("Unauthorized"),
+                    "403": _response_ref("Forbidden"),
+                    "404": _response_ref("NotFound"),
+                    "409": _error(
+                        "Production changed since you looked, it was already rolled back, the production "
+                        "version has no rollback target, or the target's stored artifacts no longer match "
+                        "their digests.",
+                        [
+                            "production_changed",
+                            "already_rolled_back",
+                            "no_rollback_target",
+                            "target_evidence_failed",
+                        ],
                     ),
                 },
             },
@@ -1966,7 +2093,9 @@ def openapi_document() -> dict:
                 'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad '
                 "input, nothing written), 401 (no or bad credentials), 403 (not allowed; recorded in the "
                 "audit trail), 404 (no such thing, or not visible to the caller), 405 (method not allowed; "
-                "see the Allow header) or 409 (the current state refuses it).\n\n"
+                "see the Allow header) or 409 (the current state refuses it). The production lookup may "
+                "also answer 304 (not modified, for pollers) and 503 with Retry-After (the database cannot "
+                "be reached: nothing is answered rather than a guess).\n\n"
                 "Permissions are per model: a model the caller may not see does not exist for them (404)."
             ),
         },

@@ -10,7 +10,7 @@ from warehouse.promotions.policy import Check
 from warehouse.promotions.selectors import policy_page_url, policy_revision_document
 from warehouse.promotions.services import revision_rules
 from warehouse.registry.models import ModelVersion, RegisteredModel
-from warehouse.registry.selectors import artifact_summary
+from warehouse.registry.serving import artifact_summary
 
 
 def absolute(path: str) -> str:

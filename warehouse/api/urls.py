@@ -7,12 +7,14 @@ app_name = "api"
 # `str`, not `slug`, for model names: a name the registry refuses reaches the view and gets a JSON answer
 # (400 on registration, 404 on reads) instead of the site's HTML 404.
 urlpatterns = [
+    # First: the serving systems' hot path.
+    path("models/<str:name>/production", views.production, name="production"),
     path("openapi.json", views.openapi, name="openapi"),
     path("models", views.models, name="models"),
     path("models/<str:name>", views.model_detail, name="model"),
     path("models/<str:name>/versions", views.versions, name="versions"),
     path("models/<str:name>/versions/<int:number>", views.version_detail, name="version"),
-    path("models/<str:name>/production", views.production, name="production"),
+    path("models/<str:name>/rollback", views.rollback, name="rollback"),
     path("models/<str:name>/policy", views.policy, name="policy"),
     path("models/<str:name>/policy/revisions/<int:number>", views.policy_revision, name="policy-revision"),
     path("models/<str:name>/versions/<int:number>/gate-runs", views.gate_runs, name="gate-runs"),

@@ -1,12 +1,23 @@
 """REST API v1. Thin: authenticate (see http.py), read, call one service or selector, answer JSON."""
 
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from warehouse.api.http import api_endpoint, error_response, read_json
+from warehouse.api.http import api_endpoint, error_response, method_not_allowed, read_json
 from warehouse.api.openapi import CARD_SUMMARY_MAX, openapi_document
+from warehouse.api.production import (
+    DATABASE_UNAVAILABLE,
+    Caller,
+    Reply,
+    bearer_caller,
+    production_reply,
+    production_reply_waiting,
+    unauthenticated,
+    wait_seconds,
+)
 from warehouse.api.serializers import (
     absolute,
     card_json,
@@ -28,7 +39,10 @@ from warehouse.cards.services import (
     card_sections_parse,
     registration_parse,
 )
+from warehouse.changes import current_stamp
 from warehouse.errors import InvalidInput
+from warehouse.incidents.rollback import production_rollback
+from warehouse.incidents.selectors import incidents_visible_to
 from warehouse.promotions.models import PromotionRequest, SignOff
 from warehouse.promotions.selectors import (
     gate_run_get,
@@ -49,12 +63,11 @@ from warehouse.promotions.services import (
     signoff_record,
     version_archive,
 )
-from warehouse.registry.models import Stage
+from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
     model_get_for_user,
     model_list_for_user,
-    production_lookup,
     version_get_for_user,
     version_page,
 )
@@ -126,13 +139,56 @@ def version_detail(request, name: str, number: int):
     return JsonResponse(version_detail_json(version_page(version=version)))
 
 
-@api_endpoint(methods=("GET",))
+@csrf_exempt
 def production(request, name: str):
-    model = model_get_for_user(user=request.user, name=name)
-    answer = production_lookup(model=model)
-    if answer is None:
-        return error_response(404, "no_production_version", f"{model.name} has no version in production.")
-    return JsonResponse(answer)
+    """The serving systems' lookup; see api/production.py. Not through `api_endpoint`: a warm lookup runs
+    no query, and authenticating the token goes through what this process remembers of it."""
+    if request.method != "GET":
+        return method_not_allowed(request, ("GET",))
+    try:
+        wait = wait_seconds(request.GET.getlist("wait"))
+    except InvalidInput as error:
+        return error_response(400, error.code, error.message, error.errors)
+    stamp = current_stamp()
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    if authorization:
+        caller = bearer_caller(authorization, stamp)
+    else:
+        try:
+            user = request.user if request.user.is_authenticated else None
+        except DatabaseError:
+            return _as_response(DATABASE_UNAVAILABLE)
+        if user is None:
+            caller = unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
+        else:
+            caller = Caller(user.pk, user.is_superuser)
+    if isinstance(caller, Reply):
+        return _as_response(caller)
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not wait:
+        reply = production_reply(caller=caller, name=name, if_none_match=if_none_match, stamp=stamp)
+    else:
+        reply = production_reply_waiting(
+            reply_now=lambda stamp: production_reply(
+                caller=caller, name=name, if_none_match=if_none_match, stamp=stamp
+            ),
+            if_none_match=if_none_match,
+            wait=wait,
+        )
+    return _as_response(reply)
+
+
+# Read by the contract tests, as on the views `api_endpoint` wraps.
+production.allowed_methods = ("GET",)
+
+
+def _as_response(reply: Reply) -> HttpResponse:
+    response = HttpResponse(reply.body, status=reply.status)
+    if not reply.body:
+        del response["Content-Type"]
+    for header, value in reply.header_items():
+        response[header] = value
+    return response
 
 
 @api_endpoint(methods=("GET",), public=True)
@@ -367,6 +423,53 @@ def archive(request, name: str, number: int):
     version_archive(actor=request.user, version=version, reason=body.get("reason"))
     return JsonResponse(
         version_summary_json(version_get_for_user(user=request.user, name=name, number=number))
+    )
+
+
+# --- Rollback -------------------------------------------------------------------------------------------
+
+
+def _whole_number(body: dict, field: str, *, required: bool) -> int | None:
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    # bool is an int to Python: `true` must not name version 1.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidInput({field: ["A whole number from 1."]})
+    return value
+
+
+@api_endpoint(methods=("POST",))
+def rollback(request, name: str):
+    """Put production's recorded rollback target back into production: the same service, permission,
+    refusals and audit as the one-click rollback on /go/<model>."""
+    model = model_get_for_user(user=request.user, name=name)
+    body = _object_body(
+        request,
+        ("expected_current", "reason", "incident"),
+        '{"expected_current": 7, "reason": "INC-42: p99 latency doubled"}',
+    )
+    number = _whole_number(body, "expected_current", required=True)
+    expected = ModelVersion.objects.filter(model=model, number=number).first()
+    if expected is None:
+        raise InvalidInput({"expected_current": [f"{model.name} has no version {number}."]})
+    incident = None
+    incident_id = _whole_number(body, "incident", required=False)
+    if incident_id is not None:
+        incident = incidents_visible_to(request.user).filter(pk=incident_id, model=model).first()
+        if incident is None:
+            raise InvalidInput({"incident": [f"You may see no incident {incident_id} about {model.name}."]})
+    transition = production_rollback(
+        actor=request.user,
+        model=model,
+        expected_current=expected,
+        reason=_optional_text(body, "reason"),
+        incident=incident,
+    )
+    restored = version_get_for_user(user=request.user, name=name, number=transition.version.number)
+    archived = version_get_for_user(user=request.user, name=name, number=number)
+    return JsonResponse(
+        {"production": version_summary_json(restored), "rolled_back": version_summary_json(archived)}
     )
 
 

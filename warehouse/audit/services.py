@@ -142,5 +142,5 @@ def audit_record(
             hash=event_hash(prev_hash, content),
         )
         if _listeners and not _listeners_scheduled():
-            transaction.on_commit(_listeners_notify)
+            transaction.on_commit(_listeners_notify, robust=True)
         return event

@@ -236,7 +236,7 @@ def _gate_run_create(actor, version, target_stage, revision) -> GateRun:
         data={"gate_run": run.pk, "target_stage": target_stage.value, "policy_revision": revision.pk},
     )
     run_id = run.pk
-    transaction.on_commit(lambda: gate_run_publish(run_id=run_id))
+    transaction.on_commit(lambda: gate_run_publish(run_id=run_id), robust=True)
     return run
 
 

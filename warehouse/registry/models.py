@@ -117,6 +117,31 @@ class StageTransition(models.Model):
         return f"{self.version_id}: {self.from_stage} → {self.to_stage}"
 
 
+class ProductionAnswer(models.Model):
+    """What `GET /api/v1/models/<name>/production` answers for one model, exactly as it is sent.
+
+    Written by the stage door (`version_transition`) in the transaction of every change that touches
+    production, so it is what PostgreSQL holds after the last committed stage change, never a guess. Each
+    write takes the next `generation`; a trigger announces it to every web process (warehouse/changes.py),
+    which drop what they remembered of the model. A model that has never had a production version has no row.
+    """
+
+    model = models.OneToOneField(
+        RegisteredModel, primary_key=True, on_delete=models.CASCADE, related_name="production_answer"
+    )
+    generation = models.PositiveBigIntegerField()
+    # The JSON document as served, "" when nothing is in production; its ETag is a digest of these bytes.
+    body = models.TextField(blank=True)
+    etag = models.CharField(max_length=80, blank=True)
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self) -> str:
+        return f"{self.model_id}@{self.generation}"
+
+
 # --- Evidence: written once at registration, never changed (DESIGN invariant 3) -------------------------
 
 

@@ -1,10 +1,8 @@
 """Reads shaped for pages and the API. Each runs a fixed number of queries, whatever the number of rows."""
 
-import uuid
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -20,9 +18,6 @@ from warehouse.registry.models import (
     Stage,
     StageTransition,
 )
-
-PRODUCTION_CACHE_SECONDS = 300
-
 
 # --- Access ---------------------------------------------------------------------------------------------
 
@@ -367,74 +362,3 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
         audit_limit=audit_limit,
         slice_metrics=sorted({s.metric for s in slices}),
     )
-
-
-# --- Production lookup (the serving systems' hot path) ---------------------------------------------------
-
-
-# The answer is cached under a generation that every production change replaces. Deleting the answer
-# instead would race: a read that loaded the old state just before the commit could store it just after
-# the delete. With generations such a late write lands under a generation nobody asks for any more.
-
-
-def _production_generation_key(name: str) -> str:
-    return f"warehouse:production:generation:{name}"
-
-
-def _production_cache_key(name: str) -> str:
-    generation_key = _production_generation_key(name)
-    generation = cache.get(generation_key)
-    if generation is None:
-        generation = uuid.uuid4().hex
-        if not cache.add(generation_key, generation, timeout=None):
-            generation = cache.get(generation_key, generation)
-    return f"warehouse:production:v2:{name}:{generation}"
-
-
-def production_cache_forget(name: str) -> None:
-    cache.set(_production_generation_key(name), uuid.uuid4().hex, timeout=None)
-
-
-def artifact_summary(artifact) -> dict:
-    """An artifact as machines read it: where it is and how to check it."""
-    return {
-        "name": artifact.name,
-        "kind": artifact.kind,
-        "uri": artifact.uri,
-        "sha256": artifact.sha256 or None,
-        "size_bytes": artifact.size_bytes,
-    }
-
-
-def production_lookup(*, model: RegisteredModel) -> dict | None:
-    """What is in production for `model`, with artifact URIs and digests. Cached; forgotten on commit of
-    every stage change that touches production."""
-    key = _production_cache_key(model.name)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached or None
-    version = (
-        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
-        .select_related("rollback_target")
-        .prefetch_related(Prefetch("artifacts"))
-        .first()
-    )
-    if version is None:
-        answer: dict = {}
-    else:
-        version.model = model
-        answer = {
-            "model": model.name,
-            "version": version.number,
-            "id": version.identifier,
-            "uuid": str(version.uuid),
-            "stage": version.stage,
-            "in_production_since": version.stage_changed_at.isoformat(),
-            "rollback_target": (
-                f"{model.name}/v{version.rollback_target.number}" if version.rollback_target_id else None
-            ),
-            "artifacts": [artifact_summary(a) for a in version.artifacts.all()],
-        }
-    # An empty dict caches "nothing in production" too, so a model without one is not a cache miss each time.
-    cache.set(key, answer, PRODUCTION_CACHE_SECONDS)
-    return answer or None

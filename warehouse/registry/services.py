@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from warehouse import clock
@@ -20,6 +20,7 @@ from warehouse.registry.models import (
     EvaluationReport,
     ModelVersion,
     PerformanceProfile,
+    ProductionAnswer,
     RegisteredModel,
     SliceMetric,
     SourceRun,
@@ -27,7 +28,7 @@ from warehouse.registry.models import (
     StageTransition,
     TransitionKind,
 )
-from warehouse.registry.selectors import production_cache_forget
+from warehouse.registry.serving import production_body, production_document
 
 MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 RESERVED_MODEL_NAMES = frozenset({"new", "register", "search", "api", "static", "admin"})
@@ -344,7 +345,8 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
         TransitionKind.PROMOTION if to_stage in (Stage.STAGING, Stage.PRODUCTION) else TransitionKind.ARCHIVE
     )
     transition = _transition_row(version, from_stage, to_stage, kind, actor, reason, now)
-    _after_commit_forget(model, from_stage, to_stage)
+    if Stage.PRODUCTION in (from_stage, to_stage):
+        _production_answer_write(model, now)
     return transition
 
 
@@ -386,7 +388,7 @@ def _rollback_locked(target, current, actor, reason, now) -> StageTransition:
     transition = _transition_row(
         target, Stage.ARCHIVED, Stage.PRODUCTION, TransitionKind.ROLLBACK, actor, reason, now
     )
-    _after_commit_forget(target.model, Stage.ARCHIVED, Stage.PRODUCTION)
+    _production_answer_write(target.model, now)
     return transition
 
 
@@ -428,10 +430,22 @@ def _transition_row(version, from_stage, to_stage, kind, actor, reason, now) -> 
     return transition
 
 
-def _after_commit_forget(model: RegisteredModel, from_stage: Stage, to_stage: Stage) -> None:
-    if Stage.PRODUCTION in (from_stage, to_stage):
-        name = model.name
-        transaction.on_commit(lambda: production_cache_forget(name))
+def _production_answer_write(model: RegisteredModel, now) -> None:
+    """Store what the production lookup answers for `model` from now on, in the stage change's own
+    transaction (the model row is locked): the answer commits with the change or not at all. Its trigger
+    tells every web process, on commit, to forget what it remembered (warehouse/changes.py)."""
+    production = (
+        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
+        .select_related("rollback_target")
+        .prefetch_related("artifacts")
+        .first()
+    )
+    document = production_document(model_name=model.name, version=production) if production else None
+    body, etag = production_body(document)
+    fields = {"body": body, "etag": etag, "version": production, "updated_at": now}
+    # The model row is locked: no one else creates this row or moves its generation meanwhile.
+    if not ProductionAnswer.objects.filter(model=model).update(generation=F("generation") + 1, **fields):
+        ProductionAnswer.objects.create(model=model, generation=1, **fields)
 
 
 # --- Who may do what on a model -------------------------------------------------------------------------

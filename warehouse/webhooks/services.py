@@ -202,7 +202,7 @@ def _redeliver_locked(actor, delivery: WebhookDelivery) -> WebhookDelivery:
         data={"delivery": str(locked.uuid), "event": locked.event, "previous_state": previous},
     )
     delivery_id = locked.pk
-    transaction.on_commit(lambda: deliveries_publish(delivery_ids=[delivery_id]))
+    transaction.on_commit(lambda: deliveries_publish(delivery_ids=[delivery_id]), robust=True)
     return locked
 
 
@@ -281,7 +281,7 @@ def webhook_fan_out() -> int:
         cursor.last_sequence, cursor.updated_at = max(cursor.last_sequence, head), clock.now()
         cursor.save(update_fields=["last_sequence", "updated_at"])
         if created:
-            transaction.on_commit(lambda: deliveries_publish(delivery_ids=sorted(created)))
+            transaction.on_commit(lambda: deliveries_publish(delivery_ids=sorted(created)), robust=True)
     return len(created)
 
 

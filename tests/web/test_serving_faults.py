@@ -1,0 +1,351 @@
+"""The production answer under faults, with real processes: the tier (nginx, gunicorn web and watch servers)
+on the test database, a Redis of the test's own that it stops and pauses, and PostgreSQL connections that
+it breaks.
+
+- Redis stopped or hung: the lookup answers from what PostgreSQL holds, within a second.
+- An approval and a rollback made while Redis is unreachable answer success, and from the moment each
+  answers, no lookup answers the version it replaced.
+- A PostgreSQL restart's worth of broken connections: the next lookup is right, then warm again.
+- The database unreachable: a 503 the API documents, with Retry-After, never a guess.
+- A token revoked or a permission removed in another process: felt on the next request.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from scripts.webtier import free_port
+from tests.api.support import issue_token
+from tests.factories import version_move, version_register_for_tests
+from tests.promotions.test_promotion_request import FULL_CARD
+from warehouse.accounts.services import api_token_revoke
+from warehouse.promotions.models import RequestState
+from warehouse.promotions.services import gate_run_execute, promotion_request
+from warehouse.registry.models import Stage
+from warehouse.webhooks.services import subscription_create
+
+pytestmark = [pytest.mark.webtier, pytest.mark.postgres]
+
+LOOKUP = "/api/v1/models/fraud-scorer/production"
+ANSWER_WITHIN = 1.0  # seconds: the lookup with Redis down, as the issue asks
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port, so stopping or pausing it disturbs nothing else."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def url(self, database: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+            ).stdout.strip()
+            != "PONG"
+        ):
+            assert time.monotonic() < deadline, "the test's Redis did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def redis():
+    server = PrivateRedis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tier(web_tier, redis):
+    """The tier with its cache and broker on the test's own Redis."""
+    return web_tier(
+        env={"REDIS_URL": redis.url(1), "CELERY_BROKER_URL": redis.url(0)},
+        workers=2,
+        threads=4,
+        watch=True,
+    )
+
+
+@dataclass
+class Answer:
+    started: float
+    seconds: float
+    status: int
+    body: dict
+    headers: dict
+
+
+def call(
+    tier, path: str, *, token: str | None = None, method: str = "GET", body=None, headers=None
+) -> Answer:
+    request = urllib.request.Request(
+        tier.url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Host": tier.host,
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **({"Content-Type": "application/json"} if body is not None else {}),
+            **(headers or {}),
+        },
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw, answer_headers = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, raw, answer_headers = error.code, error.read(), dict(error.headers)
+    seconds = time.monotonic() - started
+    return Answer(started, seconds, status, json.loads(raw) if raw else {}, answer_headers)
+
+
+class Poller:
+    """Serving systems polling the lookup through the proxy, every few milliseconds, all along."""
+
+    def __init__(self, tier, token: str):
+        self.tier, self.token = tier, token
+        self.answers: list[Answer] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.answers.append(call(self.tier, LOOKUP, token=self.token))
+            time.sleep(0.005)
+
+    def stop(self) -> list[Answer]:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.answers
+
+
+def answered_version(answer: Answer) -> int | None:
+    return answer.body.get("version") if answer.status == 200 else None
+
+
+@pytest.fixture
+def awaiting_approval(model, version, contributor, approver, responder, superuser, viewer):
+    """v1 in production; v2 in Staging with a request to Production whose gate passed: one approval from
+    an approver promotes it. A webhook subscription, so every change tries to publish to the broker."""
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    candidate = version_register_for_tests(actor=contributor, model=model, card=FULL_CARD)
+    version_move(candidate, Stage.STAGING, actor=contributor)
+    promotion = promotion_request(
+        actor=contributor, version=candidate, target_stage=Stage.PRODUCTION, justification="Better recall."
+    )
+    gate_run_execute(run_id=promotion.gate_run_id)
+    promotion.refresh_from_db()
+    assert promotion.state == RequestState.AWAITING_SIGNOFF
+    subscription_create(
+        actor=superuser,
+        model=None,
+        url="https://hooks.example.com/warehouse",
+        events=["version.stage_changed"],
+    )
+    return {
+        "promotion": promotion,
+        "approver": issue_token(approver).secret,
+        "responder": issue_token(responder).secret,
+        "poller": issue_token(viewer).secret,
+    }
+
+
+# --- Redis down: the lookup answers from PostgreSQL -----------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["stopped", "paused"])
+def test_with_redis_down_the_lookup_answers_within_a_second(tier, redis, model, version, contributor, fault):
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    warm_token, cold_token = issue_token(contributor).secret, issue_token(contributor).secret
+    etag = call(tier, LOOKUP, token=warm_token).headers["ETag"]
+
+    redis.stop() if fault == "stopped" else redis.pause()
+    try:
+        answers = [
+            call(tier, LOOKUP, token=cold_token),  # a token no process has seen: read from PostgreSQL
+            *(call(tier, LOOKUP, token=warm_token) for _ in range(20)),
+            call(tier, LOOKUP + "?wait=1", token=warm_token, headers={"If-None-Match": etag}),
+        ]
+    finally:
+        if fault == "paused":
+            redis.resume()
+
+    assert [answer.status for answer in answers] == [200] * 21 + [304]
+    assert {answer.body.get("id") for answer in answers[:-1]} == {"fraud-scorer/v1"}
+    assert max(answer.seconds for answer in answers[:-1]) < ANSWER_WITHIN
+    assert answers[-1].seconds < 1 + ANSWER_WITHIN  # the wait itself, then the answer
+
+
+@pytest.mark.parametrize("fault", ["stopped", "paused"])
+def test_an_approval_and_a_rollback_with_redis_down_succeed_and_the_lookup_follows_them(
+    tier, redis, awaiting_approval, fault
+):
+    promotion = awaiting_approval["promotion"]
+    assert answered_version(call(tier, LOOKUP, token=awaiting_approval["poller"])) == 1
+    poller = Poller(tier, awaiting_approval["poller"])
+    time.sleep(0.2)
+
+    redis.stop() if fault == "stopped" else redis.pause()
+    try:
+        approval = call(
+            tier,
+            f"/api/v1/models/fraud-scorer/promotions/{promotion.pk}/signoffs",
+            token=awaiting_approval["approver"],
+            method="POST",
+            body={"decision": "approve", "comment": "Slices hold.", "gate_run": promotion.gate_run_id},
+        )
+        approved_at = approval.started + approval.seconds
+        time.sleep(0.3)
+        rollback = call(
+            tier,
+            "/api/v1/models/fraud-scorer/rollback",
+            token=awaiting_approval["responder"],
+            method="POST",
+            body={"expected_current": 2, "reason": "INC-7: error rate doubled"},
+        )
+        rolled_back_at = rollback.started + rollback.seconds
+        time.sleep(0.3)
+    finally:
+        answers = poller.stop()
+        if fault == "paused":
+            redis.resume()
+
+    assert approval.status == 201, approval.body
+    assert approval.body["promotion_request"]["state"] == "approved"
+    assert rollback.status == 200, rollback.body
+    assert rollback.body["production"]["id"] == "fraud-scorer/v1"
+    assert all(answer.status == 200 for answer in answers), {a.status for a in answers}
+    # Once a change has answered its caller, no lookup asked after that answers what it replaced.
+    after_approval = [
+        a for a in answers if approved_at < a.started and a.started + a.seconds < rollback.started
+    ]
+    after_rollback = [a for a in answers if a.started > rolled_back_at]
+    assert after_approval and {answered_version(a) for a in after_approval} == {2}
+    assert after_rollback and {answered_version(a) for a in after_rollback} == {1}
+    assert max(a.seconds for a in answers) < ANSWER_WITHIN
+
+
+# --- PostgreSQL connections broken, PostgreSQL unreachable -----------------------------------------------
+
+
+def test_with_every_database_connection_broken_the_next_lookup_is_right(tier, model, version, contributor):
+    """As a PostgreSQL restart does to them: every connection of the tier (the pools' and the change feeds')
+    is terminated, and a promotion commits before any of them is back."""
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    second = version_register_for_tests(actor=contributor, model=model)
+    version_move(second, Stage.STAGING, actor=contributor)
+    token = issue_token(contributor).secret
+    for _ in range(10):
+        assert answered_version(call(tier, LOOKUP, token=token)) == 1
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (terminated,) = cursor.fetchone()
+    version_move(second, Stage.PRODUCTION, actor=contributor)
+
+    assert terminated >= 2  # at least the web server's pool and its change feed
+    answers = [call(tier, LOOKUP, token=token) for _ in range(20)]
+    assert [answered_version(answer) for answer in answers] == [2] * 20
+    # Still serving writes too: the pools replaced their connections.
+    rollback = call(
+        tier,
+        "/api/v1/models/fraud-scorer/rollback",
+        token=issue_token(contributor).secret,
+        method="POST",
+        body={"expected_current": 2, "reason": "after the restart"},
+    )
+    assert rollback.status in (200, 403)  # the contributor may not roll back: answered, not a 5xx
+
+
+def test_with_the_database_unreachable_it_answers_503_with_retry_after(web_tier, contract):
+    closed = free_port()
+    tier = web_tier(
+        env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/nowhere"}, workers=1, threads=2
+    )
+
+    lookup = call(tier, LOOKUP, token="wh_0123abcd_" + "x" * 43)
+    ready = call(tier, "/health/ready")
+    live = call(tier, "/health/live")
+
+    assert lookup.status == 503
+    assert lookup.body["error"]["code"] == "database_unavailable"
+    assert lookup.headers["Retry-After"] == "5"
+    assert lookup.seconds < 10  # the pool's timeout (3 s), not a hang
+    schema = "/paths/~1models~1{name}~1production/get/responses/503/content/application~1json/schema"
+    assert contract.errors(schema, lookup.body) == []
+    assert (ready.status, ready.body["database"]) == (503, "unreachable")
+    assert live.status == 200
+
+
+# --- Access changed in another process: felt on the next request ------------------------------------------
+
+
+def test_a_token_revoked_elsewhere_is_refused_on_the_next_request(tier, version, contributor):
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    issued = issue_token(contributor)
+    for _ in range(10):  # every worker process remembers it
+        assert call(tier, LOOKUP, token=issued.secret).status == 200
+
+    api_token_revoke(actor=contributor, token=issued.token)
+
+    assert [call(tier, LOOKUP, token=issued.secret).status for _ in range(10)] == [401] * 10
+
+
+def test_a_permission_removed_elsewhere_hides_the_model_on_the_next_request(
+    tier, version, contributor, viewer, team
+):
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    token = issue_token(viewer).secret
+    for _ in range(10):
+        assert call(tier, LOOKUP, token=token).status == 200
+
+    viewer.groups.remove(Group.objects.get(pk=team.pk))
+
+    answers = [call(tier, LOOKUP, token=token) for _ in range(10)]
+    assert {(answer.status, answer.body["error"]["code"]) for answer in answers} == {(404, "not_found")}

@@ -1,0 +1,170 @@
+"""GET /api/v1/models/<name>/production: what serving systems ask all day, and how watchers wait for it.
+
+The reply is made here once, whichever server carries it: the web server's Django view (views.production)
+and the watch server's ASGI handler (api/watch.py) only move it over HTTP. On a warm path it runs no query:
+the token's holder, what they may see and the answer itself are remembered in this process while the
+change feed vouches for them (warehouse/changes.py); otherwise they are read from the database, one query
+each. The answer is the stored bytes the last committed stage change wrote (registry/serving.py), with a
+strong ETag: a poller that sends `If-None-Match` is told 304 Not Modified while production is unchanged.
+
+Watching: `?wait=<seconds>` (up to WAIT_MAX_SECONDS) holds the request while what the caller has is still
+what there is (its ETag matches, or nothing is in production and it sent no ETag), and answers as soon as
+production changes, or at the end of the wait with what there is then (304, or the 404).
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import DatabaseError
+from django.utils.http import parse_etags
+
+from warehouse.accounts.serving import model_visible, token_holder_get
+from warehouse.api.http import NOT_FOUND_MESSAGE
+from warehouse.changes import Stamp, current_stamp
+from warehouse.errors import InvalidInput
+from warehouse.registry.serving import production_answer_get
+
+WAIT_MAX_SECONDS = 60
+# Without the change feed (SQLite, or PostgreSQL unreachable) a watcher looks again this often.
+POLL_SECONDS = 1.0
+# On the web server a waiting request holds a thread (the watch server holds none): at most this many
+# wait at once in one process; others are answered at once, as if their wait had ended.
+BLOCKING_WAITERS_MAX = 4
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    etag: str = ""
+    code: str = ""  # an error's code
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header_items(self) -> list[tuple[str, str]]:
+        """Every header of the reply, but the server's own."""
+        items = list(self.headers)
+        if self.body:
+            items.append(("Content-Type", "application/json"))
+        if self.etag:
+            # Revalidate every time (the answer may change at any commit); only the caller may keep it.
+            items += [("ETag", self.etag), ("Cache-Control", "private, no-cache")]
+        return items
+
+
+def _error(status: int, code: str, message: str, *headers: tuple[str, str]) -> Reply:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Reply(status, body=body, code=code, headers=headers)
+
+
+NOT_FOUND = _error(404, "not_found", NOT_FOUND_MESSAGE)
+DATABASE_UNAVAILABLE = _error(
+    503,
+    "database_unavailable",
+    "The registry's database cannot be reached; nothing is answered rather than a guess. Try again shortly.",
+    ("Retry-After", str(DATABASE_RETRY_AFTER_SECONDS)),
+)
+
+
+def unauthenticated(message: str) -> Reply:
+    return _error(401, "unauthenticated", message, ("WWW-Authenticate", 'Bearer realm="warehouse"'))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, as far as visibility needs to know: a token's holder or a signed-in person."""
+
+    user_id: int
+    is_superuser: bool
+
+
+def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
+    """The caller an `Authorization` header names, or the 401 (or 503) to answer instead."""
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return unauthenticated("Use 'Authorization: Bearer <token>'.")
+    try:
+        holder = token_holder_get(secret=secret.strip(), stamp=stamp)
+    except DatabaseError:
+        return DATABASE_UNAVAILABLE
+    if holder is None:
+        return unauthenticated("The token is unknown, revoked or expired.")
+    return Caller(holder.user_id, holder.is_superuser)
+
+
+def wait_seconds(values: list[str]) -> int:
+    """The `wait` query parameter (every value given): whole seconds, 0 to WAIT_MAX_SECONDS (0 or absent:
+    do not wait). Given twice it is refused: the proxy routes on the first and Django reads the last."""
+    if len(values) > 1:
+        raise InvalidInput({"wait": ["Give it once."]}, "The query parameters have errors.")
+    raw = values[0] if values else ""
+    if raw == "":
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > WAIT_MAX_SECONDS:
+        raise InvalidInput(
+            {"wait": [f"Whole seconds from 0 to {WAIT_MAX_SECONDS}."]}, "The query parameters have errors."
+        )
+    return int(raw)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    # If-None-Match compares weakly: W/"x" matches "x".
+    wanted = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+    return "*" in wanted or etag in wanted
+
+
+def production_reply(*, caller: Caller, name: str, if_none_match: str, stamp: Stamp | None) -> Reply:
+    """What is in production for the model `name`, as `caller` may be told it. `stamp` is from
+    `current_stamp()`, taken before anything of this request was read."""
+    try:
+        answer = production_answer_get(name=name, stamp=stamp)
+        # Hidden and missing read the same (DESIGN invariant 9).
+        if answer is None or not model_visible(
+            user_id=caller.user_id, is_superuser=caller.is_superuser, model_id=answer.model_id, stamp=stamp
+        ):
+            return NOT_FOUND
+    except DatabaseError:
+        return DATABASE_UNAVAILABLE
+    if not answer.in_production:
+        return _error(404, "no_production_version", f"{answer.model_name} has no version in production.")
+    if if_none_match and _matches(if_none_match, answer.etag):
+        return Reply(304, etag=answer.etag)
+    return Reply(200, body=answer.body, etag=answer.etag)
+
+
+def still_waiting(reply: Reply, if_none_match: str) -> bool:
+    """Whether a watcher's wait goes on: what it has is still what there is."""
+    return reply.status == 304 or (reply.code == "no_production_version" and not if_none_match)
+
+
+_blocking_waiters = threading.BoundedSemaphore(BLOCKING_WAITERS_MAX)
+
+
+def production_reply_waiting(
+    *, reply_now: Callable[[Stamp | None], Reply], if_none_match: str, wait: int
+) -> Reply:
+    """The reply after waiting up to `wait` seconds for production to change, holding this thread: the web
+    server's way (the watch server waits without a thread, api/watch.py). `reply_now(stamp)` makes the
+    reply as things are."""
+    stamp = current_stamp()
+    reply = reply_now(stamp)
+    if not wait or not still_waiting(reply, if_none_match):
+        return reply
+    if not _blocking_waiters.acquire(blocking=False):
+        return reply
+    try:
+        deadline = time.monotonic() + wait
+        while still_waiting(reply, if_none_match) and (remaining := deadline - time.monotonic()) > 0:
+            if stamp is not None:
+                # News since the stamp (anything heard, or the feed reconnecting) wakes the wait at once.
+                stamp.feed.wait_for_news(stamp.news, remaining)
+            else:
+                time.sleep(min(remaining, POLL_SECONDS))
+            stamp = current_stamp()
+            reply = reply_now(stamp)
+    finally:
+        _blocking_waiters.release()
+    return reply
