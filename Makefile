@@ -1,5 +1,5 @@
 # Warehouse. `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite;
-# `make bench` measures gate throughput and more (never part of `make test`).
+# `make bench` measures gate throughput, pages and the serving path over HTTP (never part of `make test`).
 # All create the virtual environment first. The environment passes through (DATABASE_URL, ...).
 
 VENV ?= .venv
@@ -7,8 +7,9 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
-# Gate runs for `make bench` (RUNS=200 for a quick look).
+# Gate runs for `make bench` (RUNS=200 for a quick look), and models for its serving part.
 RUNS ?= 1000
+MODELS ?= 500
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test bench migrations-check lint
@@ -16,7 +17,7 @@ RUNS ?= 1000
 help:
 	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker and beat"
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
-	@echo "make bench             gate throughput on one worker, audit verification, production lookup (RUNS=$(RUNS))"
+	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS))"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make lint              ruff: lint and formatting"
@@ -38,6 +39,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.gates --runs $(RUNS)
+	$(BIN)/python -m bench.serving --models $(MODELS)
 
 migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,7 +1,7 @@
-"""`make bench`: gate throughput on one real Celery worker, audit verification speed and production lookup
-latency, each printed next to a floor measured in the same run.
+"""`make bench`, first part: gate throughput on one real Celery worker, audit verification speed and page
+latency, each printed next to a floor measured in the same run (the serving path is bench/serving.py).
 
-    python -m bench.gates [--runs 1000] [--slices 200] [--lookups 2000] [--pages 50] [--keep]
+    python -m bench.gates [--runs 1000] [--slices 200] [--pages 50] [--keep]
 
 It runs on whatever the environment configures, as the product does: the embedded default (SQLite and the
 filesystem broker) or PostgreSQL and Redis (DATABASE_URL, CELERY_BROKER_URL, REDIS_URL). It never touches
@@ -23,9 +23,6 @@ What it measures:
   results and the audit event cost on top of loading the evidence.
 - Audit verification: `verify_audit`'s walk over every event the bench wrote, against reading the same
   events without checking their hashes.
-- Production lookup: the selector serving systems hit (`production_lookup`), cache hit and cache miss, and
-  the API endpoint with a token; against a bare cache read, a bare `SELECT 1`, and the same API stack
-  answering a 404.
 - Page latency: the pages people wait for (version page, model card, gate report, promotion request,
   reviewer queue, the alert link's jump page, model page) for a candidate with `--slices` slices, signed in;
   against the same session's 404 page (routing, session, sign-in check and a template, no data).
@@ -44,10 +41,9 @@ import threading
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
-from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, database_destroy, environment
+
 METRICS = {
     "auc": ("higher", 0.91),
     "recall": ("higher", 0.74),
@@ -57,22 +53,7 @@ METRICS = {
 SLICE_METRIC = "auc"
 CANDIDATES_PER_MODEL = 50
 
-
-def environment() -> None:
-    """Before Django loads: a var folder of the bench's own, and production's settings (DEBUG off)."""
-    var = Path(os.environ.get("WAREHOUSE_VAR_DIR") or ROOT / "var")
-    os.environ["WAREHOUSE_VAR_DIR"] = str(var / "bench")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "warehouse.settings"
-    # DEBUG on would record every query, which no production process does.
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-never-for-a-deployment")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ["SECURE_SSL_REDIRECT"] = "0"
-    os.environ["STATIC_MANIFEST"] = "0"
-    # The bench's own process stays quiet; the worker logs at INFO (its "succeeded" lines are read).
-    os.environ["LOG_LEVEL"] = "ERROR"
-
-
+# Before Django loads: the settings read the environment.
 environment()
 # The bench serves static/ as it is, like the tests: there is no collectstatic folder.
 warnings.filterwarnings("ignore", "No directory at", UserWarning)
@@ -80,16 +61,14 @@ warnings.filterwarnings("ignore", "No directory at", UserWarning)
 import django  # noqa: E402
 
 django.setup()
-# The API floor answers 404 on purpose, a thousand times: not worth a warning each.
+# The page floor answers 404 on purpose, many times: not worth a warning each.
 logging.getLogger("django.request").setLevel(logging.ERROR)
 
-from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
-from django.core.cache import cache  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from warehouse.accounts.services import api_token_create  # noqa: E402
+from bench.common import broker_describe, database_create, database_describe, database_url  # noqa: E402
 from warehouse.audit.chain import chain_verify  # noqa: E402
 from warehouse.audit.models import AuditEvent  # noqa: E402
 from warehouse.audit.selectors import audit_events_in_sequence  # noqa: E402
@@ -103,52 +82,8 @@ from warehouse.promotions.services import (  # noqa: E402
     policy_revise,
     promotion_request,
 )
-from warehouse.registry.models import RegisteredModel, Stage  # noqa: E402
-from warehouse.registry.selectors import production_cache_forget, production_lookup  # noqa: E402
+from warehouse.registry.models import Stage  # noqa: E402
 from warehouse.registry.services import version_transition  # noqa: E402
-
-# --- The bench's database -------------------------------------------------------------------------------
-
-
-def database_describe() -> str:
-    if connection.vendor == "sqlite":
-        return "SQLite (file)"
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
-
-
-def broker_describe() -> str:
-    url = app.conf.broker_url
-    if url.startswith("filesystem://"):
-        return "filesystem transport"
-    return (
-        re.sub(r"//[^@/]*@", "//", url).split("://")[0].capitalize() + f" ({re.sub(r'//[^@/]*@', '//', url)})"
-    )
-
-
-def database_create() -> str:
-    """A fresh database for the bench, migrated. Returns the configured name, to drop it after."""
-    configured = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        name = str(Path(settings.VAR_DIR) / "bench.sqlite3")
-    else:
-        name = f"{configured}_bench"
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    return configured
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    credentials = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}@{db.get('HOST') or 'localhost'}{port}/{quote(db['NAME'], safe='')}"
-
 
 # --- Seeding --------------------------------------------------------------------------------------------
 
@@ -414,47 +349,6 @@ def timings(calls: int, function, before=None) -> list[float]:
     return samples
 
 
-def lookup_phase(admin, calls: int) -> dict[str, list[float]]:
-    models = list(RegisteredModel.objects.order_by("name"))
-    names = [model.name for model in models]
-    for model in models:
-        assert production_lookup(model=model) is not None
-
-    def lookup(index: int) -> None:
-        production_lookup(model=models[index % len(models)])
-
-    def forget(index: int) -> None:
-        production_cache_forget(names[index % len(names)])
-
-    def select_one(_: int) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-
-    cache.set("bench:floor", {"a": 1}, None)
-    results = {
-        "hit": timings(calls, lookup),
-        "hit floor": timings(calls, lambda _: cache.get("bench:floor")),
-        "miss": timings(calls, lookup, before=forget),
-        "miss floor": timings(calls, select_one),
-    }
-    secret = api_token_create(actor=admin, user=admin, name="bench").secret
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    api_calls = max(calls // 4, 50)
-
-    def api(index: int) -> None:
-        response = client.get(f"/api/v1/models/{names[index % len(names)]}/production")
-        assert response.status_code == 200, response.content
-
-    def api_floor(_: int) -> None:
-        assert client.get("/api/v1/no-such-endpoint").status_code == 404
-
-    results["api hit"] = timings(api_calls, api)
-    results["api miss"] = timings(api_calls, api, before=forget)
-    results["api floor"] = timings(api_calls, api_floor)
-    return results
-
-
 def page_phase(admin, candidates, calls: int) -> dict[str, list[float]]:
     """The pages people wait for, on the seeded registry (candidates with every slice compared against
     production), each as a signed-in browser asks for it; the floor is the same session's 404 page."""
@@ -495,14 +389,13 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}" if seconds < 0.01 else f"{seconds * 1000:.2f}"
 
 
-def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts, pages) -> None:
+def report(*, args, seed_seconds, gate, floor, audit, verdicts, pages) -> None:
     (g_start, g_done), (f_start, f_done) = gate, floor
     runs = len(g_done)
     g_rate, f_rate = runs / (g_done[-1][0] - g_start), runs / (f_done[-1][0] - f_start)
     g_task = statistics.fmean(seconds for _, seconds, _ in g_done)
     f_task = statistics.fmean(seconds for _, seconds, _ in f_done)
     events, verify_s, read_s = audit
-    cache_name = "Redis" if settings.REDIS_URL else "local memory"
     rule, thin = "=" * 104, "-" * 104
 
     def row(title: str, *cells: str) -> None:
@@ -510,7 +403,7 @@ def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts, pages) 
 
     print()
     print(rule)
-    print(f"Warehouse bench: database {database_describe()}, broker {broker_describe()}, cache {cache_name}")
+    print(f"Warehouse bench: database {database_describe()}, broker {broker_describe()}")
     print(
         f"{runs} gate runs on one worker process (solo pool), candidates with {args.slices} slices each\n"
         f"against a production baseline with the same slices; {os.cpu_count()} CPUs; "
@@ -546,20 +439,6 @@ def report(*, args, seed_seconds, gate, floor, audit, lookups, verdicts, pages) 
     row("floor: read the same events, no hashing", f"{events / read_s:,.0f}", f"{read_s:.3f}")
     row("verify / floor", "", f"{verify_s / read_s:.2f}x")
     print()
-    print(f"{'Production lookup latency':<50}{'calls':>8}{'p50 ms':>10}{'p95 ms':>10}   floor p50 / p95 ms")
-    print(thin)
-    rows = [
-        ("production_lookup, cache hit", "hit", "hit floor", "a bare cache.get"),
-        ("production_lookup, cache miss", "miss", "miss floor", "SELECT 1"),
-        ("GET /api/v1/models/<name>/production, cached", "api hit", "api floor", "the API's 404"),
-        ("GET /api/v1/models/<name>/production, uncached", "api miss", "api floor", "the API's 404"),
-    ]
-    for title, key, floor_key, floor_name in rows:
-        samples, floor_samples = lookups[key], lookups[floor_key]
-        p50, p95 = ms(percentile(samples, 0.5)), ms(percentile(samples, 0.95))
-        f50, f95 = ms(percentile(floor_samples, 0.5)), ms(percentile(floor_samples, 0.95))
-        print(f"  {title:<48}{len(samples):>8}{p50:>10}{p95:>10}   {f50} / {f95} ({floor_name})")
-    print()
     heading = f"Page latency, signed in, {args.slices} slices a version"
     print(f"{heading:<50}{'calls':>8}{'p50 ms':>10}{'p95 ms':>10}   floor p50 / p95 ms")
     print(thin)
@@ -577,7 +456,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="gate runs (default 1000)")
     parser.add_argument("--slices", type=int, default=200, help="slices per candidate (default 200)")
-    parser.add_argument("--lookups", type=int, default=1000, help="production lookups per row (default 1000)")
     parser.add_argument("--pages", type=int, default=50, help="requests per page (default 50)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args(argv)
@@ -611,9 +489,8 @@ def main(argv: list[str] | None = None) -> None:
         assert not GateRun.objects.filter(pk__in=run_ids, attempts__gt=1).exists()
         verdicts = Counter(GateRun.objects.filter(pk__in=run_ids).values_list("state", flat=True))
 
-        print("bench: audit verification and production lookups...", flush=True)
+        print("bench: audit verification...", flush=True)
         audit = audit_phase()
-        lookups = lookup_phase(admin, args.lookups)
         print("bench: pages...", flush=True)
         pages = page_phase(admin, candidates, args.pages)
         report(
@@ -622,7 +499,6 @@ def main(argv: list[str] | None = None) -> None:
             gate=(g_start, g_done),
             floor=floor,
             audit=audit,
-            lookups=lookups,
             verdicts=verdicts,
             pages=pages,
         )
@@ -630,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
         if worker is not None:
             worker.stop()
         if not args.keep:
-            connection.creation.destroy_test_db(configured, verbosity=0)
+            database_destroy(configured)
 
 
 if __name__ == "__main__":

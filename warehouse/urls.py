@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from warehouse import health
+from warehouse.api import views as api_views
 from warehouse.registry import views as registry_views
 
 admin.site.site_header = "Warehouse administration"
@@ -10,6 +11,9 @@ admin.site.site_title = "Warehouse admin"
 # Django tries patterns in order: the machines' paths come first, so the serving systems' hot path
 # (/api/v1/models/<name>/production) is not matched against every page's pattern before its own.
 urlpatterns = [
+    # The hot path, first and outside the API's include: one pattern to match, not two levels. Named in the
+    # API's namespace all the same (warehouse/api/urls.py lists it too, for the contract tests).
+    path("api/v1/models/<str:name>/production", api_views.production),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("warehouse.api.urls")),

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.db import DatabaseError
 from django.utils.http import parse_etags
@@ -73,10 +74,16 @@ def unauthenticated(message: str) -> Reply:
     return _error(401, "unauthenticated", message, ("WWW-Authenticate", 'Bearer realm="warehouse"'))
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, as far as visibility needs to know: a token's holder or a signed-in person."""
+class Caller(Protocol):
+    """Who is asking, as far as visibility needs to know: a token's holder (accounts.serving.TokenHolder)
+    or a signed-in person (SignedIn)."""
 
+    user_id: int
+    is_superuser: bool
+
+
+@dataclass(frozen=True)
+class SignedIn:
     user_id: int
     is_superuser: bool
 
@@ -92,7 +99,7 @@ def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
         return DATABASE_UNAVAILABLE
     if holder is None:
         return unauthenticated("The token is unknown, revoked or expired.")
-    return Caller(holder.user_id, holder.is_superuser)
+    return holder
 
 
 def wait_seconds(values: list[str]) -> int:

@@ -10,8 +10,8 @@ from warehouse.api.http import api_endpoint, error_response, method_not_allowed,
 from warehouse.api.openapi import CARD_SUMMARY_MAX, openapi_document
 from warehouse.api.production import (
     DATABASE_UNAVAILABLE,
-    Caller,
     Reply,
+    SignedIn,
     bearer_caller,
     production_reply,
     production_reply_waiting,
@@ -146,7 +146,8 @@ def production(request, name: str):
     if request.method != "GET":
         return method_not_allowed(request, ("GET",))
     try:
-        wait = wait_seconds(request.GET.getlist("wait"))
+        # Most lookups carry no query string: not worth parsing one.
+        wait = wait_seconds(request.GET.getlist("wait")) if request.META.get("QUERY_STRING") else 0
     except InvalidInput as error:
         return error_response(400, error.code, error.message, error.errors)
     stamp = current_stamp()
@@ -161,7 +162,7 @@ def production(request, name: str):
         if user is None:
             caller = unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
         else:
-            caller = Caller(user.pk, user.is_superuser)
+            caller = SignedIn(user.pk, user.is_superuser)
     if isinstance(caller, Reply):
         return _as_response(caller)
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
@@ -183,11 +184,9 @@ production.allowed_methods = ("GET",)
 
 
 def _as_response(reply: Reply) -> HttpResponse:
-    response = HttpResponse(reply.body, status=reply.status)
+    response = HttpResponse(reply.body, status=reply.status, headers=dict(reply.header_items()))
     if not reply.body:
         del response["Content-Type"]
-    for header, value in reply.header_items():
-        response[header] = value
     return response
 
 
