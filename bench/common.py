@@ -65,9 +65,6 @@ def database_create(suffix: str = "bench") -> str:
 def database_destroy(configured: str) -> None:
     from django.db import connection
 
-    # PostgreSQL refuses to drop a database with sessions: the pool's idle connections are closed first.
-    if hasattr(connection, "close_pool"):
-        connection.close_pool()
     connection.creation.destroy_test_db(configured, verbosity=0)
 
 

@@ -16,10 +16,9 @@ import os
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
-# Each thread holds at most one database connection, taken from its process's psycopg pool, whose size
-# warehouse/settings.py reads from DATABASE_POOL_MAX_SIZE (default 8). Keep DATABASE_POOL_MAX_SIZE >=
-# WEB_THREADS: a thread the pool cannot serve waits for another thread's connection, then fails. PostgreSQL
-# must then accept WEB_CONCURRENCY x DATABASE_POOL_MAX_SIZE connections from this server alone.
+# Each thread keeps its own database connection between requests (warehouse/settings.py: CONN_MAX_AGE,
+# with a health check before reuse), so PostgreSQL must accept WEB_CONCURRENCY x WEB_THREADS connections
+# from this server alone.
 
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 

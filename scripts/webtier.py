@@ -154,9 +154,6 @@ class WebTier:
         keep_directory: bool = False,
     ):
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
-        if threads is not None:
-            # As the compose file does it: one pooled database connection per thread.
-            self.env.setdefault("DATABASE_POOL_MAX_SIZE", str(threads))
         self.with_proxy = proxy
         self.with_watch = watch
         self.workers = workers

@@ -16,6 +16,3 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 # No collectstatic before tests: serve static/ as it is, not the hashed manifest production uses.
 os.environ.setdefault("STATIC_MANIFEST", "0")
-# Race tests run ten threads at once in this one process, each on a connection of its own; a web process
-# has as many connections in its pool as it has threads (deploy/gunicorn.conf.py).
-os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "16")

@@ -101,22 +101,19 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'warehouse.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
-    # Opening a PostgreSQL connection costs the server ~12 ms of CPU: each process keeps a pool (psycopg's,
-    # through Django) and each request borrows one for its duration. MAX_SIZE must cover the threads of a
-    # web process (WEB_THREADS); a request waits at most TIMEOUT seconds for one, then fails (503 on the
-    # production lookup), so a database outage is answered in seconds, not hung on. With CONN_HEALTH_CHECKS
-    # (above) a borrowed connection is checked first, so one the server dropped is replaced, not handed out.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django returns each connection to the pool after a request
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
-        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 8),
-        "timeout": env_int("DATABASE_POOL_TIMEOUT", 3),
-    }
+ON_POSTGRESQL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Opening a PostgreSQL connection costs the server about 12 ms of CPU: on PostgreSQL each thread keeps its
+# connection between requests (a web process holds at most as many as it has threads, WEB_THREADS). Before
+# a kept connection serves a request, Django checks it (CONN_HEALTH_CHECKS), so one PostgreSQL dropped (a
+# restart) is replaced at once rather than failing the request. A request that needs no database (a warm
+# production lookup) opens and checks nothing.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60 if ON_POSTGRESQL else 0)
+if ON_POSTGRESQL:
+    # An unreachable server is an error in seconds (the production lookup answers 503), not a hang.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # A busy timeout lets the web process and the worker share the file without "database is locked".

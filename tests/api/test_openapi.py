@@ -256,10 +256,11 @@ def test_every_answer_of_every_endpoint_matches_the_document(
         client.delete(f"{API}/models/fraud-scorer/versions/1", **writer), "MethodNotAllowed"
     )
 
-    # Every documented status except 409 (no route raises a conflict yet) and the lookup's 503 (the
-    # database unreachable: produced by a real server in tests/web/test_serving_faults.py) was produced and
-    # checked. The policy, gate, promotion, archive, rollback and card operations are held to the same
-    # standard in test_policy.py, test_gates.py, test_promotions.py, test_rollback.py and test_cards.py.
+    # Every documented status except 409 (no route raises a conflict yet), the lookup's 429 (five waits at
+    # once: tests/api/test_production.py) and its 503 (the database unreachable: produced by a real server
+    # in tests/web/test_serving_faults.py) was produced and checked. The policy, gate, promotion, archive,
+    # rollback and card operations are held to the same standard in test_policy.py, test_gates.py,
+    # test_promotions.py, test_rollback.py and test_cards.py.
     documented = {
         (path, method, int(status))
         for path, item in contract.document["paths"].items()
@@ -271,7 +272,11 @@ def test_every_answer_of_every_endpoint_matches_the_document(
         if method != "parameters"
         for status in operation["responses"]
     }
-    assert documented - seen == {("/models/{name}/versions", "post", 409), (production, "get", 503)}
+    assert documented - seen == {
+        ("/models/{name}/versions", "post", 409),
+        (production, "get", 429),
+        (production, "get", 503),
+    }
 
 
 def test_the_location_of_a_new_version_is_its_api_url(client, model, contributor):

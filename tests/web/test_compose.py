@@ -40,8 +40,6 @@ def test_the_servers_run_with_the_files_in_deploy():
     assert watch["command"] == "gunicorn -c deploy/gunicorn-watch.conf.py warehouse.asgi:application".split()
     assert web["expose"] == [web["environment"]["PORT"]]
     assert watch["expose"] == [watch["environment"]["PORT"]]
-    # One pooled database connection for each of the web server's threads.
-    assert web["environment"]["DATABASE_POOL_MAX_SIZE"] == web["environment"]["WEB_THREADS"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY deploy/ deploy/" in dockerfile
     assert 'CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "warehouse.wsgi"]' in dockerfile

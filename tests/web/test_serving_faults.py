@@ -114,14 +114,15 @@ class Answer:
     seconds: float
     status: int
     body: dict
-    headers: dict
+    headers: object  # an http.client.HTTPMessage: names compare without case
 
 
 def call(
-    tier, path: str, *, token: str | None = None, method: str = "GET", body=None, headers=None
+    tier, path: str, *, token: str | None = None, method: str = "GET", body=None, headers=None, base=None
 ) -> Answer:
+    """One request to the tier: through the proxy, or straight to `base` (a server's URL)."""
     request = urllib.request.Request(
-        tier.url + path,
+        (base or tier.url) + path,
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={
@@ -134,11 +135,15 @@ def call(
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw, answer_headers = response.status, response.read(), dict(response.headers)
+            status, raw, answer_headers = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        status, raw, answer_headers = error.code, error.read(), dict(error.headers)
+        status, raw, answer_headers = error.code, error.read(), error.headers
     seconds = time.monotonic() - started
-    return Answer(started, seconds, status, json.loads(raw) if raw else {}, answer_headers)
+    try:
+        answer_body = json.loads(raw) if raw else {}
+    except ValueError:
+        answer_body = {"not json": raw.decode(errors="replace")}  # Django's own error pages are HTML
+    return Answer(started, seconds, status, answer_body, answer_headers)
 
 
 class Poller:

@@ -12,6 +12,7 @@ from warehouse import clock
 from warehouse.accounts.models import ApiToken
 from warehouse.accounts.permissions import permission_denied
 from warehouse.audit.services import audit_record
+from warehouse.changes import heard_before_answering
 from warehouse.errors import InvalidInput
 
 TOKEN_PREFIX = "wh_"
@@ -89,6 +90,8 @@ def api_token_revoke(*, actor, token: ApiToken) -> ApiToken:
             return token
         token.revoked_at = clock.now()
         token.save(update_fields=["revoked_at"])
+        # Answered once this process has heard the revocation: it refuses the token from then on.
+        transaction.on_commit(heard_before_answering, robust=True)
         audit_record(
             actor=actor,
             action="api_token.revoked",

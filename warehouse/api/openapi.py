@@ -1622,6 +1622,17 @@ def _paths() -> dict:
                         "No such model (or the caller may not see it), or nothing of it is in production.",
                         ["not_found", "no_production_version"],
                     ),
+                    "429": _error(
+                        "A wait on the web server, which already holds as many waiting lookups as it may: "
+                        "ask again after Retry-After (the watch server has no such limit).",
+                        ["too_many_waiting"],
+                        {
+                            "Retry-After": {
+                                "schema": {"type": "string"},
+                                "description": "Seconds to wait before asking again.",
+                            }
+                        },
+                    ),
                     "503": _error(
                         "The registry's database cannot be reached: nothing is answered rather than a guess.",
                         ["database_unavailable"],

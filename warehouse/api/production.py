@@ -15,24 +15,25 @@ production changes, or at the end of the wait with what there is then (304, or t
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.db import DatabaseError
+from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError
 from django.utils.http import parse_etags
 
 from warehouse.accounts.serving import model_visible, token_holder_get
 from warehouse.api.http import NOT_FOUND_MESSAGE
 from warehouse.changes import Stamp, current_stamp
 from warehouse.errors import InvalidInput
+from warehouse.registry.services import MODEL_NAME
 from warehouse.registry.serving import production_answer_get
 
 WAIT_MAX_SECONDS = 60
 # Without the change feed (SQLite, or PostgreSQL unreachable) a watcher looks again this often.
 POLL_SECONDS = 1.0
 # On the web server a waiting request holds a thread (the watch server holds none): at most this many
-# wait at once in one process; others are answered at once, as if their wait had ended.
+# wait at once in one process; others are told to ask again in a second (429).
 BLOCKING_WAITERS_MAX = 4
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -61,7 +62,18 @@ def _error(status: int, code: str, message: str, *headers: tuple[str, str]) -> R
     return Reply(status, body=body, code=code, headers=headers)
 
 
+# The database cannot be reached (or answered with a broken connection): worth asking again. Any other
+# database error is a defect, and is not dressed up as an outage.
+UNREACHABLE = (OperationalError, InterfaceError)
+
 NOT_FOUND = _error(404, "not_found", NOT_FOUND_MESSAGE)
+TOO_MANY_WAITING = _error(
+    429,
+    "too_many_waiting",
+    "This server holds as many waiting lookups as it may; ask again in a second, or watch through the "
+    "watch server.",
+    ("Retry-After", "1"),
+)
 DATABASE_UNAVAILABLE = _error(
     503,
     "database_unavailable",
@@ -88,6 +100,15 @@ class SignedIn:
     is_superuser: bool
 
 
+@dataclass(frozen=True)
+class Asker:
+    """What a request says about who asks: its Authorization header, or the signed-in person's id. A wait
+    reads it again before each answer, so a token revoked or a person deactivated meanwhile is refused."""
+
+    authorization: str = ""
+    user_id: int | None = None
+
+
 def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
     """The caller an `Authorization` header names, or the 401 (or 503) to answer instead."""
     scheme, _, secret = authorization.partition(" ")
@@ -95,11 +116,28 @@ def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
         return unauthenticated("Use 'Authorization: Bearer <token>'.")
     try:
         holder = token_holder_get(secret=secret.strip(), stamp=stamp)
-    except DatabaseError:
+    except UNREACHABLE:
         return DATABASE_UNAVAILABLE
     if holder is None:
         return unauthenticated("The token is unknown, revoked or expired.")
     return holder
+
+
+def caller_of(asker: Asker, stamp: Stamp | None) -> Caller | Reply:
+    if asker.authorization:
+        return bearer_caller(asker.authorization, stamp)
+    try:
+        user = (
+            get_user_model()
+            .objects.filter(pk=asker.user_id, is_active=True)
+            .values_list("is_superuser", flat=True)
+            .first()
+        )
+    except UNREACHABLE:
+        return DATABASE_UNAVAILABLE
+    if user is None:
+        return unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
+    return SignedIn(asker.user_id, user)
 
 
 def wait_seconds(values: list[str]) -> int:
@@ -110,7 +148,8 @@ def wait_seconds(values: list[str]) -> int:
     raw = values[0] if values else ""
     if raw == "":
         return 0
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > WAIT_MAX_SECONDS:
+    # Two digits at most before int(): Python refuses to read numbers of thousands of digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or int(raw) > WAIT_MAX_SECONDS:
         raise InvalidInput(
             {"wait": [f"Whole seconds from 0 to {WAIT_MAX_SECONDS}."]}, "The query parameters have errors."
         )
@@ -123,9 +162,18 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in wanted or etag in wanted
 
 
-def production_reply(*, caller: Caller, name: str, if_none_match: str, stamp: Stamp | None) -> Reply:
-    """What is in production for the model `name`, as `caller` may be told it. `stamp` is from
-    `current_stamp()`, taken before anything of this request was read."""
+def production_reply(
+    *, asker: Asker, name: str, if_none_match: str, stamp: Stamp | None, caller: Caller | None = None
+) -> Reply:
+    """What is in production for the model `name`, as the one asking may be told it. `stamp` is from
+    `current_stamp()`, taken before anything of this request was read; `caller`, when the view already
+    knows who asks (the first answer of a request), saves reading it again."""
+    if caller is None:
+        caller = caller_of(asker, stamp)
+        if isinstance(caller, Reply):
+            return caller
+    if not MODEL_NAME.match(name):
+        return NOT_FOUND  # no model has such a name: not worth asking the database
     try:
         answer = production_answer_get(name=name, stamp=stamp)
         # Hidden and missing read the same (DESIGN invariant 9).
@@ -133,7 +181,7 @@ def production_reply(*, caller: Caller, name: str, if_none_match: str, stamp: St
             user_id=caller.user_id, is_superuser=caller.is_superuser, model_id=answer.model_id, stamp=stamp
         ):
             return NOT_FOUND
-    except DatabaseError:
+    except UNREACHABLE:
         return DATABASE_UNAVAILABLE
     if not answer.in_production:
         return _error(404, "no_production_version", f"{answer.model_name} has no version in production.")
@@ -151,17 +199,17 @@ _blocking_waiters = threading.BoundedSemaphore(BLOCKING_WAITERS_MAX)
 
 
 def production_reply_waiting(
-    *, reply_now: Callable[[Stamp | None], Reply], if_none_match: str, wait: int
+    *, asker: Asker, caller: Caller, name: str, if_none_match: str, wait: int
 ) -> Reply:
     """The reply after waiting up to `wait` seconds for production to change, holding this thread: the web
-    server's way (the watch server waits without a thread, api/watch.py). `reply_now(stamp)` makes the
-    reply as things are."""
+    server's way (the watch server waits without a thread, api/watch.py). Who asks is read again before
+    each answer after the first."""
     stamp = current_stamp()
-    reply = reply_now(stamp)
-    if not wait or not still_waiting(reply, if_none_match):
+    reply = production_reply(asker=asker, caller=caller, name=name, if_none_match=if_none_match, stamp=stamp)
+    if not still_waiting(reply, if_none_match):
         return reply
     if not _blocking_waiters.acquire(blocking=False):
-        return reply
+        return TOO_MANY_WAITING
     try:
         deadline = time.monotonic() + wait
         while still_waiting(reply, if_none_match) and (remaining := deadline - time.monotonic()) > 0:
@@ -171,7 +219,7 @@ def production_reply_waiting(
             else:
                 time.sleep(min(remaining, POLL_SECONDS))
             stamp = current_stamp()
-            reply = reply_now(stamp)
+            reply = production_reply(asker=asker, name=name, if_none_match=if_none_match, stamp=stamp)
     finally:
         _blocking_waiters.release()
     return reply

@@ -1,7 +1,6 @@
 """REST API v1. Thin: authenticate (see http.py), read, call one service or selector, answer JSON."""
 
 from django.core.paginator import Paginator
-from django.db import DatabaseError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -10,6 +9,8 @@ from warehouse.api.http import api_endpoint, error_response, method_not_allowed,
 from warehouse.api.openapi import CARD_SUMMARY_MAX, openapi_document
 from warehouse.api.production import (
     DATABASE_UNAVAILABLE,
+    UNREACHABLE,
+    Asker,
     Reply,
     SignedIn,
     bearer_caller,
@@ -153,28 +154,28 @@ def production(request, name: str):
     stamp = current_stamp()
     authorization = request.META.get("HTTP_AUTHORIZATION")
     if authorization:
+        asker = Asker(authorization=authorization)
         caller = bearer_caller(authorization, stamp)
     else:
         try:
             user = request.user if request.user.is_authenticated else None
-        except DatabaseError:
+        except UNREACHABLE:
             return _as_response(DATABASE_UNAVAILABLE)
         if user is None:
-            caller = unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
-        else:
-            caller = SignedIn(user.pk, user.is_superuser)
+            return _as_response(
+                unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
+            )
+        asker, caller = Asker(user_id=user.pk), SignedIn(user.pk, user.is_superuser)
     if isinstance(caller, Reply):
         return _as_response(caller)
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
     if not wait:
-        reply = production_reply(caller=caller, name=name, if_none_match=if_none_match, stamp=stamp)
+        reply = production_reply(
+            asker=asker, caller=caller, name=name, if_none_match=if_none_match, stamp=stamp
+        )
     else:
         reply = production_reply_waiting(
-            reply_now=lambda stamp: production_reply(
-                caller=caller, name=name, if_none_match=if_none_match, stamp=stamp
-            ),
-            if_none_match=if_none_match,
-            wait=wait,
+            asker=asker, caller=caller, name=name, if_none_match=if_none_match, wait=wait
         )
     return _as_response(reply)
 
@@ -465,8 +466,11 @@ def rollback(request, name: str):
         reason=_optional_text(body, "reason"),
         incident=incident,
     )
-    restored = version_get_for_user(user=request.user, name=name, number=transition.version.number)
-    archived = version_get_for_user(user=request.user, name=name, number=number)
+    # Read back without asking again who may see them: the rollback committed, and is reported as done.
+    restored, archived = (
+        ModelVersion.objects.select_related("model", "registered_by", "rollback_target").get(pk=pk)
+        for pk in (transition.version_id, expected.pk)
+    )
     return JsonResponse(
         {"production": version_summary_json(restored), "rolled_back": version_summary_json(archived)}
     )

@@ -17,17 +17,17 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 
 from warehouse.api.production import (
     POLL_SECONDS,
+    Asker,
     Reply,
-    bearer_caller,
     production_reply,
     still_waiting,
     wait_seconds,
@@ -45,7 +45,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+    # A header sent twice reads as Django reads it under WSGI: the values joined with commas.
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
 
 
 def _host_allowed(headers: dict[str, str]) -> bool:
@@ -92,22 +97,31 @@ def _response_headers(reply: Reply, secure: bool) -> list[tuple[bytes, bytes]]:
         hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
         headers.append(("Strict-Transport-Security", hsts))
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def _reply_now(authorization: str, name: str, if_none_match: str) -> tuple[Reply, Stamp | None]:
-    """The reply as things are, in a worker thread: it may read the database."""
+# The threads that read the database for watchers (each keeps its connection between uses): a few are
+# enough, since a watcher reads only when it starts and when news wakes it.
+_readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="watch-reader")
+
+
+def _reply_now(asker: Asker, name: str, if_none_match: str) -> tuple[Reply, Stamp | None]:
+    """The reply as things are, in a reader thread: it may read the database."""
     close_old_connections()
     try:
         stamp = current_stamp()
-        caller = bearer_caller(authorization, stamp)
-        if isinstance(caller, Reply):
-            return caller, stamp
-        return production_reply(caller=caller, name=name, if_none_match=if_none_match, stamp=stamp), stamp
+        return production_reply(asker=asker, name=name, if_none_match=if_none_match, stamp=stamp), stamp
     finally:
-        # Hand the connection back (to the pool): this thread serves other watchers next.
+        # What Django does at the end of a request: a connection past its age, or broken, is let go.
         close_old_connections()
+
+
+async def _reply_in_reader(asker: Asker, name: str, if_none_match: str) -> tuple[Reply, Stamp | None]:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_readers, _reply_now, asker, name, if_none_match)
 
 
 async def _news_or_timeout(stamp: Stamp | None, timeout: float, disconnected: asyncio.Future) -> None:
@@ -147,8 +161,8 @@ async def _lookup(scope: Scope, receive: Receive, send: Send, headers: dict[str,
         reply = Reply(400, body=json.dumps(body).encode(), code=error.code)
         return await _send(send, reply, secure)
     if_none_match = headers.get("if-none-match", "")
-    reply_now = sync_to_async(_reply_now, thread_sensitive=False)
-    reply, stamp = await reply_now(headers["authorization"], name, if_none_match)
+    asker = Asker(authorization=headers["authorization"])
+    reply, stamp = await _reply_in_reader(asker, name, if_none_match)
     if wait and still_waiting(reply, if_none_match):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
@@ -158,7 +172,7 @@ async def _lookup(scope: Scope, receive: Receive, send: Send, headers: dict[str,
                 await _news_or_timeout(stamp, remaining, disconnected)
                 if disconnected.done():
                     return
-                reply, stamp = await reply_now(headers["authorization"], name, if_none_match)
+                reply, stamp = await _reply_in_reader(asker, name, if_none_match)
         finally:
             disconnected.cancel()
     await _send(send, reply, secure)

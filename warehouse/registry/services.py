@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, rem
 from warehouse import clock
 from warehouse.accounts.permissions import VIEW_MODEL, model_access, permission_denied
 from warehouse.audit.services import audit_record
+from warehouse.changes import heard_before_answering
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.evidence import Evidence
 from warehouse.registry.models import (
@@ -446,6 +447,9 @@ def _production_answer_write(model: RegisteredModel, now) -> None:
     # The model row is locked: no one else creates this row or moves its generation meanwhile.
     if not ProductionAnswer.objects.filter(model=model).update(generation=F("generation") + 1, **fields):
         ProductionAnswer.objects.create(model=model, generation=1, **fields)
+    # Whoever made the change is answered once this process has heard it (a millisecond or so): from then
+    # on it serves the new answer too. Robust: a committed change is reported done, whatever happens here.
+    transaction.on_commit(heard_before_answering, robust=True)
 
 
 # --- Who may do what on a model -------------------------------------------------------------------------
@@ -469,6 +473,7 @@ def model_permissions_set(*, actor, model: RegisteredModel, principal, codenames
             remove_perm(codename, principal, model)
         for codename in granted:
             assign_perm(codename, principal, model)
+        transaction.on_commit(heard_before_answering, robust=True)
         if granted or revoked:
             audit_record(
                 actor=actor,

@@ -32,7 +32,8 @@ def notify_production_uninstall(apps, schema_editor):
 
 
 def answers_write(apps, schema_editor):
-    """The answer of every model in production today, as the stage door will write it from now on."""
+    """The answer of every model in production today, made by the function the stage door uses, so that
+    it is byte for byte what the door would write."""
     ModelVersion = apps.get_model("registry", "ModelVersion")
     ProductionAnswer = apps.get_model("registry", "ProductionAnswer")
     serving = (

@@ -3,13 +3,14 @@
 Their triggers refuse DELETE and TRUNCATE. Emptying the whole database on purpose (a test run between
 cases, a developer resetting a laptop) is the one exception:
 - on PostgreSQL this sets `session_replication_role = replica` for the duration, which only a database
-  superuser may do;
+  superuser may do, and which silences the change feed's triggers too: it announces the emptying itself;
 - on SQLite it drops the refusal triggers, empties the tables and puts the triggers back.
 """
 
 from django.core.management.commands.flush import Command as DjangoFlush
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from warehouse.changes import ACCESS, CHANNEL
 from warehouse.dbtriggers import SQLITE_TRIGGER_SUFFIXES
 
 
@@ -30,6 +31,9 @@ class Command(DjangoFlush):
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = DEFAULT")
+                # The replica role silenced the change feed's triggers too: tell every web process that
+                # what it remembers (tokens, permissions, production answers) is gone.
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, ACCESS])
 
     def _flush_sqlite(self, connection, options):
         with connection.cursor() as cursor:
