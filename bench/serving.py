@@ -1,6 +1,6 @@
 """`make bench`, second part: the serving path over HTTP, as production runs it.
 
-    python -m bench.serving [--models 500] [--seconds 5] [--rounds 3] [--connections 16] [--watchers 200]
+    python -m bench.serving [--models 500] [--seconds 5] [--rounds 5] [--connections 16] [--watchers 200]
 
 It seeds a registry of its own (a fresh database, as bench.gates does: `<name>_serving` on the PostgreSQL
 server of DATABASE_URL, or a SQLite file under var/bench/), starts the production web tier with
@@ -12,8 +12,10 @@ as docker-compose.yml), and drives it with wrk (Debian's package) at `--connecti
 - the pollers' path: the same with `If-None-Match` holding each model's current ETag (304, no body);
 
 each straight to gunicorn and again through nginx, in rounds where the three take turns. It prints
-requests per second and p50/p99 (medians over the rounds), and each one's ratio to the floor of the same
-round (the median of those ratios).
+requests per second and p50/p99 (medians over the rounds), each one's ratio to the floor of the same round
+(the median of those ratios, and their range), and the web server's CPU time per request (its processes'
+user and system time over the run, from /proc: the part of the cost no neighbour on the machine can
+change).
 
 Then `--watchers` serving systems wait on one model with `?wait=30` (through nginx, on the watch server):
 how long after a stage change commits every one of them has the new answer, and how fast the web server
@@ -25,6 +27,7 @@ change feed: every lookup reads the database, and the ratio says so.
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +40,7 @@ import time
 import urllib.request
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.common import database_destroy, environment
 
@@ -162,6 +166,23 @@ class Load:
     p99_ms: float
     requests: int
     bad: int
+    cpu_us: float = 0.0  # the web server's CPU time per request (its processes' user + system time)
+
+
+def process_group_cpu_seconds(group: int) -> float:
+    """User and system CPU time of every process in process group `group` (a gunicorn master and its
+    workers, threads included), from /proc: what a run cost the server, whatever else took the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # After "pid (comm)": state ppid pgrp ... utime (11th) stime (12th).
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def wrk(
@@ -225,7 +246,10 @@ def serving_phase(
         for round_number in range(1, rounds + 1):
             print(f"bench: {where}, round {round_number} of {rounds}...", flush=True)
             for what, kwargs in loads.items():
+                cpu_before = process_group_cpu_seconds(tier.web.pid)
                 load = wrk(url, seconds=seconds, connections=connections, **kwargs)
+                cpu = process_group_cpu_seconds(tier.web.pid) - cpu_before
+                load = dataclasses.replace(load, cpu_us=cpu / max(load.requests, 1) * 1e6)
                 results.setdefault((where, what), []).append(load)
     return results
 
@@ -315,8 +339,8 @@ def report(*, args, results, watch, seed_seconds) -> bool:
     print(f"The web tier as deployed: {tier_description()}; seeding took {seed_seconds:.0f} s")
     print(rule)
     print(
-        f"  median of {args.rounds} rounds, taking turns{'':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'vs floor':>12}{'p99 vs floor':>15}"
+        f"  median of {args.rounds} rounds{'':<14}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'vs floor':>10}"
+        f"{'(range)':>13}{'p99 vs':>8}{'CPU µs/req':>12}"
     )
     good = True
     # The budget is the production deployment's: on SQLite there is no change feed to serve from memory.
@@ -325,20 +349,24 @@ def report(*, args, results, watch, seed_seconds) -> bool:
         print(thin)
         floors = results[(where, "floor")]
         for what, title in (
-            ("floor", f"{where}: floor, GET /health/live"),
-            ("lookup", f"{where}: production lookup, 200"),
-            ("304", f"{where}: production lookup, 304"),
+            ("floor", f"{where}: floor"),
+            ("lookup", f"{where}: lookup 200"),
+            ("304", f"{where}: lookup 304"),
         ):
             loads = results[(where, what)]
             rounds = list(zip(loads, floors, strict=True))
             # Within each round, against that round's floor.
-            ratio = statistics.median(load.per_second / floor.per_second for load, floor in rounds)
+            ratios = sorted(load.per_second / floor.per_second for load, floor in rounds)
+            ratio = statistics.median(ratios)
             p99_ratio = statistics.median(load.p99_ms / floor.p99_ms for load, floor in rounds)
             per_second = statistics.median(load.per_second for load in loads)
             p50 = statistics.median(load.p50_ms for load in loads)
             p99 = statistics.median(load.p99_ms for load in loads)
+            cpu = statistics.median(load.cpu_us for load in loads)
+            spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
             print(
-                f"  {title:<44}{per_second:>10,.0f}{p50:>10.2f}{p99:>10.2f}{ratio:>11.2f}x{p99_ratio:>14.2f}x"
+                f"  {title:<34}{per_second:>8,.0f}{p50:>8.2f}{p99:>8.2f}{ratio:>9.2f}x{spread:>13}"
+                f"{p99_ratio:>7.2f}x{cpu:>12,.0f}"
             )
             bad = sum(load.bad for load in loads)
             if bad:
@@ -386,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=500, help="models in the registry (default 500)")
     parser.add_argument("--seconds", type=int, default=5, help="seconds of each load (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every load (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every load (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--watchers", type=int, default=200, help="waiting watchers (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
