@@ -34,7 +34,6 @@ from warehouse.api.production import (
 )
 from warehouse.changes import Stamp, current_stamp
 from warehouse.errors import InvalidInput
-from warehouse.middleware import CONTENT_SECURITY_POLICY
 
 PRODUCTION_PATH = re.compile(r"^/api/v1/models/([^/]+)/production$")
 
@@ -91,7 +90,7 @@ def _response_headers(reply: Reply, secure: bool) -> list[tuple[bytes, bytes]]:
         ("Referrer-Policy", settings.SECURE_REFERRER_POLICY),
         ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY),
         ("X-Frame-Options", settings.X_FRAME_OPTIONS),
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY),
     ]
     if secure and settings.SECURE_HSTS_SECONDS:
         hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"

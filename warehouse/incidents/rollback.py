@@ -11,7 +11,6 @@ from warehouse.accounts.permissions import model_access
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.incidents.models import Incident
-from warehouse.promotions.services import promotions_after_stage_change
 from warehouse.promotions.snapshot import sha256_of_file, stored_artifact_path
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage, StageTransition, TransitionKind
 from warehouse.registry.services import version_transition
@@ -133,7 +132,6 @@ def _rollback_locked(
         reason=reason,
         expected_production=current,
     )
-    promotions_after_stage_change(version=current, from_stage=Stage.PRODUCTION, to_stage=Stage.ARCHIVED)
     if incident is not None:
         Incident.objects.filter(pk=incident.pk, rollback__isnull=True).update(
             rollback=transition, rolled_back_by=actor

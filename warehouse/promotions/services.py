@@ -41,7 +41,8 @@ from warehouse.promotions.policy import (
     policy_parse,
 )
 from warehouse.promotions.snapshot import snapshot_load
-from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
+from warehouse.registry.models import ModelVersion, RegisteredModel, Stage, TransitionKind
+from warehouse.registry.stage_listeners import StageChange
 from warehouse.text import is_encodable, text_problem
 
 logger = logging.getLogger(__name__)
@@ -647,7 +648,9 @@ def _request_execute(promotion: PromotionRequest, *, actor, note: str) -> bool:
     if promotion.overridden:
         reason += f" [gate overridden: {promotion.override_justification}]"
     try:
-        transition = version_transition(version=version, to_stage=target, actor=actor, reason=reason, **extra)
+        transition = version_transition(
+            version=version, to_stage=target, actor=actor, reason=reason, cause=promotion, **extra
+        )
     except Conflict as refusal:
         _request_supersede(promotion, f"The move was refused: {refusal.message}")
         return False
@@ -672,17 +675,18 @@ def _request_execute(promotion: PromotionRequest, *, actor, note: str) -> bool:
             "transition": transition.pk,
         },
     )
-    promotions_after_stage_change(version=version, from_stage=Stage(promotion.from_stage), to_stage=target)
     return True
 
 
-def promotions_after_stage_change(*, version: ModelVersion, from_stage: Stage, to_stage: Stage) -> None:
-    """Supersede the open requests a stage change made stale. Call it in the transaction of the change,
-    holding the model row (archive, rollback and promotion do).
+def promotions_after_stage_change(change: StageChange) -> None:
+    """The stage listener (registered in PromotionsConfig.ready): supersede the open requests a stage change
+    made stale, in the change's transaction, holding the model row. The request that made the move (its
+    `cause`) is its caller's to close.
 
     The version's own open requests asked to move it from the stage it has left. When production changed,
     every open request to Production of the model was judged against a production version that is gone.
     """
+    version, from_stage, to_stage = change.version, Stage(change.from_stage), Stage(change.to_stage)
     production_changed = Stage.PRODUCTION in (from_stage, to_stage)
     stale = PromotionRequest.objects.select_for_update().filter(
         model_id=version.model_id, state__in=OPEN_REQUEST_STATES
@@ -692,9 +696,16 @@ def promotions_after_stage_change(*, version: ModelVersion, from_stage: Stage, t
         if production_changed
         else (stale.filter(version=version))
     )
+    if isinstance(change.cause, PromotionRequest):
+        stale = stale.exclude(pk=change.cause.pk)
     for promotion in stale.select_related("version__model").order_by("pk"):
         if promotion.version_id == version.pk:
             why = f"{version.identifier} moved from {from_stage.label} to {to_stage.label} meanwhile."
+        elif change.transition.kind == TransitionKind.ROLLBACK:
+            why = (
+                f"Production was rolled back to {version.identifier}. Ask again so the gate compares "
+                f"{promotion.version.identifier} against what is in production now."
+            )
         else:
             why = (
                 f"{version.identifier} reached Production first; ask again so the gate compares "
@@ -1081,11 +1092,9 @@ def version_archive(*, actor, version: ModelVersion, reason: str):
                     f"{version.identifier} is in Production now; look again before archiving it.",
                     code="stage_changed",
                 )
-            transition = version_transition(
+            return version_transition(
                 version=version, to_stage=Stage.ARCHIVED, actor=actor, reason=reason.strip()
             )
-            promotions_after_stage_change(version=version, from_stage=from_stage, to_stage=Stage.ARCHIVED)
-            return transition
     except Conflict as refusal:
         # Every refusal, not only ours: the one version_transition wrote went with this transaction.
         _audit_refusal(

@@ -30,6 +30,7 @@ from warehouse.registry.models import (
     TransitionKind,
 )
 from warehouse.registry.serving import production_body, production_document
+from warehouse.registry.stage_listeners import StageChange, stage_listeners_run
 
 MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 RESERVED_MODEL_NAMES = frozenset({"new", "register", "search", "api", "static", "admin"})
@@ -246,8 +247,13 @@ def version_transition(
     actor,
     reason: str,
     expected_production: ModelVersion | None | _Unset = UNSET,
+    cause: object | None = None,
 ) -> StageTransition:
     """Move `version` to `to_stage`. The only code that writes ModelVersion.stage.
+
+    Every move runs the stage listeners that higher apps registered (registry.stage_listeners), in this
+    transaction: promotions supersedes the requests the move made stale. `cause` is passed to them: what
+    asked for the move (a promotion request), which they leave alone.
 
     Promotion to Production replaces the current production version, which is archived and becomes the
     new version's rollback target. The caller states which version it expects to replace
@@ -272,7 +278,7 @@ def version_transition(
         raise InvalidInput({"reason": ["Say why the stage changes."]})
     try:
         with transaction.atomic():
-            return _transition_locked(version, to_stage, actor, reason.strip(), expected_production)
+            return _transition_locked(version, to_stage, actor, reason.strip(), expected_production, cause)
     except Conflict as refusal:
         audit_record(
             actor=actor,
@@ -290,7 +296,7 @@ def version_transition(
         raise
 
 
-def _transition_locked(version, to_stage, actor, reason, expected_production) -> StageTransition:
+def _transition_locked(version, to_stage, actor, reason, expected_production, cause) -> StageTransition:
     model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
     version.refresh_from_db(fields=["stage", "rollback_target", "rolled_back_at"])
     version.model = model
@@ -309,7 +315,7 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
         # back by accident: the version was promoted and replaced meanwhile, and production is another now.
         if expected_production is not UNSET:
             _require_expected_production(current, expected_production)
-        return _rollback_locked(version, current, actor, reason, now)
+        return _rollback_locked(version, current, actor, reason, now, cause)
 
     if to_stage not in ALLOWED_MOVES[from_stage]:
         allowed = ", ".join(Stage(stage).label for stage in sorted(ALLOWED_MOVES[from_stage])) or "nothing"
@@ -348,6 +354,7 @@ def _transition_locked(version, to_stage, actor, reason, expected_production) ->
     transition = _transition_row(version, from_stage, to_stage, kind, actor, reason, now)
     if Stage.PRODUCTION in (from_stage, to_stage):
         _production_answer_write(model, now)
+    stage_listeners_run(StageChange(version, from_stage, to_stage, transition, cause))
     return transition
 
 
@@ -362,7 +369,7 @@ def _require_expected_production(current, expected_production) -> None:
         )
 
 
-def _rollback_locked(target, current, actor, reason, now) -> StageTransition:
+def _rollback_locked(target, current, actor, reason, now, cause) -> StageTransition:
     if current is None:
         raise Conflict(
             f"{target.model.name} has nothing in production to roll back from.", code="no_production_version"
@@ -390,6 +397,7 @@ def _rollback_locked(target, current, actor, reason, now) -> StageTransition:
         target, Stage.ARCHIVED, Stage.PRODUCTION, TransitionKind.ROLLBACK, actor, reason, now
     )
     _production_answer_write(target.model, now)
+    stage_listeners_run(StageChange(target, Stage.ARCHIVED, Stage.PRODUCTION, transition, cause))
     return transition
 
 
