@@ -57,7 +57,7 @@ from django.db import connection  # noqa: E402
 from guardian.shortcuts import assign_perm  # noqa: E402
 
 from bench.common import database_create, database_describe, database_url  # noqa: E402
-from scripts.webtier import DEPLOY, WebTier, nginx_path  # noqa: E402
+from scripts.webtier import DEPLOY, WebTier, nginx_path, watch  # noqa: E402
 from warehouse.accounts.roles import Role, role_groups_sync  # noqa: E402
 from warehouse.accounts.services import api_token_create  # noqa: E402
 from warehouse.cards.services import NewModel, candidate_register, registration_parse  # noqa: E402
@@ -257,28 +257,12 @@ def serving_phase(
 # --- Watchers --------------------------------------------------------------------------------------------
 
 
-async def _watch(host: str, port: int, path: str, etag: str, token: str) -> tuple[float, int]:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(
-        (
-            f"GET {path}?wait=30 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            f"If-None-Match: {etag}\r\nConnection: close\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    status_line = await reader.readline()
-    await reader.read()
-    writer.close()
-    return time.monotonic(), int(status_line.split()[1])
-
-
 def watch_phase(tier: WebTier, token: str, name: str, watchers: int) -> dict:
     """`watchers` serving systems wait on one model through nginx; a rollback commits; when has each the
     new answer? Meanwhile, how fast are ordinary lookups?"""
     path = f"/api/v1/models/{name}/production"
     auth = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"}
     _, headers, _ = get(tier.url, path, auth)
-    host, port = tier.url.removeprefix("http://").rsplit(":", 1)
     current = (
         RegisteredModel.objects.get(name=name)
         .versions.select_related("rollback_target")
@@ -296,11 +280,14 @@ def watch_phase(tier: WebTier, token: str, name: str, watchers: int) -> dict:
             )
             return time.monotonic()
         finally:
-            connection.close()  # this thread's connection back to the pool, or the database cannot be dropped
+            connection.close()  # this thread's own connection: open, it keeps the database from being dropped
 
     async def run() -> dict:
+        waiting = f"{path}?wait=30"
         tasks = [
-            asyncio.create_task(_watch(host, int(port), path, headers["ETag"], token))
+            asyncio.create_task(
+                watch(tier.url, host="127.0.0.1", path=waiting, token=token, etag=headers["ETag"])
+            )
             for _ in range(watchers)
         ]
         await asyncio.sleep(2)  # every watcher is waiting
@@ -315,9 +302,9 @@ def watch_phase(tier: WebTier, token: str, name: str, watchers: int) -> dict:
         answered = await asyncio.gather(*tasks)
         return {
             "waiting": still_waiting,
-            "statuses": {status for _, status in answered},
-            "last_ms": (max(at for at, _ in answered) - committed) * 1000,
-            "median_ms": statistics.median(at - committed for at, _ in answered) * 1000,
+            "statuses": {status for _, status, _ in answered},
+            "last_ms": (max(at for at, _, _ in answered) - committed) * 1000,
+            "median_ms": statistics.median(at - committed for at, _, _ in answered) * 1000,
             "lookup_p50_ms": statistics.median(lookups) * 1000,
         }
 

@@ -15,6 +15,7 @@ started it ends: start a tier from a thread that outlives it). Leaving the `with
 SIGTERM, then SIGKILL to what is left after `stop_timeout`.
 """
 
+import asyncio
 import contextlib
 import ctypes
 import http.client
@@ -343,3 +344,26 @@ class WebTier:
         if error_log and error_log.exists():
             parts.append(f"----- nginx error.log -----\n{error_log.read_text(errors='replace')}")
         return "\n".join(parts) + "\n----- end of the web tier's output -----"
+
+
+async def watch(
+    address: str, *, host: str, path: str, token: str, etag: str | None
+) -> tuple[float, int, bytes]:
+    """One serving system watching production, as the tests and the bench start hundreds of them: a GET of
+    `path` (with its `?wait=`) on a connection of its own. Returns when its answer came (time.monotonic()),
+    its status and its body."""
+    server, port = address.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(server, int(port))
+    etag_header = f"If-None-Match: {etag}\r\n" if etag else ""
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"{etag_header}Connection: close\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    response = await reader.read()
+    answered_at = time.monotonic()
+    writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return answered_at, int(head.split()[1]), body

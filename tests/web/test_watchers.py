@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from scripts.webtier import watch
 from tests.api.support import issue_token
 from tests.factories import version_move, version_register_for_tests
 from tests.web.test_serving_faults import LOOKUP, call
@@ -17,36 +18,21 @@ pytestmark = [pytest.mark.webtier]
 WATCHERS = 40
 
 
-async def _watch(address: str, host: str, token: str, etag: str | None, wait: int) -> tuple[float, int, dict]:
-    """One watcher on its own connection: the moment its answer came, its status and its body."""
-    server, port = address.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(server, int(port))
-    etag_header = f"If-None-Match: {etag}\r\n" if etag else ""
-    writer.write(
-        (
-            f"GET {LOOKUP}?wait={wait} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-            f"{etag_header}Connection: close\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    response = await reader.read()
-    answered_at = time.monotonic()
-    writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    return answered_at, int(head.split()[1]), json.loads(body) if body else {}
-
-
 def _watchers_after(tier, token: str, etag: str | None, change, *, wait: int = 20) -> tuple[list, float]:
     """Start WATCHERS watchers through the proxy, make `change` once they wait, and collect their answers
     with the moment the change committed."""
 
     async def run():
-        address = tier.url.removeprefix("http://")
-        tasks = [asyncio.create_task(_watch(address, tier.host, token, etag, wait)) for _ in range(WATCHERS)]
+        path = f"{LOOKUP}?wait={wait}"
+        tasks = [
+            asyncio.create_task(watch(tier.url, host=tier.host, path=path, token=token, etag=etag))
+            for _ in range(WATCHERS)
+        ]
         await asyncio.sleep(1.0)
         assert not any(task.done() for task in tasks), "a watcher was answered before anything changed"
         committed = await asyncio.to_thread(change)
-        return await asyncio.gather(*tasks), committed
+        answers = await asyncio.gather(*tasks)
+        return [(at, status, json.loads(body) if body else {}) for at, status, body in answers], committed
 
     return asyncio.run(run())
 

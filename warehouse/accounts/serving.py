@@ -10,6 +10,8 @@ remembered token is also read again after LAST_USED_RESOLUTION, which is when it
 import time
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+
 from warehouse.accounts.permissions import model_visible_to_user_id
 from warehouse.accounts.services import (
     LAST_USED_RESOLUTION,
@@ -85,3 +87,14 @@ def model_visible(*, user_id: int, is_superuser: bool, model_id: int, stamp: Sta
     if stamp is not None:
         _visibility.put(key, stamp, visible)
     return visible
+
+
+def active_person_is_superuser(*, user_id: int) -> bool | None:
+    """Whether the person `user_id` is a superuser; None if they are no longer an active person. Read
+    afresh, one query: a signed-in watcher's wait asks again before each answer."""
+    return (
+        get_user_model()
+        .objects.filter(pk=user_id, is_active=True)
+        .values_list("is_superuser", flat=True)
+        .first()
+    )

@@ -18,14 +18,14 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils.http import parse_etags
 
-from warehouse.accounts.serving import model_visible, token_holder_get
+from warehouse.accounts.serving import active_person_is_superuser, model_visible, token_holder_get
 from warehouse.api.http import NOT_FOUND_MESSAGE
 from warehouse.changes import Stamp, current_stamp
 from warehouse.errors import InvalidInput
+from warehouse.numbers import whole_number
 from warehouse.registry.services import MODEL_NAME
 from warehouse.registry.serving import production_answer_get
 
@@ -127,17 +127,12 @@ def caller_of(asker: Asker, stamp: Stamp | None) -> Caller | Reply:
     if asker.authorization:
         return bearer_caller(asker.authorization, stamp)
     try:
-        user = (
-            get_user_model()
-            .objects.filter(pk=asker.user_id, is_active=True)
-            .values_list("is_superuser", flat=True)
-            .first()
-        )
+        is_superuser = active_person_is_superuser(user_id=asker.user_id)
     except UNREACHABLE:
         return DATABASE_UNAVAILABLE
-    if user is None:
+    if is_superuser is None:
         return unauthenticated("Sign in, or send an API token: 'Authorization: Bearer <token>'.")
-    return SignedIn(asker.user_id, user)
+    return SignedIn(asker.user_id, is_superuser)
 
 
 def wait_seconds(values: list[str]) -> int:
@@ -148,12 +143,12 @@ def wait_seconds(values: list[str]) -> int:
     raw = values[0] if values else ""
     if raw == "":
         return 0
-    # Two digits at most before int(): Python refuses to read numbers of thousands of digits.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2) or int(raw) > WAIT_MAX_SECONDS:
+    seconds = whole_number(raw)
+    if seconds is None or seconds > WAIT_MAX_SECONDS:
         raise InvalidInput(
             {"wait": [f"Whole seconds from 0 to {WAIT_MAX_SECONDS}."]}, "The query parameters have errors."
         )
-    return int(raw)
+    return seconds
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
