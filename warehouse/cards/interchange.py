@@ -214,8 +214,17 @@ def card_export_toolkit(*, version: ModelVersion) -> dict:
     """The card as Model Card Toolkit JSON (schema v0.0.2). Sections the toolkit has a field for go there;
     the whole written card is also in `model_details.documentation`, so nothing is lost."""
     material = card_material_read(version=version)
-    model, evaluation, run = material.model, material.evaluation, material.source_run
+    return {
+        "schema_version": TOOLKIT_SCHEMA_VERSION,
+        "model_details": _toolkit_details(material, version),
+        "model_parameters": {"data": _toolkit_data(material)},
+        "quantitative_analysis": {"performance_metrics": _toolkit_metrics(material)},
+        "considerations": _toolkit_considerations(material, version),
+    }
 
+
+def _toolkit_details(material: CardMaterial, version: ModelVersion) -> dict:
+    model, run = material.model, material.source_run
     owners = [{"name": model.owner.get_full_name() or model.owner.get_username()}]
     if model.owner.email:
         owners[0]["contact"] = model.owner.email
@@ -234,7 +243,11 @@ def card_export_toolkit(*, version: ModelVersion) -> dict:
         details["references"] = [{"reference": run.url}]
     if material.weights_uri:
         details["path"] = material.weights_uri
+    return details
 
+
+def _toolkit_data(material: CardMaterial) -> list[dict]:
+    evaluation, run = material.evaluation, material.source_run
     data = []
     if evaluation is not None:
         data.append(
@@ -247,22 +260,28 @@ def card_export_toolkit(*, version: ModelVersion) -> dict:
                 ),
             }
         )
-    if (run is not None and run.training_data) or material.section(Section.DATA_SUMMARY):
+    training_data = (run.training_data or "") if run is not None else ""
+    if training_data or material.section(Section.DATA_SUMMARY):
         training = {
-            "name": (run.training_data if run is not None and run.training_data else "Training data"),
+            "name": training_data or "Training data",
             "description": _described("Training data.", material.section(Section.DATA_SUMMARY)),
         }
-        if run is not None and _https(run.training_data):
-            training["link"] = run.training_data
+        if _https(training_data):
+            training["link"] = training_data
         data.append(training)
+    return data
 
+
+def _toolkit_metrics(material: CardMaterial) -> list[dict]:
     metrics = [
         {"type": metric.name, "value": _number(metric.value), "slice": ""} for metric in material.metrics
     ]
-    metrics += [
+    return metrics + [
         {"type": row.metric, "value": _number(row.value), "slice": row.slice_key} for row in material.slices
     ]
 
+
+def _toolkit_considerations(material: CardMaterial, version: ModelVersion) -> dict:
     considerations: dict = {}
     if material.section(Section.TASK):
         considerations["use_cases"] = [{"description": material.section(Section.TASK)}]
@@ -282,14 +301,7 @@ def card_export_toolkit(*, version: ModelVersion) -> dict:
         considerations["ethical_considerations"] = [
             {"name": material.section(Section.ETHICAL_CONSIDERATIONS)}
         ]
-
-    return {
-        "schema_version": TOOLKIT_SCHEMA_VERSION,
-        "model_details": details,
-        "model_parameters": {"data": data},
-        "quantitative_analysis": {"performance_metrics": metrics},
-        "considerations": considerations,
-    }
+    return considerations
 
 
 # --- Importing a README.md ------------------------------------------------------------------------------
@@ -299,18 +311,10 @@ def _front_matter_error(path: str, message: str) -> InvalidInput:
     return InvalidInput({path: [message]}, "The README's front matter is not valid; nothing was saved.")
 
 
-def _front_matter_check(lines: list[str], path: str) -> int:
-    """Check the front matter that opens on the first line; answer the index of the first body line."""
-    close = next(
-        (index for index in range(1, len(lines)) if lines[index].rstrip() in _FRONT_MATTER_CLOSE), None
-    )
-    if close is None:
-        raise _front_matter_error(
-            path, "Line 1 opens the front matter with '---', but no later '---' line closes it."
-        )
-    source = "\n".join(lines[1:close])
+def _front_matter_yaml(source: str, path: str):
+    """The front matter's YAML read, or an error that points at the README's line (YAML starts on line 2)."""
     try:
-        data = yaml.safe_load(source)
+        return yaml.safe_load(source)
     except yaml.reader.ReaderError as error:
         # A control character or a lone surrogate, found before any parsing: it has a position, no mark.
         line = source[: error.position].count("\n") + 2
@@ -331,6 +335,18 @@ def _front_matter_check(lines: list[str], path: str) -> int:
         raise _front_matter_error(
             path, f"Line 2: the front matter holds a value that is not valid: {error}."
         ) from None
+
+
+def _front_matter_check(lines: list[str], path: str) -> int:
+    """Check the front matter that opens on the first line; answer the index of the first body line."""
+    close = next(
+        (index for index in range(1, len(lines)) if lines[index].rstrip() in _FRONT_MATTER_CLOSE), None
+    )
+    if close is None:
+        raise _front_matter_error(
+            path, "Line 1 opens the front matter with '---', but no later '---' line closes it."
+        )
+    data = _front_matter_yaml("\n".join(lines[1:close]), path)
     if data is not None and not isinstance(data, dict):
         first = next((index for index in range(1, close) if lines[index].strip()), 1)
         raise _front_matter_error(

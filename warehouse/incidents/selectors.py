@@ -85,35 +85,63 @@ def _summaries(versions: list[ModelVersion]) -> dict[int, VersionSummary]:
 
 def jump_page(*, model: RegisteredModel) -> JumpPage:
     """Everything a responder needs on one screen, for the version in production now."""
+    production = _production_with_target(model)
+    target = production.rollback_target if production is not None else None
+    versions = [v for v in (production, target) if v is not None]
+    summaries = _summaries(versions) if versions else {}
+    promoted_by, target_left = _moves_that_matter(model, production, target)
+    return JumpPage(
+        model=model,
+        production=summaries.get(production.pk) if production else None,
+        promoted_by=promoted_by,
+        approvals=_approvals_of(promoted_by),
+        target=summaries.get(target.pk) if target else None,
+        target_last_in_production=target_left,
+        alerts=_recent_alerts(model),
+        events=list(AuditEvent.objects.filter(model_name=model.name).order_by("-sequence")[:EVENTS_SHOWN]),
+    )
+
+
+def _production_with_target(model: RegisteredModel) -> ModelVersion | None:
     related = ("registered_by", "profile", "source_run", "evaluation")
     production = (
         ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
         .select_related(*related, *(f"rollback_target__{name}" for name in related), "rollback_target")
         .first()
     )
-    target = production.rollback_target if production is not None else None
-    versions = [v for v in (production, target) if v is not None]
-    for version in versions:
-        version.model = model
-    summaries = _summaries(versions) if versions else {}
-    promoted_by = None
-    approvals: list = []
-    target_left = None
     if production is not None:
-        moves = list(
-            StageTransition.objects.filter(model=model)
-            .filter(
-                Q(version=production, to_stage=Stage.PRODUCTION)
-                | Q(version_id=target.pk if target else None, from_stage=Stage.PRODUCTION)
-            )
-            .select_related("actor", "promotion_request__gate_run", "promotion_request__overridden_by")
-            .order_by("-created_at", "-pk")
+        production.model = model
+        if production.rollback_target is not None:
+            production.rollback_target.model = model
+    return production
+
+
+def _moves_that_matter(model, production, target) -> tuple[StageTransition | None, StageTransition | None]:
+    """The move that put `production` there, and the last time `target` left production: one query."""
+    if production is None:
+        return None, None
+    moves = list(
+        StageTransition.objects.filter(model=model)
+        .filter(
+            Q(version=production, to_stage=Stage.PRODUCTION)
+            | Q(version_id=target.pk if target else None, from_stage=Stage.PRODUCTION)
         )
-        promoted_by = next((m for m in moves if m.version_id == production.pk), None)
-        target_left = next((m for m in moves if target is not None and m.version_id == target.pk), None)
-        request = getattr(promoted_by, "promotion_request", None) if promoted_by else None
-        if request is not None:
-            approvals = [s for s in request.signoffs.select_related("signer") if s.decision == "approve"]
+        .select_related("actor", "promotion_request__gate_run", "promotion_request__overridden_by")
+        .order_by("-created_at", "-pk")
+    )
+    promoted_by = next((m for m in moves if m.version_id == production.pk), None)
+    target_left = next((m for m in moves if target is not None and m.version_id == target.pk), None)
+    return promoted_by, target_left
+
+
+def _approvals_of(promoted_by: StageTransition | None) -> list:
+    request = getattr(promoted_by, "promotion_request", None) if promoted_by else None
+    if request is None:
+        return []
+    return [s for s in request.signoffs.select_related("signer") if s.decision == "approve"]
+
+
+def _recent_alerts(model: RegisteredModel) -> list[Incident]:
     alerts = list(
         Incident.objects.filter(model=model)
         .select_related("version", "receiver")
@@ -122,17 +150,7 @@ def jump_page(*, model: RegisteredModel) -> JumpPage:
     for incident in alerts:
         if incident.version is not None:
             incident.version.model = model
-    events = list(AuditEvent.objects.filter(model_name=model.name).order_by("-sequence")[:EVENTS_SHOWN])
-    return JumpPage(
-        model=model,
-        production=summaries.get(production.pk) if production else None,
-        promoted_by=promoted_by,
-        approvals=approvals,
-        target=summaries.get(target.pk) if target else None,
-        target_last_in_production=target_left,
-        alerts=alerts,
-        events=events,
-    )
+    return alerts
 
 
 # --- Incidents ------------------------------------------------------------------------------------------

@@ -44,6 +44,14 @@ def _is_azure_container(scheme: str, parts) -> bool:
 
 def uri_validate(uri: str) -> str:
     """Return the URI unchanged if it is acceptable, else raise UriRefused saying why."""
+    _text_check(uri)
+    parts = _split(uri)
+    _location_check(uri, parts)
+    _path_check(parts)
+    return uri
+
+
+def _text_check(uri) -> None:
     if not isinstance(uri, str) or not uri:
         raise UriRefused("A URI is required.")
     if len(uri) > MAX_URI_LENGTH:
@@ -52,10 +60,17 @@ def uri_validate(uri: str) -> str:
         raise UriRefused("A URI may not contain spaces or control characters.")
     if "\\" in uri:
         raise UriRefused("A URI may not contain backslashes.")
+
+
+def _split(uri: str):
     try:
-        parts = urlsplit(uri)
+        return urlsplit(uri)
     except ValueError as error:  # a broken [IPv6] host, or a host that changes under NFKC normalisation
         raise UriRefused(f"This is not a well-formed URI ({error}).") from None
+
+
+def _location_check(uri: str, parts) -> None:
+    """An allowed scheme written out in full, and a bucket, host or storage area without credentials."""
     scheme = parts.scheme.lower()
     allowed = settings.ARTIFACT_URI_SCHEMES
     if scheme not in allowed:
@@ -73,6 +88,10 @@ def uri_validate(uri: str) -> str:
         raise UriRefused("The URI may not carry credentials, and a port must be a number.") from None
     if not parts.hostname:
         raise UriRefused("The URI names no bucket, host or storage area after the scheme.")
+
+
+def _path_check(parts) -> None:
+    """No way out of the location, in any encoding."""
     decoded_path = _fully_decoded(parts.path)
     # The query and fragment are checked like the path: whoever decodes the URI again may read them as path.
     decoded_rest = _fully_decoded(f"{parts.path}?{parts.query}#{parts.fragment}")
@@ -85,7 +104,6 @@ def uri_validate(uri: str) -> str:
         raise UriRefused("The path may not contain '.' or '..' segments, in any encoding.")
     if "//" in decoded_path:
         raise UriRefused("The path may not contain empty segments ('//').")
-    return uri
 
 
 def is_web_link(url: str) -> bool:

@@ -99,6 +99,11 @@ def url_problems(url: str) -> list[str]:
         return ["The port is not a number from 1 to 65535."]
     if private_targets_allowed():
         return []
+    return _host_problems(host)
+
+
+def _host_problems(host: str) -> list[str]:
+    """A literal address that is not public, or this machine by name; any other name passes here."""
     if host == "localhost" or host.endswith(".localhost"):
         return [f"{host} is this machine: {REFUSED}."]
     try:
