@@ -126,6 +126,36 @@ def test_a_literal_private_address_is_refused_at_creation(superuser, settings, u
     assert not WebhookSubscription.objects.exists()
 
 
+# Loopback as the resolver reads it in other spellings: hexadecimal, one 32-bit number, octal, short forms,
+# a trailing dot, and digits that IDNA folds to ASCII.
+LOOPBACK_SPELLINGS = [
+    "0x7f000001",
+    "2130706433",
+    "0177.0.0.1",
+    "127.1",
+    "0x7f.1",
+    "0",
+    "127.0.0.1.",
+    "\u2460\u2461\u2466.0.0.1",
+    "\uff11\uff12\uff17.0.0.1",
+    "[::ffff:7f00:1]",
+]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_every_spelling_of_loopback_is_refused_at_creation(superuser, settings, host):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+
+    with pytest.raises(InvalidInput) as caught:
+        subscription_create(
+            actor=superuser, model=None, url=f"http://{host}/hook", events=["version.registered"]
+        )
+
+    [problem] = caught.value.errors["url"]
+    assert "not sent to loopback, link-local or private addresses" in problem
+    assert not WebhookSubscription.objects.exists()
+
+
 def test_the_setting_allows_a_private_address(superuser, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     subscription, _ = subscribe(superuser, url="http://10.0.0.1/hook")

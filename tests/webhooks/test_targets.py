@@ -1,8 +1,10 @@
 """Which targets the warehouse sends to: checked on the URL at creation, and on every address at delivery."""
 
+import socket
+
 import pytest
 
-from warehouse.webhooks.targets import address_kind, url_problems
+from warehouse.webhooks.targets import address_kind, numeric_address, url_problems
 
 
 @pytest.mark.parametrize(
@@ -81,3 +83,43 @@ def test_it_refuses_malformed_urls(url, problem):
 def test_a_host_name_is_checked_when_it_is_resolved_not_before(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
     assert url_problems("https://hooks.example.com/warehouse?token=abc") == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0x7f000001",
+        "2130706433",
+        "0177.0.0.1",
+        "127.1",
+        "0x7f.1",
+        "0",
+        "10.1",
+        "0251.0376.0251.0376",
+        "\u2460\u2461\u2466.0.0.1",
+        "0x08080808",
+    ],
+)
+def test_a_number_is_read_as_the_operating_system_reads_it(host):
+    # The resolver a delivery would use, asked for numbers only (no lookup leaves the machine).
+    [(*_, (resolved, _port))] = socket.getaddrinfo(
+        host, 80, family=socket.AF_INET, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+    )
+    assert numeric_address(host) == resolved
+
+
+@pytest.mark.parametrize(
+    "host", ["hooks.example.com", "deadbeef", "face.b00c", "1.2.3.4.5", "0x", "08.0.0.1"]
+)
+def test_a_name_is_not_read_as_a_number(host):
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo(host, 80, family=socket.AF_INET, flags=socket.AI_NUMERICHOST)
+    assert numeric_address(host) is None
+
+
+def test_it_names_the_address_a_spelling_stands_for(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    [problem] = url_problems("http://0x7f000001/hook")
+    assert problem.startswith("0x7f000001 (127.0.0.1) is a loopback address")
+    [problem] = url_problems("http://0/hook")
+    assert problem.startswith("0 (0.0.0.0) is an unspecified address")

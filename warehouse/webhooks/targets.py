@@ -10,6 +10,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -102,16 +103,42 @@ def url_problems(url: str) -> list[str]:
     return _host_problems(host)
 
 
+def _with_article(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def numeric_address(host: str) -> str | None:
+    """The address a host written as a number names, read as the operating system reads it when it
+    connects, or None for a host name. Besides the dotted quad that is every other IPv4 form the C
+    library's inet_aton accepts (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`, `0`), a trailing dot
+    (`127.0.0.1.`), and digits in other scripts that IDNA folds to ASCII (`①②⑦.0.0.1`)."""
+    folded = unicodedata.normalize("NFKC", host).lower().removesuffix(".")
+    try:
+        return str(ipaddress.ip_address(folded.split("%", 1)[0]))
+    except ValueError:
+        pass
+    if not folded or not all(character in _IPV4_NUMBER_CHARACTERS for character in folded):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(folded))
+    except OSError:
+        return None  # not a number the resolver would read as an address: a name, refused if it resolves
+
+
+_IPV4_NUMBER_CHARACTERS = frozenset("0123456789abcdefx.")
+
+
 def _host_problems(host: str) -> list[str]:
     """A literal address that is not public, or this machine by name; any other name passes here."""
-    if host == "localhost" or host.endswith(".localhost"):
+    folded = unicodedata.normalize("NFKC", host).lower().removesuffix(".")
+    if folded == "localhost" or folded.endswith(".localhost"):
         return [f"{host} is this machine: {REFUSED}."]
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
+    address = numeric_address(host)
+    if address is None:
         return []  # a host name: checked at each delivery, when it is resolved
-    kind = address_kind(host)
-    return [f"{host} is a {kind} address: {REFUSED}."] if kind else []
+    kind = address_kind(address)
+    named = host if address == host else f"{host} ({address})"
+    return [f"{named} is {_with_article(kind)} address: {REFUSED}."] if kind else []
 
 
 def target_resolve(url: str) -> Target:
@@ -133,7 +160,8 @@ def target_resolve(url: str) -> Target:
             kind = address_kind(address)
             if kind:
                 raise TargetRefused(
-                    f"{host} resolves to {address}, a {kind} address: {REFUSED}. Nothing was sent."
+                    f"{host} resolves to {address}, {_with_article(kind)} address: {REFUSED}. "
+                    "Nothing was sent."
                 )
     path = parts.path or "/"
     if parts.query:
