@@ -6,6 +6,7 @@ SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "guardian",
+    # Before accounts: axes counts a failed sign-in before accounts puts it on the audit trail.
+    "axes",
     "warehouse.accounts",
     "warehouse.audit",
     "warehouse.registry",
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "warehouse.middleware.AuditChannelMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "warehouse.urls"
@@ -124,9 +129,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: a locked-out account or address is refused before its password is checked.
+    "warehouse.accounts.signin.SignInThrottle",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Sign-in throttling (django-axes): after SIGNIN_FAILURE_LIMIT wrong passwords for one account, or from one
+# address, that account or address is refused for SIGNIN_LOCKOUT_MINUTES, right password or not. Further
+# tries while locked do not extend the lockout. A success resets the count. An admin lifts a lockout early
+# with `manage.py axes_reset_username <name>` or `axes_reset_ip <address>` (or in the admin).
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "warehouse.accounts.views.signin_locked_out"
+AXES_CLIENT_IP_CALLABLE = "warehouse.accounts.signin.client_address"
+AXES_VERBOSE = False
+# How many proxies in front of the app append the address they were connected from to X-Forwarded-For
+# (the compose proxy is one). 0 believes only the connection's own address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Anonymous visitors never hold object permissions: everything needs a sign-in.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -60,3 +61,18 @@ def api_token_revoke(request, token_id: int):
         request, f"Token “{token.name}” ({token.prefix}…) revoked. Anything still using it now gets 401."
     )
     return redirect("accounts:api-tokens")
+
+
+def signin_locked_out(request, original_response=None, credentials=None):
+    """The answer to a sign-in while its account or address is locked out (django-axes calls it): 429,
+    saying for how long, with Retry-After for whatever reads headers."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    response = render(
+        request,
+        "accounts/locked_out.html",
+        {"username": (credentials or {}).get("username", ""), "minutes": minutes},
+        status=429,
+    )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    add_never_cache_headers(response)
+    return response

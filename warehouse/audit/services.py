@@ -98,9 +98,13 @@ def audit_record(
     model_name: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. `actor` is a user, or None for the system (worker, sweeper, migration)."""
+    """Append one event. `actor` is a user, an anonymous visitor, or None for the system (worker, sweeper,
+    migration)."""
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    actor_label = actor.get_username() if actor_id is not None else "system"
+    if actor_id is not None:
+        actor_label = actor.get_username()
+    else:  # nobody signed in (a failed sign-in), or the system itself
+        actor_label = "anonymous" if actor is not None else "system"
     target_type = target._meta.label_lower if target is not None else ""
     target_id = str(target.pk) if target is not None else ""
     if target is not None and not target_label:
