@@ -16,6 +16,8 @@ each step's `do` names one of the kinds below, and each kind is one service call
 `by` names the demo user who acts; `refused: true` marks an attempt the services refuse (it is on the record
 all the same). Every model's history is replayed in one timeline, so the audit trail reads in date order and
 `manage.py verify_audit` passes. A model that exists is not touched, and a step about it does not run.
+
+The services are imported here and nowhere else in the demo: when one moves, this is the file to change.
 """
 
 import json
@@ -27,8 +29,6 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from warehouse import clock
-
-# Every service the demo writes through, in one place.
 from warehouse.accounts.roles import role_groups_sync
 from warehouse.cards.services import NewModel, candidate_register, card_revise, registration_parse
 from warehouse.demo.evidence import filled, registration_body
