@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: the demo the README promises, written through the services, only with DEBUG on."""
+"""`manage.py seed_demo`: the demo the README promises (warehouse/demo/data/), written through the services,
+only with DEBUG on."""
 
 import io
 
@@ -9,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
-from warehouse.incidents.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, TEAMS
+from warehouse.demo.sign_ins import DEMO_PASSWORD, DEMO_USERS, TEAMS
 from warehouse.registry.models import (
     ModelVersion,
     RegisteredModel,
