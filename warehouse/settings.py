@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "warehouse.incidents",
     "warehouse.api",
     "warehouse.webhooks",
+    "warehouse.pages",
 ]
 
 MIDDLEWARE = [
