@@ -12,7 +12,8 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import version_move, version_register_for_tests
-from tests.registry.test_pages import VERSION_PAGE_QUERIES, assert_queries_do_not_grow
+from tests.pages.test_pages import VERSION_PAGE_QUERIES
+from tests.registry.test_pages import assert_queries_do_not_grow
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.models import GateRun, GateState, PolicyRevision
 from warehouse.promotions.services import gate_run_execute, gate_run_start, policy_revise
