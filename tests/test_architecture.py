@@ -16,6 +16,7 @@ PACKAGE = ROOT / "warehouse"
 LAYERS = {
     # The core: small modules every app may use.
     "changes": 0,
+    "charts": 0,
     "clock": 0,
     "errors": 0,
     "numbers": 0,

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "warehouse.incidents",
     "warehouse.api",
     "warehouse.webhooks",
+    "warehouse.pages",
     "warehouse.demo",
 ]
 

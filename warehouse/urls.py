@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from warehouse import health
 from warehouse.api import views as api_views
+from warehouse.pages import urls as pages_urls
+from warehouse.registry import urls as registry_urls
 from warehouse.registry import views as registry_views
 
 admin.site.site_header = "Warehouse administration"
@@ -18,9 +20,10 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("warehouse.api.urls")),
     path("hooks/", include("warehouse.incidents.urls_hooks")),
-    path("", registry_views.home, name="home"),
+    path("", include(pages_urls.urlpatterns)),
     path("accounts/", include("warehouse.accounts.urls")),
-    path("models/", include("warehouse.registry.urls")),
+    # The models list (the registry's) and the model and version pages (the pages layer's), one namespace.
+    path("models/", include((registry_urls.urlpatterns + pages_urls.model_pages, registry_urls.app_name))),
     # /register/ and the card pages: /models/<name>/versions/<n>/card/…
     path("", include("warehouse.cards.urls")),
     # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.

@@ -9,10 +9,12 @@ policy admin → edits the policy. Finished runs are made by calling the worker'
 import re
 
 import pytest
+from django.template import Context, engines
 from django.urls import reverse
 
 from tests.factories import version_move, version_register_for_tests
-from tests.registry.test_pages import VERSION_PAGE_QUERIES, assert_queries_do_not_grow
+from tests.pages.test_pages import VERSION_PAGE_QUERIES
+from tests.registry.test_pages import assert_queries_do_not_grow
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.models import GateRun, GateState, PolicyRevision
 from warehouse.promotions.services import gate_run_execute, gate_run_start, policy_revise
@@ -566,6 +568,27 @@ def test_pages_keep_to_the_content_security_policy(client, failed_run, model, su
     html = response.content.decode()
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert " style=" not in html and "<style" not in html and "<script" not in html
+
+
+@pytest.mark.parametrize(
+    ("page", "template"),
+    [
+        ("gate-run", "promotions/gate_run.html"),
+        ("gate-slices", "promotions/gate_slices.html"),
+        ("policy", "promotions/policy.html"),
+    ],
+)
+def test_rendering_a_gate_or_policy_page_reads_nothing(
+    client, failed_run, model, superuser, django_assert_num_queries, page, template
+):
+    """The gate report's checks, the slice page's chart and links, a policy's rules in words: all shaped by
+    the view, so rendering the template again from the same context runs no query."""
+    client.force_login(superuser)
+    response = client.get(read_urls(failed_run, model)[page])
+    assert response.status_code == 200
+    context = Context(response.context[0].flatten())
+    with django_assert_num_queries(0):
+        engines["django"].get_template(template).template.render(context)
 
 
 # --- Query counts that do not grow with rows -----------------------------------------------------------

@@ -16,6 +16,9 @@ from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
 from warehouse.promotions.forms import PolicyForm
 from warehouse.promotions.models import Decision
+from warehouse.promotions.presentation.checks import check_reports
+from warehouse.promotions.presentation.policy import policy_rule_rows
+from warehouse.promotions.presentation.slices import slice_page
 from warehouse.promotions.selectors import (
     gate_run_get,
     gate_run_page,
@@ -93,11 +96,13 @@ def gate_start(request, name: str, number: int):
 def gate_run_detail(request, name: str, number: int, run_id: int):
     version, _ = gate_version_get(user=request.user, name=name, number=number)
     page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
+    slices_url = reverse("promotions:gate-slices", args=[version.model.name, version.number, page.run.pk])
     return render(
         request,
         "promotions/gate_run.html",
         {
             "page": page,
+            "checks": check_reports(results=page.ordered_results, slices_url=slices_url),
             "run": page.run,
             "version": version,
             "refresh": REFRESH_SECONDS if page.run.is_open else None,
@@ -121,6 +126,7 @@ def gate_run_slices(request, name: str, number: int, run_id: int):
             "run": page.run,
             "version": version,
             "view": view,
+            "slices": slice_page(view=view, query=request.GET),
             "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },
     )
@@ -154,10 +160,11 @@ def _policy_view(request, *, model, can_edit: bool, refuse):
         status = 400
     elif can_edit:
         form = PolicyForm(rules=page.viewed_rules if page.viewed_rules is not None else None)
+    rule_rows = policy_rule_rows(page.viewed_rules) if page.viewed_rules is not None else []
     return render(
         request,
         "promotions/policy.html",
-        {"page": page, "form": form, "can_edit": can_edit, "model": model},
+        {"page": page, "rule_rows": rule_rows, "form": form, "can_edit": can_edit, "model": model},
         status=status,
     )
 

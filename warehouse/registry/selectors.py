@@ -37,8 +37,10 @@ def model_get_for_user(*, user, name: str) -> RegisteredModel:
     return model_get_with_access(user=user, name=name)[0]
 
 
-def version_get_for_user(*, user, name: str, number: int) -> ModelVersion:
-    model = model_get_for_user(user=user, name=name)
+def version_get_with_access(*, user, name: str, number: int) -> tuple[ModelVersion, ModelAccess]:
+    """Version `number` of the model named `name`, with its evidence's one-to-one parts, and what `user` may
+    do on the model; 404 if they may not see it."""
+    model, access = model_get_with_access(user=user, name=name)
     version = get_object_or_404(
         ModelVersion.objects.select_related(
             "registered_by", "source_run", "evaluation", "profile", "rollback_target"
@@ -49,7 +51,18 @@ def version_get_for_user(*, user, name: str, number: int) -> ModelVersion:
     version.model = model
     if version.rollback_target is not None:
         version.rollback_target.model = model
-    return version
+    return version, access
+
+
+def version_get_for_user(*, user, name: str, number: int) -> ModelVersion:
+    return version_get_with_access(user=user, name=name, number=number)[0]
+
+
+def audit_visible_model_names(*, user):
+    """None when `user` may read the whole audit trail, else a subquery of the model names they can see."""
+    if user.is_superuser or user.has_perm("audit.view_auditevent"):
+        return None
+    return models_visible_to(user, RegisteredModel.objects.all()).values("name")
 
 
 # --- Lists ----------------------------------------------------------------------------------------------
@@ -294,40 +307,31 @@ def _slice_direction(metric: str, overall: dict[str, str]) -> str:
     return str(known) if known else ""
 
 
-def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage:
-    """The version with its evidence, compared with the model's production version when that is another.
-
-    A fixed number of queries (six), whatever the number of artifacts, metrics, slices or events.
-    """
-    model = version.model
+def _baseline_of(version: ModelVersion) -> ModelVersion | None:
+    """The model's production version with its evaluation and profile, unless it is `version` itself."""
     baseline = (
-        ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
+        ModelVersion.objects.filter(model=version.model, stage=Stage.PRODUCTION)
         .exclude(pk=version.pk)
         .select_related("evaluation", "profile")
         .first()
     )
-    report_ids = [v.evaluation.pk for v in (version, baseline) if v is not None and hasattr(v, "evaluation")]
-    if report_ids:
-        metric_rows = list(EvaluationMetric.objects.filter(report_id__in=report_ids))
-        slice_rows = list(SliceMetric.objects.filter(report_id__in=report_ids))
-    else:
-        metric_rows, slice_rows = [], []
-    own_report = version.evaluation.pk if hasattr(version, "evaluation") else None
+    if baseline is not None:
+        baseline.model = version.model
+    return baseline
 
-    baseline_metrics = {m.name: m.value for m in metric_rows if m.report_id != own_report}
+
+def _report_id(version: ModelVersion | None) -> int | None:
+    return version.evaluation.pk if version is not None and hasattr(version, "evaluation") else None
+
+
+def _slice_rows(slice_rows: list[SliceMetric], own_report: int | None, directions: dict[str, str]):
     baseline_slices = {(s.slice_key, s.metric): s for s in slice_rows if s.report_id != own_report}
-    metrics = [
-        MetricRow(m.name, m.value, m.direction, baseline_metrics.get(m.name))
-        for m in metric_rows
-        if m.report_id == own_report
-    ]
-    directions = {m.name: m.direction for m in metrics}
-    slices = []
+    rows = []
     for s in slice_rows:
         if s.report_id != own_report:
             continue
         base = baseline_slices.get((s.slice_key, s.metric))
-        slices.append(
+        rows.append(
             SliceRow(
                 s.slice_key,
                 s.metric,
@@ -338,8 +342,38 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
                 baseline_sample_count=base.sample_count if base is not None else None,
             )
         )
-    metrics.sort(key=lambda m: m.name)
-    slices.sort(key=lambda s: (s.metric, s.slice_key))
+    return sorted(rows, key=lambda s: (s.metric, s.slice_key))
+
+
+def _compared_rows(version: ModelVersion, baseline: ModelVersion | None):
+    """The version's overall metrics and slices, each beside the baseline's value of the same name: two
+    queries for both reports, or none when the version has no report."""
+    own_report = _report_id(version)
+    report_ids = [pk for pk in (own_report, _report_id(baseline)) if pk is not None]
+    if not report_ids:
+        return [], []
+    metric_rows = list(EvaluationMetric.objects.filter(report_id__in=report_ids))
+    slice_rows = list(SliceMetric.objects.filter(report_id__in=report_ids))
+    baseline_metrics = {m.name: m.value for m in metric_rows if m.report_id != own_report}
+    metrics = sorted(
+        (
+            MetricRow(m.name, m.value, m.direction, baseline_metrics.get(m.name))
+            for m in metric_rows
+            if m.report_id == own_report
+        ),
+        key=lambda m: m.name,
+    )
+    directions = {m.name: m.direction for m in metrics}
+    return metrics, _slice_rows(slice_rows, own_report, directions)
+
+
+def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage:
+    """The version with its evidence, compared with the model's production version when that is another.
+
+    A fixed number of queries (six), whatever the number of artifacts, metrics, slices or events.
+    """
+    baseline = _baseline_of(version)
+    metrics, slices = _compared_rows(version, baseline)
     transitions = list(
         version.transitions.select_related("actor", "promotion_request").order_by("-created_at", "-pk")
     )
@@ -348,8 +382,6 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
             target_type=ModelVersion._meta.label_lower, target_id=str(version.pk)
         ).order_by("-sequence")[:audit_limit]
     )
-    if baseline is not None:
-        baseline.model = model
     return VersionPage(
         version=version,
         baseline=baseline,

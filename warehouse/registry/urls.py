@@ -4,8 +4,8 @@ from warehouse.registry import views
 
 app_name = "registry"
 
+# The model and version pages are named in this namespace too (registry:model, registry:version): they are
+# the pages layer's (warehouse/pages/urls.py), and warehouse/urls.py joins the two lists.
 urlpatterns = [
     path("", views.model_list, name="models"),
-    path("<slug:name>/", views.model_detail, name="model"),
-    path("<slug:name>/versions/<int:number>/", views.version_detail, name="version"),
 ]

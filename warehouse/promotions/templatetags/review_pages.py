@@ -1,14 +1,10 @@
-"""Helpers for the promotion request pages, and the promotion parts of the registry's pages.
-
-The registry cannot import the promotions app (dependencies run one way), so its version, model and home
-pages ask for their promotion parts through these tags; each runs a fixed number of queries.
-"""
+"""Formatting for the promotion request pages: a request's state as a badge, a timeline line in words.
+None of them reads anything."""
 
 from django import template
 from django.utils.html import format_html
 
 from warehouse.promotions.models import RequestState
-from warehouse.promotions.selectors import model_open_requests, review_queue, version_requests_panel
 
 register = template.Library()
 
@@ -44,28 +40,3 @@ def request_event(event) -> str:
         )
         return f"{verb or 'signed'} as {data.get('role') or 'signer'}"
     return _EVENT_PHRASES.get(event.action, event.action)
-
-
-def _user(context):
-    request = context.get("request")
-    return request.user if request is not None else context.get("user")
-
-
-@register.inclusion_tag("promotions/_version_requests_panel.html", takes_context=True)
-def requests_panel(context, version):
-    return {
-        "panel": version_requests_panel(user=_user(context), version=version),
-        "csrf_token": context.get("csrf_token"),
-        "request": context.get("request"),
-    }
-
-
-@register.inclusion_tag("promotions/_model_requests.html")
-def model_requests(model):
-    return {"requests": model_open_requests(model=model), "model": model}
-
-
-@register.inclusion_tag("promotions/_home_queue.html", takes_context=True)
-def home_review_queue(context):
-    queue = review_queue(user=_user(context), limit=10)
-    return {"queue": queue}

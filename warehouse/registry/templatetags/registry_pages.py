@@ -1,10 +1,8 @@
-"""Small helpers for the registry's pages: stage badges, numbers, links that are safe to click, the slice
-chart. None of them runs a query."""
+"""Small helpers for every page: stage badges, numbers, links that are safe to click. None of them runs a
+query."""
 
 import json
-import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django import template
@@ -12,6 +10,7 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
 from django.utils.html import format_html
 
+from warehouse.numbers import direction_text, metric_text, signed_text
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import MODEL_NAME
 from warehouse.registry.uris import is_web_link
@@ -64,33 +63,13 @@ def web_link(url: str) -> bool:
 @register.filter
 def metric(value) -> str:
     """A metric value, short but exact enough to compare: 0.9123, 12.5, 48,213."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(number):
-        return str(number)
-    if number == 0:
-        return "0"
-    if abs(number) >= 100_000:
-        return f"{number:,.0f}"
-    if abs(number) < 0.0001:
-        return f"{number:.3e}"
-    text = f"{number:.5g}"
-    return text if "e" not in text else f"{number:,.2f}"
+    return metric_text(value)
 
 
 @register.filter
 def signed(value) -> str:
     """A difference with its sign: +0.0123, −0.004, ±0."""
-    if value is None or value == "":
-        return "—"
-    number = float(value)
-    if abs(number) <= 1e-12:
-        return "±0"
-    return ("+" if number > 0 else "−") + metric(abs(number))
+    return signed_text(value)
 
 
 @register.filter
@@ -135,7 +114,7 @@ def compact_json(data) -> str:
 
 @register.filter
 def direction_arrow(direction: str) -> str:
-    return {"higher": "↑ higher is better", "lower": "↓ lower is better"}.get(direction, "direction unknown")
+    return direction_text(direction)
 
 
 @register.simple_tag
@@ -154,154 +133,3 @@ def audit_target_url(event) -> str:
     if event.target_type == RegisteredModel._meta.label_lower and event.model_name:
         return reverse("registry:model", args=[event.model_name])
     return ""
-
-
-# --- The slice chart ----------------------------------------------------------------------------------
-
-CHART_WIDTH = 1100
-LABEL_WIDTH = 250
-COUNT_WIDTH = 80
-ROW_HEIGHT = 24
-TOP = 30
-BOTTOM = 26
-MAX_CHART_ROWS = 40
-
-
-@dataclass(frozen=True)
-class ChartRow:
-    label: str
-    y: float
-    text_y: float
-    value_x: float
-    baseline_x: float | None
-    low_x: float
-    high_x: float
-    tick_top: float
-    tick_bottom: float
-    css: str
-    row: object
-
-
-@dataclass(frozen=True)
-class ChartTick:
-    x: float
-    label: str
-
-
-@dataclass(frozen=True)
-class ChartPanel:
-    metric: str
-    direction: str
-    rows: list[ChartRow]
-    ticks: list[ChartTick]
-    total: int
-    regressions: int
-    height: float
-    plot_left: float
-    plot_right: float
-    plot_top: float
-    plot_bottom: float
-    label_x: float
-    count_x: float
-    axis_y: float
-
-
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    span = high - low
-    if span <= 0:
-        return [low]
-    raw = span / max(count - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step) * step
-    ticks, tick = [], first
-    while tick <= high + step * 1e-9:
-        ticks.append(round(tick, 12))
-        tick += step
-    return ticks
-
-
-def _scale(low: float, high: float, left: float, right: float):
-    """Where a value falls between `left` and `right` when `low`..`high` spans them."""
-    return lambda value: round(left + (value - low) / (high - low) * (right - left), 2)
-
-
-def _badness(row) -> float:
-    """How much worse than baseline, in the metric's own direction: larger is worse; unknown sorts last."""
-    if row.delta is None or not row.direction:
-        return -math.inf
-    return -row.delta if row.direction == "higher" else row.delta
-
-
-def slice_chart_panels(slices, *, max_rows: int = MAX_CHART_ROWS) -> list[ChartPanel]:
-    """One panel per metric: each slice a dot, its baseline a tick, joined by a line coloured by verdict.
-    Rows go worst first, so the regressions a reviewer must read are at the top."""
-    by_metric: dict[str, list] = {}
-    for row in slices:
-        by_metric.setdefault(row.metric, []).append(row)
-    panels = []
-    plot_left, plot_right = LABEL_WIDTH, CHART_WIDTH - COUNT_WIDTH
-    for metric_name, rows in by_metric.items():
-        ordered = sorted(rows, key=lambda r: (-_badness(r), r.slice_key))[:max_rows]
-        values = [r.value for r in ordered] + [r.baseline for r in ordered if r.baseline is not None]
-        low, high = min(values), max(values)
-        if high == low:
-            pad = abs(high) * 0.05 or 1.0
-        else:
-            pad = (high - low) * 0.08
-        low, high = low - pad, high + pad
-        ticks = _nice_ticks(low, high)
-
-        x = _scale(low, high, plot_left, plot_right)
-
-        chart_rows = []
-        for index, row in enumerate(ordered):
-            y = TOP + index * ROW_HEIGHT + ROW_HEIGHT / 2
-            value_x = x(row.value)
-            baseline_x = x(row.baseline) if row.baseline is not None else None
-            ends = [value_x] + ([baseline_x] if baseline_x is not None else [])
-            chart_rows.append(
-                ChartRow(
-                    label=row.slice_key,
-                    y=y,
-                    text_y=y + 4,
-                    value_x=value_x,
-                    baseline_x=baseline_x,
-                    low_x=min(ends),
-                    high_x=max(ends),
-                    tick_top=y - 7,
-                    tick_bottom=y + 7,
-                    css=verdict(row.is_better),
-                    row=row,
-                )
-            )
-        plot_bottom = TOP + len(ordered) * ROW_HEIGHT
-        panels.append(
-            ChartPanel(
-                metric=metric_name,
-                direction=ordered[0].direction if ordered else "",
-                rows=chart_rows,
-                ticks=[ChartTick(x(t), metric(t)) for t in ticks if low <= t <= high],
-                total=len(rows),
-                regressions=sum(1 for r in rows if r.is_regression),
-                height=plot_bottom + BOTTOM,
-                plot_left=plot_left,
-                plot_right=plot_right,
-                plot_top=TOP - 8,
-                plot_bottom=plot_bottom,
-                label_x=plot_left - 10,
-                count_x=CHART_WIDTH - 4,
-                axis_y=plot_bottom + 16,
-            )
-        )
-    return panels
-
-
-@register.inclusion_tag("registry/_slice_chart.html")
-def slice_chart(page):
-    return {
-        "panels": slice_chart_panels(page.slices),
-        "width": CHART_WIDTH,
-        "max_rows": MAX_CHART_ROWS,
-        "baseline": page.baseline,
-    }

@@ -1,0 +1,17 @@
+"""The cross-app screens keep the names people and code know them by: `home` at the root, and the model and
+version pages as `registry:model` and `registry:version` (warehouse/urls.py puts `model_pages` in the
+registry's namespace, beside its models list)."""
+
+from django.urls import path
+
+from warehouse.pages import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+]
+
+# Under /models/, in the `registry` namespace.
+model_pages = [
+    path("<slug:name>/", views.model_detail, name="model"),
+    path("<slug:name>/versions/<int:number>/", views.version_detail, name="version"),
+]
