@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "guardian",
+    # Serves Swagger UI's files from its package, for /api/v1/docs (no CDN).
+    "ninja",
     "warehouse.accounts",
     "warehouse.audit",
     "warehouse.registry",

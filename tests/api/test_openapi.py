@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from tests.api.support import API, Contract, bearer, get, post_json
 from tests.factories import evidence_payload, version_move
 from warehouse.api import urls as api_urls
-from warehouse.api.openapi import EXAMPLE_REGISTRATION
+from warehouse.api.examples import EXAMPLE_REGISTRATION
 from warehouse.registry.models import ModelVersion, Stage
 
 CATCH_ALL = "not-found"
