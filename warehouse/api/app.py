@@ -63,6 +63,10 @@ METHOD_NOT_ALLOWED = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 
+WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="warehouse"'}
+}
+
 
 class SwaggerPage(DocsBase):
     """Swagger UI from our own static files (ninja ships them): no CDN, and nothing inline, so the page works
@@ -93,7 +97,11 @@ class WarehouseAPI(NinjaAPI):
         document["tags"] = [{"name": name} for name in TAGS]
         path_parameters_documented(document)
         # As it is served: JSON, whose keys are text (ninja keys the answers by number).
-        return json.loads(json.dumps(document))
+        document = json.loads(json.dumps(document))
+        for item in document["paths"].values():
+            for operation in item.values():
+                operation["responses"]["401"]["headers"] = WWW_AUTHENTICATE
+        return document
 
 
 def readable_only(view):

@@ -134,7 +134,8 @@ def global_policy(request: HttpRequest):
     operation_id="reviseGlobalPolicy",
     summary="Save new rules as the next revision of the global default",
     description=(
-        f"Superusers only (refusals are audited). Applies at once to every model without its own. {POLICY_PUT}"
+        "Superusers only (refusals are audited). Applies at once to every model without its own. "
+        f"{POLICY_PUT}"
     ),
     openapi_extra=answered_with(200, examples={"review-board": EXAMPLE_POLICY_UPDATE}),
 )
