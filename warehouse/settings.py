@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "guardian",
+    # Serves Swagger UI's files from its package, for /api/v1/docs (no CDN).
+    "ninja",
     # Before accounts: axes counts a failed sign-in before accounts puts it on the audit trail.
     "axes",
     "warehouse.accounts",

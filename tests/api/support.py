@@ -8,7 +8,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from warehouse.accounts.services import IssuedToken, api_token_create
-from warehouse.api.openapi import openapi_document
+from warehouse.api.app import api
 from warehouse.audit.models import AuditEvent
 from warehouse.cards.models import CardRevision
 from warehouse.registry.models import Artifact, ModelVersion, RegisteredModel, SliceMetric
@@ -74,7 +74,7 @@ class Contract:
     """The OpenAPI document, and checks of real answers against it (`$ref`s resolved within it)."""
 
     def __init__(self, document: dict | None = None):
-        self.document = document or openapi_document()
+        self.document = document or api.get_openapi_schema()
         strict = _closed(self.document)
         resource = Resource.from_contents(strict, default_specification=DRAFT202012)
         self.registry = Registry().with_resource(DOCUMENT_URI, resource)

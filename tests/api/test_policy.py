@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.api.support import API, bearer, error_fields, get
-from warehouse.api.openapi import EXAMPLE_POLICY_UPDATE
+from warehouse.api.examples import EXAMPLE_POLICY_UPDATE
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.models import PolicyRevision
 from warehouse.promotions.policy import DEFAULT_RULES, policy_parse
