@@ -19,8 +19,8 @@ from warehouse.cards.models import CardRevision
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
 from warehouse.promotions.models import Decision, GateState, RequestState
-from warehouse.promotions.policy import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
-from warehouse.promotions.services import JUSTIFICATION_MAX
+from warehouse.promotions.policies.rules import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
+from warehouse.promotions.requests.services import JUSTIFICATION_MAX
 from warehouse.registry.evidence import (
     CURRENCY,
     DIRECTION_ALIASES,

@@ -44,26 +44,23 @@ from warehouse.changes import current_stamp
 from warehouse.errors import InvalidInput
 from warehouse.incidents.rollback import production_rollback
 from warehouse.incidents.selectors import incidents_visible_to
+from warehouse.promotions.gates.selectors import gate_run_get, gate_run_list, gate_run_page, gate_version_get
+from warehouse.promotions.gates.services import gate_run_start
 from warehouse.promotions.models import PromotionRequest, SignOff
-from warehouse.promotions.selectors import (
-    gate_run_get,
-    gate_run_list,
-    gate_run_page,
-    gate_version_get,
+from warehouse.promotions.policies.rules import revision_rules
+from warehouse.promotions.policies.selectors import (
     policy_in_force_read,
     policy_revision_get,
     policy_warnings_read,
-    promotion_request_get,
 )
-from warehouse.promotions.services import (
-    gate_run_start,
-    policy_revise,
-    promotion_request,
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.requests.selectors import promotion_request_get
+from warehouse.promotions.requests.services import (
     promotion_request_cancel,
-    revision_rules,
-    signoff_record,
+    promotion_request_open,
     version_archive,
 )
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -365,7 +362,7 @@ def promotions(request, name: str, number: int):
             ("target_stage", "justification"),
             '{"target_stage": "staging", "justification": "..."}',
         )
-        created = promotion_request(
+        created = promotion_request_open(
             actor=request.user,
             version=version,
             target_stage=body.get("target_stage"),

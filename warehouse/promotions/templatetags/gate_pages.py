@@ -16,9 +16,10 @@ from django.utils.safestring import mark_safe
 
 from warehouse.cards.sections import Section
 from warehouse.promotions.forms import SECTION_TITLES
+from warehouse.promotions.gates.selectors import VERDICT_LABELS, version_gate_panel
 from warehouse.promotions.models import GateState
-from warehouse.promotions.policy import Check, PolicyRules, SectionRules
-from warehouse.promotions.selectors import VERDICT_LABELS, policy_page_url, version_gate_panel
+from warehouse.promotions.policies.rules import Check, PolicyRules, SectionRules
+from warehouse.promotions.policies.selectors import policy_page_url
 from warehouse.registry.models import ArtifactKind, Stage
 from warehouse.registry.templatetags.registry_pages import _nice_ticks, _scale, metric, signed
 

@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 
 from warehouse.promotions.models import RequestState
-from warehouse.promotions.selectors import model_open_requests, review_queue, version_requests_panel
+from warehouse.promotions.requests.selectors import model_open_requests, review_queue, version_requests_panel
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ Everything is written through the services (`candidate_register`, `version_trans
 with the clock set to the day each step happened (`warehouse.clock.frozen_at`), so the audit chain
 records the history in order and `manage.py verify_audit` passes afterwards. The history predates
 promotion requests; today, the newest drafts of two models are asked for Staging through
-`promotion_request`, their gates run at once, and they wait in the reviewer's queue; and a drift alert
+`promotion_request_open`, their gates run at once, and they wait in the reviewer's queue; and a drift alert
 about fraud-scorer's production version arrives through a demo Alertmanager receiver (`alerts_receive`),
 so /go/fraud-scorer shows what a responder sees. It lives in the incidents app, the one that may use
 every other app's services.
@@ -33,7 +33,8 @@ from warehouse.audit.services import acting_via
 from warehouse.cards.services import NewModel, candidate_register, card_revise, registration_parse
 from warehouse.errors import Conflict
 from warehouse.incidents.services import alerts_receive, receiver_create
-from warehouse.promotions.services import gate_run_execute, promotion_request
+from warehouse.promotions.gates.services import gate_run_execute
+from warehouse.promotions.requests.services import promotion_request_open
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import version_transition
 
@@ -1288,7 +1289,7 @@ class Command(BaseCommand):
         )
         if draft is None:
             return False
-        promotion = promotion_request(
+        promotion = promotion_request_open(
             actor=users["contributor"],
             version=draft,
             target_stage=Stage.STAGING,

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 
 from warehouse.cards.models import ModelCard
-from warehouse.promotions.policy import SectionRules
+from warehouse.promotions.policies.rules import SectionRules
 from warehouse.registry.models import (
     Artifact,
     EvaluationMetric,

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warehouse.cards.sections import Section
+from warehouse.promotions.gates.snapshot import EvidenceSnapshot
 from warehouse.promotions.models import CheckStatus
-from warehouse.promotions.policy import Check
-from warehouse.promotions.snapshot import EvidenceSnapshot
+from warehouse.promotions.policies.rules import Check
 from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import Stage
 
