@@ -20,8 +20,8 @@ from warehouse.promotions.gates.checks import (
     check_slices,
     check_source_run,
     gate_verdict,
-    slice_comparison,
 )
+from warehouse.promotions.gates.comparison import slice_comparison
 from warehouse.promotions.gates.snapshot import (
     ArtifactFacts,
     EvidenceSnapshot,
