@@ -74,14 +74,11 @@ from warehouse.audit.models import AuditEvent  # noqa: E402
 from warehouse.audit.selectors import audit_events_in_sequence  # noqa: E402
 from warehouse.cards.services import NewModel, candidate_register, registration_parse  # noqa: E402
 from warehouse.celery import app  # noqa: E402
+from warehouse.promotions.gates.services import gate_run_execute, gate_run_start  # noqa: E402
 from warehouse.promotions.models import CheckResult, GateRun, GateState  # noqa: E402
-from warehouse.promotions.policy import DEFAULT_RULES, Check  # noqa: E402
-from warehouse.promotions.services import (  # noqa: E402
-    gate_run_execute,
-    gate_run_start,
-    policy_revise,
-    promotion_request,
-)
+from warehouse.promotions.policies.rules import DEFAULT_RULES, Check  # noqa: E402
+from warehouse.promotions.policies.services import policy_revise  # noqa: E402
+from warehouse.promotions.requests.services import promotion_request_open  # noqa: E402
 from warehouse.registry.models import Stage  # noqa: E402
 from warehouse.registry.services import version_transition  # noqa: E402
 
@@ -354,7 +351,7 @@ def page_phase(admin, candidates, calls: int) -> dict[str, list[float]]:
     production), each as a signed-in browser asks for it; the floor is the same session's 404 page."""
     candidate = candidates[0]
     model = candidate.model
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=admin, version=candidate, target_stage=Stage.STAGING, justification="Bench: a request to read."
     )
     gate_run_execute(run_id=promotion.gate_run_id)

@@ -8,9 +8,9 @@ runs it on the same worker, through the same broker and queue, for the same runs
 
 from celery import shared_task
 
+from warehouse.promotions.gates.snapshot import snapshot_load
 from warehouse.promotions.models import GateRun
-from warehouse.promotions.services import revision_rules
-from warehouse.promotions.snapshot import snapshot_load
+from warehouse.promotions.policies.rules import revision_rules
 
 
 @shared_task(name="bench.snapshot_load", ignore_result=True)

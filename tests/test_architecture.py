@@ -142,7 +142,7 @@ def test_only_the_stage_door_writes_a_stage():
 
 def test_an_upward_import_is_caught_and_named():
     planted = {
-        "warehouse/registry/selectors.py": "def f():\n    from warehouse.promotions.selectors import x\n",
+        "warehouse/registry/selectors.py": "def f():\n    from warehouse.promotions.gates import x\n",
         "warehouse/cards/services.py": "from warehouse import incidents\n",
         "warehouse/incidents/views.py": "import warehouse.webhooks.services\n",
         "warehouse/audit/services.py": "from ..accounts import permissions\n",
@@ -159,14 +159,14 @@ def test_an_upward_import_is_caught_and_named():
         "warehouse/incidents/views.py:1 imports warehouse.webhooks.services: incidents (layer 6) may not "
         "depend on webhooks (layer 6); dependencies run one way",
         "warehouse/newapp/models.py: 'newapp' has no place in LAYERS; give it one (DESIGN.md's order)",
-        "warehouse/registry/selectors.py:2 imports warehouse.promotions.selectors: registry (layer 3) may "
+        "warehouse/registry/selectors.py:2 imports warehouse.promotions.gates: registry (layer 3) may "
         "not depend on promotions (layer 5); dependencies run one way",
     ]
 
 
 def test_a_stage_written_outside_the_door_is_caught():
     planted = {
-        "warehouse/promotions/services.py": (
+        "warehouse/promotions/requests/services.py": (
             "def sneak(version):\n"
             "    version.stage = 'production'\n"
             "    ModelVersion.objects.filter(pk=version.pk).update(stage='production')\n"
@@ -178,6 +178,6 @@ def test_a_stage_written_outside_the_door_is_caught():
     found = stage_writes(planted)
 
     assert [entry.split(" ", 1)[0] for entry in found] == [
-        "warehouse/promotions/services.py:2",
-        "warehouse/promotions/services.py:3",
+        "warehouse/promotions/requests/services.py:2",
+        "warehouse/promotions/requests/services.py:3",
     ]

@@ -306,7 +306,7 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # The card sections a version must have come from the promotion policy in force (the cards app cannot
 # import promotions: dependencies run one way, so it asks for this function by name).
-CARD_REQUIRED_SECTIONS = "warehouse.promotions.selectors.card_required_sections"
+CARD_REQUIRED_SECTIONS = "warehouse.promotions.policies.selectors.card_required_sections"
 ARTIFACT_URI_SCHEMES = ("s3", "gs", "abfss", "https", "hdfs", "warehouse")
 ARTIFACT_STORAGE_ROOT = Path(os.environ.get("ARTIFACT_STORAGE_ROOT", VAR_DIR / "artifacts"))
 

@@ -17,7 +17,7 @@ from warehouse.cards.interchange import card_import_huggingface
 from warehouse.cards.models import CardRevision
 from warehouse.cards.sections import Section
 from warehouse.cards.services import card_revise
-from warehouse.promotions.selectors import policy_in_force_read
+from warehouse.promotions.policies.selectors import policy_in_force_read
 from warehouse.registry.models import Stage
 
 CARD = "/models/{name}/versions/{number}/card"

@@ -11,9 +11,9 @@ from tests.api.support import API, bearer, error_fields, get, post_json
 from tests.factories import version_move, version_register_for_tests
 from tests.promotions.test_pages import gate_finished, regressing_candidate
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.promotions.models import GateRun, GateState
-from warehouse.promotions.policy import Check
-from warehouse.promotions.services import gate_run_execute, gate_run_start
+from warehouse.promotions.policies.rules import Check
 from warehouse.registry.models import Stage
 
 RUNS = "/models/{name}/versions/{number}/gate-runs"

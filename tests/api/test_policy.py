@@ -12,7 +12,7 @@ from tests.api.support import API, bearer, error_fields, get
 from warehouse.api.examples import EXAMPLE_POLICY_UPDATE
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.models import PolicyRevision
-from warehouse.promotions.policy import DEFAULT_RULES, policy_parse
+from warehouse.promotions.policies.rules import DEFAULT_RULES, policy_parse
 
 POLICY = "/models/{name}/policy"
 REVISION = "/models/{name}/policy/revisions/{number}"

@@ -14,16 +14,12 @@ from tests.api.support import API, bearer, error_fields, get, post_json
 from tests.factories import user_with_roles, version_move, version_register_for_tests
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.services import gate_run_execute
 from warehouse.promotions.models import GateRun, GateState, PromotionRequest, RequestState, SignOff
-from warehouse.promotions.policy import DEFAULT_RULES
-from warehouse.promotions.services import (
-    gate_run_execute,
-    policy_in_force,
-    policy_revise,
-    promotion_request,
-    promotion_request_cancel,
-    signoff_record,
-)
+from warehouse.promotions.policies.rules import DEFAULT_RULES
+from warehouse.promotions.policies.services import policy_in_force, policy_revise
+from warehouse.promotions.requests.services import promotion_request_cancel, promotion_request_open
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import ModelVersion, Stage, StageTransition
 
 REQUESTS = "/models/{name}/versions/{number}/promotions"
@@ -66,7 +62,7 @@ def request_path(promotion, action: str = "") -> str:
 
 def requested(version, actor, target: str = "staging", *, gate: bool = True) -> PromotionRequest:
     """A request made through the service, its gate run executed as a worker would."""
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=actor, version=version, target_stage=target, justification="Better recall."
     )
     if gate:

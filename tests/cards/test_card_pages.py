@@ -8,7 +8,7 @@ from tests.factories import version_move, version_register_for_tests
 from warehouse.audit.models import AuditEvent
 from warehouse.cards.models import CardRevision
 from warehouse.cards.services import card_revise
-from warehouse.promotions.services import policy_revise
+from warehouse.promotions.policies.services import policy_revise
 from warehouse.registry.models import Stage
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,9 @@ from django.urls import reverse
 
 from tests.factories import version_move, version_register_for_tests
 from tests.incidents.test_rollback import incident_about
-from warehouse.promotions.services import gate_run_execute, promotion_request, signoff_record
+from warehouse.promotions.gates.services import gate_run_execute
+from warehouse.promotions.requests.services import promotion_request_open
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import Stage
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +26,7 @@ def served(model, version, contributor, approver):
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     candidate = version_register_for_tests(actor=contributor, model=model, card=CARD)
     version_move(candidate, Stage.STAGING, actor=contributor)
-    request = promotion_request(
+    request = promotion_request_open(
         actor=contributor, version=candidate, target_stage=Stage.PRODUCTION, justification="Go"
     )
     gate_run_execute(run_id=request.gate_run_id)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from tests.factories import model_create_for_tests, version_move, version_register_for_tests
 from tests.registry.test_pages import ROLES, assert_queries_do_not_grow, page_urls
-from warehouse.promotions.services import gate_run_execute, gate_run_start
+from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.registry.models import Stage
 
 PAGES = ["home", "model", "version"]

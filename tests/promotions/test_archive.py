@@ -17,7 +17,7 @@ from tests.promotions.test_promotion_request import (
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.promotions.models import RequestState
-from warehouse.promotions.services import version_archive
+from warehouse.promotions.requests.services import version_archive
 from warehouse.registry.models import ModelVersion, Stage, StageTransition, TransitionKind
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from warehouse.promotions import checks
-from warehouse.promotions.checks import (
+from warehouse.promotions.gates import checks
+from warehouse.promotions.gates.checks import (
     CHECKS,
     CheckOutcome,
     Status,
@@ -20,22 +20,16 @@ from warehouse.promotions.checks import (
     check_slices,
     check_source_run,
     gate_verdict,
-    slice_comparison,
 )
-from warehouse.promotions.policy import (
-    BaselineRule,
-    Check,
-    MetricBar,
-    SectionRules,
-    SliceRule,
-)
-from warehouse.promotions.snapshot import (
+from warehouse.promotions.gates.comparison import slice_comparison
+from warehouse.promotions.gates.snapshot import (
     ArtifactFacts,
     EvidenceSnapshot,
     MetricFacts,
     SliceFacts,
     VersionEvidence,
 )
+from warehouse.promotions.policies.rules import BaselineRule, Check, MetricBar, SectionRules, SliceRule
 
 DIGEST = "ab" * 32
 OTHER_DIGEST = "cd" * 32

@@ -17,19 +17,13 @@ from warehouse import clock
 from warehouse.audit.models import AuditEvent
 from warehouse.celery import app as celery_app
 from warehouse.errors import Conflict, InvalidInput
-from warehouse.promotions import checks
-from warehouse.promotions.checks import CHECKS, CheckOutcome, check_run
+from warehouse.promotions.gates import checks
+from warehouse.promotions.gates.checks import CHECKS, CheckOutcome, check_run
+from warehouse.promotions.gates.services import _claim, _finish, gate_run_execute, gate_run_start
+from warehouse.promotions.gates.snapshot import snapshot_load
 from warehouse.promotions.models import CheckResult, GateRun, GateState
-from warehouse.promotions.policy import DEFAULT_RULES, Check
-from warehouse.promotions.services import (
-    _claim,
-    _finish,
-    gate_run_execute,
-    gate_run_start,
-    policy_in_force,
-    policy_revise,
-)
-from warehouse.promotions.snapshot import snapshot_load
+from warehouse.promotions.policies.rules import DEFAULT_RULES, Check
+from warehouse.promotions.policies.services import policy_in_force, policy_revise
 from warehouse.promotions.tasks import gate_run_execute_task
 from warehouse.registry.models import Stage
 
@@ -346,7 +340,7 @@ def test_evidence_that_cannot_be_loaded_ends_the_run_in_error_with_the_reason(
     def unreadable(**kwargs):
         raise OSError("storage unavailable")
 
-    monkeypatch.setattr("warehouse.promotions.services.snapshot_load", unreadable)
+    monkeypatch.setattr("warehouse.promotions.gates.services.snapshot_load", unreadable)
     run = started(contributor, staged, Stage.PRODUCTION)
 
     state = gate_run_execute(run_id=run.pk)

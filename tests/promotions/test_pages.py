@@ -16,8 +16,9 @@ from tests.factories import version_move, version_register_for_tests
 from tests.pages.test_pages import VERSION_PAGE_QUERIES
 from tests.registry.test_pages import assert_queries_do_not_grow
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.promotions.models import GateRun, GateState, PolicyRevision
-from warehouse.promotions.services import gate_run_execute, gate_run_start, policy_revise
+from warehouse.promotions.policies.services import policy_revise
 from warehouse.registry.models import Stage
 
 METRICS = [{"name": "auc", "value": 0.91}, {"name": "log_loss", "value": 0.21}]

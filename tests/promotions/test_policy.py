@@ -6,7 +6,7 @@ import json
 import pytest
 
 from warehouse.errors import InvalidInput
-from warehouse.promotions.policy import (
+from warehouse.promotions.policies.rules import (
     DEFAULT_RULES,
     BaselineRule,
     Check,

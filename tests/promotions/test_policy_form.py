@@ -8,7 +8,7 @@ from django.urls import reverse
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.forms import PolicyForm, SectionForm
 from warehouse.promotions.models import PolicyRevision
-from warehouse.promotions.policy import DEFAULT_RULES, policy_parse
+from warehouse.promotions.policies.rules import DEFAULT_RULES, policy_parse
 
 RULES = {
     "draft_to_staging": {

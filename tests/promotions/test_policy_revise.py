@@ -11,8 +11,8 @@ from tests.registry.test_concurrency import at_once
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import InvalidInput
 from warehouse.promotions.models import PolicyRevision, PromotionPolicy
-from warehouse.promotions.policy import DEFAULT_RULES, policy_parse
-from warehouse.promotions.services import policy_in_force, policy_revise
+from warehouse.promotions.policies.rules import DEFAULT_RULES, policy_parse
+from warehouse.promotions.policies.services import policy_in_force, policy_revise
 
 
 def strict_rules(latency: float = 20.0) -> dict:

@@ -2,11 +2,11 @@
 
 from django.http import QueryDict
 
+from warehouse.promotions.gates.selectors import slice_regression_view
 from warehouse.promotions.models import CheckResult
-from warehouse.promotions.policy import Check
+from warehouse.promotions.policies.rules import Check
 from warehouse.promotions.presentation.checks import check_numbers_of
 from warehouse.promotions.presentation.slices import delta_chart, slice_page
-from warehouse.promotions.selectors import slice_regression_view
 
 
 def row(slice_key: str, delta, *, verdict="within", metric="auc", allowed=0.02, **extra) -> dict:

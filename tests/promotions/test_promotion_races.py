@@ -17,7 +17,8 @@ from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict
 from warehouse.promotions.models import PromotionRequest, RequestState, SignOff
-from warehouse.promotions.services import policy_revise, signoff_record
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import ModelVersion, Stage, StageTransition
 
 

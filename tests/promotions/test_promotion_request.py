@@ -14,15 +14,13 @@ from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
 from warehouse.cards.services import card_revise
 from warehouse.errors import Conflict, InvalidInput
+from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.promotions.models import GateRun, GateState, PromotionRequest, RequestState, SignOff
-from warehouse.promotions.policy import DEFAULT_RULES
-from warehouse.promotions.services import (
-    gate_run_execute,
-    gate_run_start,
-    policy_in_force,
-    policy_revise,
-    promotion_request,
+from warehouse.promotions.policies.rules import DEFAULT_RULES
+from warehouse.promotions.policies.services import policy_in_force, policy_revise
+from warehouse.promotions.requests.services import (
     promotion_request_cancel,
+    promotion_request_open,
     promotion_request_recheck,
 )
 from warehouse.registry.models import ModelVersion, Stage, StageTransition
@@ -55,7 +53,7 @@ def gated(promotion: PromotionRequest) -> PromotionRequest:
 
 
 def asked(version, *, actor, to=Stage.STAGING, justification="Better recall on new merchants."):
-    return promotion_request(actor=actor, version=version, target_stage=to, justification=justification)
+    return promotion_request_open(actor=actor, version=version, target_stage=to, justification=justification)
 
 
 def awaiting(version, *, actor, to=Stage.STAGING) -> PromotionRequest:
@@ -187,7 +185,7 @@ def test_bad_input_writes_nothing(contributor, model, version, target_stage, jus
     before = written()
 
     with pytest.raises(InvalidInput) as refused:
-        promotion_request(
+        promotion_request_open(
             actor=contributor, version=version, target_stage=target_stage, justification=justification
         )
 

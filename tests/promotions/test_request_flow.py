@@ -13,14 +13,12 @@ from tests.factories import version_register_for_tests
 from tests.promotions.test_promotion_request import FULL_CARD
 from tests.registry.test_concurrency import assert_chain_verifies
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.services import gate_run_execute
 from warehouse.promotions.models import GateState, RequestState
-from warehouse.promotions.policy import DEFAULT_RULES
-from warehouse.promotions.services import (
-    gate_run_execute,
-    policy_in_force,
-    promotion_request,
-    signoff_record,
-)
+from warehouse.promotions.policies.rules import DEFAULT_RULES
+from warehouse.promotions.policies.services import policy_in_force
+from warehouse.promotions.requests.services import promotion_request_open
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import ModelVersion, Stage, StageTransition, TransitionKind
 
 
@@ -32,7 +30,7 @@ def _gate(promotion):
 
 def _promote(version, *, requester, signer, to, justification):
     """One move under the default policy: ask, run the gate, one eligible sign-off."""
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=requester, version=version, target_stage=to, justification=justification
     )
     assert promotion.state == RequestState.CHECKING
@@ -56,7 +54,7 @@ def _promote(version, *, requester, signer, to, justification):
 @pytest.mark.django_db
 def test_it_promotes_draft_to_staging_to_production(contributor, reviewer, approver, model):
     version = version_register_for_tests(actor=contributor, model=model, card=FULL_CARD)
-    to_staging = promotion_request(
+    to_staging = promotion_request_open(
         actor=contributor, version=version, target_stage=Stage.STAGING, justification="Better recall."
     )
     assert to_staging.state == RequestState.CHECKING
@@ -71,7 +69,7 @@ def test_it_promotes_draft_to_staging_to_production(contributor, reviewer, appro
     assert to_staging.state == RequestState.APPROVED
     assert version.stage == Stage.STAGING
 
-    to_production = promotion_request(
+    to_production = promotion_request_open(
         actor=contributor, version=version, target_stage=Stage.PRODUCTION, justification="Ship it."
     )
     _gate(to_production)

@@ -8,13 +8,11 @@ from guardian.shortcuts import assign_perm
 from tests.factories import model_create_for_tests, user_with_roles, version_register_for_tests
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.services import gate_run_execute
 from warehouse.promotions.models import PromotionRequest, RequestState, SignOff
-from warehouse.promotions.services import (
-    gate_run_execute,
-    policy_revise,
-    promotion_request,
-    signoff_record,
-)
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.requests.services import promotion_request_open
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import Stage
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +26,7 @@ CARD = {
 
 def _awaiting(contributor, model, *, target=Stage.STAGING, slices=3):
     version = version_register_for_tests(actor=contributor, model=model, card=CARD, slices=slices)
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=contributor,
         version=version,
         target_stage=target,
@@ -75,7 +73,7 @@ def test_it_explains_four_eyes_to_the_requester_instead_of_forms(client, contrib
     # A requester who is also a reviewer: the role is there, four eyes still says no.
     requester = user_with_roles("rex", Role.CONTRIBUTOR, Role.REVIEWER, teams=(team,))
     version = version_register_for_tests(actor=contributor, model=model, card=CARD)
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=requester, version=version, target_stage=Stage.STAGING, justification="Ready."
     )
     gate_run_execute(run_id=promotion.gate_run_id)
@@ -101,7 +99,7 @@ def test_it_approves_from_the_page_and_the_version_moves(client, contributor, re
 def test_it_refuses_self_approval_with_a_403_on_the_record(client, contributor, team, model):
     requester = user_with_roles("rex", Role.CONTRIBUTOR, Role.REVIEWER, teams=(team,))
     version = version_register_for_tests(actor=contributor, model=model, card=CARD)
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=requester, version=version, target_stage=Stage.STAGING, justification="Go."
     )
     gate_run_execute(run_id=promotion.gate_run_id)

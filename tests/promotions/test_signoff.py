@@ -19,15 +19,12 @@ from tests.promotions.test_promotion_request import (
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict, InvalidInput
+from warehouse.promotions.gates.services import gate_run_execute
 from warehouse.promotions.models import Decision, GateState, RequestState, SignOff
-from warehouse.promotions.services import (
-    gate_run_execute,
-    policy_revise,
-    promotion_request_cancel,
-    promotion_request_recheck,
-    signoff_eligibility,
-    signoff_record,
-)
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.requests.selectors import signoff_eligibility
+from warehouse.promotions.requests.services import promotion_request_cancel, promotion_request_recheck
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import ModelVersion, Stage, StageTransition
 from warehouse.registry.services import model_permissions_set
 

@@ -8,8 +8,7 @@ import pytest
 
 from tests.factories import version_move, version_register_for_tests
 from warehouse.cards.services import card_revise
-from warehouse.promotions.policy import DEFAULT_RULES
-from warehouse.promotions.snapshot import (
+from warehouse.promotions.gates.snapshot import (
     READ_CHUNK,
     ArtifactFacts,
     MetricFacts,
@@ -18,6 +17,7 @@ from warehouse.promotions.snapshot import (
     snapshot_load,
     stored_artifact_path,
 )
+from warehouse.promotions.policies.rules import DEFAULT_RULES
 from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import Stage
 

@@ -21,7 +21,8 @@ from tests.promotions.test_promotion_request import (
 from warehouse.audit.models import AuditEvent
 from warehouse.errors import Conflict
 from warehouse.promotions.models import GateRun, GateState, RequestState, SignOff
-from warehouse.promotions.services import policy_revise, signoff_record
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import Stage
 
 

@@ -11,9 +11,8 @@ from tests.factories import version_register_for_tests
 from tests.promotions.test_gate_service import broker_unreachable, gate_queue  # noqa: F401 - a fixture
 from warehouse import clock
 from warehouse.audit.models import AuditEvent
-from warehouse.promotions import services
-from warehouse.promotions.models import GateRun, GateState
-from warehouse.promotions.services import (
+from warehouse.promotions.gates import services
+from warehouse.promotions.gates.services import (
     SweepReport,
     _claim,
     gate_run_execute,
@@ -21,6 +20,7 @@ from warehouse.promotions.services import (
     gate_run_start,
     gate_runs_sweep,
 )
+from warehouse.promotions.models import GateRun, GateState
 from warehouse.promotions.tasks import gate_runs_sweep_task
 from warehouse.registry.models import Stage
 

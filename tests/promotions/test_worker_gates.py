@@ -18,10 +18,10 @@ from tests.promotions.conftest import broker_at
 from tests.workers import wait_until
 from warehouse import clock
 from warehouse.audit.models import AuditEvent
-from warehouse.promotions.checks import CHECKS
+from warehouse.promotions.gates.checks import CHECKS
+from warehouse.promotions.gates.services import gate_runs_sweep
+from warehouse.promotions.gates.snapshot import sha256_of_file
 from warehouse.promotions.models import CheckResult, GateRun, GateState
-from warehouse.promotions.services import gate_runs_sweep
-from warehouse.promotions.snapshot import sha256_of_file
 from warehouse.registry.models import Stage
 
 pytestmark = pytest.mark.django_db(transaction=True)

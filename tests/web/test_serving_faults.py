@@ -29,8 +29,9 @@ from tests.api.support import issue_token
 from tests.factories import version_move, version_register_for_tests
 from tests.promotions.test_promotion_request import FULL_CARD
 from warehouse.accounts.services import api_token_revoke
+from warehouse.promotions.gates.services import gate_run_execute
 from warehouse.promotions.models import RequestState
-from warehouse.promotions.services import gate_run_execute, promotion_request
+from warehouse.promotions.requests.services import promotion_request_open
 from warehouse.registry.models import Stage
 from warehouse.webhooks.services import subscription_create
 
@@ -178,7 +179,7 @@ def awaiting_approval(model, version, contributor, approver, responder, superuse
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     candidate = version_register_for_tests(actor=contributor, model=model, card=FULL_CARD)
     version_move(candidate, Stage.STAGING, actor=contributor)
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=contributor, version=candidate, target_stage=Stage.PRODUCTION, justification="Better recall."
     )
     gate_run_execute(run_id=promotion.gate_run_id)

@@ -1,6 +1,6 @@
 """The request bodies the document shows as examples; the contract tests send them for real."""
 
-from warehouse.promotions.policy import Check
+from warehouse.promotions.policies.rules import Check
 
 EXAMPLE_REGISTRATION = {
     "description": "Retrained on October data; adds merchant-age features.",

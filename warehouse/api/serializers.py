@@ -6,9 +6,8 @@ from django.urls import reverse
 from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
 from warehouse.promotions.models import Decision
-from warehouse.promotions.policy import Check
-from warehouse.promotions.selectors import policy_page_url, policy_revision_document
-from warehouse.promotions.services import revision_rules
+from warehouse.promotions.policies.rules import Check, revision_rules
+from warehouse.promotions.policies.selectors import policy_page_url, policy_revision_document
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.serving import artifact_summary
 
@@ -206,8 +205,9 @@ def _signoff_rule(promotion):
 
 def promotion_json(promotion, *, signoffs: list | None = None) -> dict:
     """A PromotionRequest fetched with its model, version, people and gate run (with its policy revision
-    and the revision's policy and model), as `promotions.selectors` fetch it. With `signoffs` (all of the
-    request's, oldest first, with their signers), the sign-offs and what is still needed are included."""
+    and the revision's policy and model), as `promotions.requests.selectors` fetch it. With `signoffs` (all
+    of the request's, oldest first, with their signers), the sign-offs and what is still needed are
+    included."""
     model, version, run = promotion.model, promotion.version, promotion.gate_run
     answer = {
         "id": promotion.pk,

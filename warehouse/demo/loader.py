@@ -36,7 +36,8 @@ from warehouse.demo.files import data_file, demo_models
 from warehouse.demo.sign_ins import DEMO_PASSWORD, DEMO_USERS, TEAMS, DemoUser
 from warehouse.errors import Conflict
 from warehouse.incidents.services import alerts_receive, receiver_create
-from warehouse.promotions.services import gate_run_execute, promotion_request
+from warehouse.promotions.gates.services import gate_run_execute
+from warehouse.promotions.requests.services import promotion_request_open
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import version_transition
 
@@ -192,7 +193,7 @@ def _add_known_failure(load: Load, step: dict, when: datetime) -> None:
 
 def _request_promotion(load: Load, step: dict, when: datetime) -> None:
     version = _version(step)
-    promotion = promotion_request(
+    promotion = promotion_request_open(
         actor=load.users[step["by"]],
         version=version,
         target_stage=Stage(step["to"]),

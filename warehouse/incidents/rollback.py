@@ -11,7 +11,7 @@ from warehouse.accounts.permissions import model_access
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.incidents.models import Incident
-from warehouse.promotions.snapshot import sha256_of_file, stored_artifact_path
+from warehouse.promotions.gates.snapshot import sha256_of_file, stored_artifact_path
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage, StageTransition, TransitionKind
 from warehouse.registry.services import version_transition
 from warehouse.text import is_encodable

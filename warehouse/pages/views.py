@@ -7,12 +7,8 @@ from django.shortcuts import render
 
 from warehouse.audit.selectors import AuditFilters, audit_event_list
 from warehouse.pages.charts import slice_chart
-from warehouse.promotions.selectors import (
-    model_open_requests,
-    review_queue,
-    version_gate_panel,
-    version_requests_panel,
-)
+from warehouse.promotions.gates.selectors import version_gate_panel
+from warehouse.promotions.requests.selectors import model_open_requests, review_queue, version_requests_panel
 from warehouse.registry.selectors import (
     audit_visible_model_names,
     model_get_with_access,

@@ -7,7 +7,7 @@ class PromotionsConfig(AppConfig):
     verbose_name = "Promotions and quality gates"
 
     def ready(self):
-        from warehouse.promotions.services import promotions_after_stage_change
+        from warehouse.promotions.requests.lifecycle import promotions_after_stage_change
         from warehouse.registry.stage_listeners import stage_listener_add
 
         # Every stage change, whoever makes it, supersedes the requests it made stale: in its transaction.

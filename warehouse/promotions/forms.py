@@ -11,7 +11,7 @@ from django import forms
 
 from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
-from warehouse.promotions.policy import (
+from warehouse.promotions.policies.rules import (
     OPERATORS,
     SIGNOFF_ROLES,
     TRANSITIONS,

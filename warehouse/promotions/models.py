@@ -1,6 +1,6 @@
 """Promotion policies with their revisions, and gate runs with their check results.
 
-Data and constraints only; every write is in `warehouse.promotions.services`.
+Data and constraints only; every write is in the services of `policies`, `gates` and `requests`.
 """
 
 from django.conf import settings

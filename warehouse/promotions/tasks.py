@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from warehouse.audit.services import acting_via
-from warehouse.promotions.services import gate_run_execute, gate_runs_sweep
+from warehouse.promotions.gates.services import gate_run_execute, gate_runs_sweep
 
 
 @shared_task(name="promotions.gate_run_execute", acks_late=True, reject_on_worker_lost=True)

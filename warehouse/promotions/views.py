@@ -15,31 +15,27 @@ from warehouse.accounts.permissions import permission_denied
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
 from warehouse.promotions.forms import PolicyForm
-from warehouse.promotions.models import Decision
-from warehouse.promotions.presentation.checks import check_reports
-from warehouse.promotions.presentation.policy import policy_rule_rows
-from warehouse.promotions.presentation.slices import slice_page
-from warehouse.promotions.selectors import (
+from warehouse.promotions.gates.selectors import (
     gate_run_get,
     gate_run_page,
     gate_version_get,
-    policy_page,
-    policy_revision_document,
-    policy_revision_get,
-    promotion_request_get,
-    request_page,
-    review_queue,
     slice_regression_view,
 )
-from warehouse.promotions.services import (
-    gate_run_start,
-    policy_revise,
-    promotion_request,
+from warehouse.promotions.gates.services import gate_run_start
+from warehouse.promotions.models import Decision
+from warehouse.promotions.policies.selectors import policy_page, policy_revision_document, policy_revision_get
+from warehouse.promotions.policies.services import policy_revise
+from warehouse.promotions.presentation.checks import check_reports
+from warehouse.promotions.presentation.policy import policy_rule_rows
+from warehouse.promotions.presentation.slices import slice_page
+from warehouse.promotions.requests.selectors import promotion_request_get, request_page, review_queue
+from warehouse.promotions.requests.services import (
     promotion_request_cancel,
+    promotion_request_open,
     promotion_request_recheck,
-    signoff_record,
     version_archive,
 )
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import model_get_with_access
 
@@ -236,7 +232,7 @@ def promotion_request_create(request, name: str, number: int):
     """The version page's form: ask for the next stage up, with a justification."""
     version, _ = gate_version_get(user=request.user, name=name, number=number)
     try:
-        promotion = promotion_request(
+        promotion = promotion_request_open(
             actor=request.user,
             version=version,
             target_stage=request.POST.get("target_stage", ""),

@@ -34,8 +34,8 @@ from warehouse.cards.services import candidate_register_named, registration_pars
 from warehouse.errors import InvalidInput
 from warehouse.incidents.rollback import production_rollback
 from warehouse.incidents.selectors import incidents_visible_to
-from warehouse.promotions.selectors import gate_version_get
-from warehouse.promotions.services import version_archive
+from warehouse.promotions.gates.selectors import gate_version_get
+from warehouse.promotions.requests.services import version_archive
 from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,

@@ -17,16 +17,15 @@ from warehouse.api.schemas.policies import (
 from warehouse.api.schemas.policies import PolicyRevision as PolicyRevisionAnswer
 from warehouse.api.serializers import gate_run_json, policy_json, policy_revision_json
 from warehouse.errors import InvalidInput
-from warehouse.promotions.selectors import (
-    gate_run_get,
-    gate_run_list,
-    gate_run_page,
-    gate_version_get,
+from warehouse.promotions.gates.selectors import gate_run_get, gate_run_list, gate_run_page, gate_version_get
+from warehouse.promotions.gates.services import gate_run_start
+from warehouse.promotions.policies.rules import revision_rules
+from warehouse.promotions.policies.selectors import (
     policy_in_force_read,
     policy_revision_get,
     policy_warnings_read,
 )
-from warehouse.promotions.services import gate_run_start, policy_revise, revision_rules
+from warehouse.promotions.policies.services import policy_revise
 from warehouse.registry.selectors import model_get_for_user
 
 router = Router(tags=["policies"])

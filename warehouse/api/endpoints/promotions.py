@@ -21,9 +21,11 @@ from warehouse.api.schemas.promotions import (
     SignOffRecorded,
 )
 from warehouse.api.serializers import promotion_json, signoff_json
+from warehouse.promotions.gates.selectors import gate_version_get
 from warehouse.promotions.models import PromotionRequest, SignOff
-from warehouse.promotions.selectors import gate_version_get, promotion_request_get
-from warehouse.promotions.services import promotion_request, promotion_request_cancel, signoff_record
+from warehouse.promotions.requests.selectors import promotion_request_get
+from warehouse.promotions.requests.services import promotion_request_cancel, promotion_request_open
+from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.selectors import model_get_for_user
 
 router = Router(tags=["promotions"])
@@ -102,7 +104,7 @@ def promotion_post(
     number: int = whole(),
 ):
     version, _ = gate_version_get(user=request.user, name=name, number=number)
-    created = promotion_request(
+    created = promotion_request_open(
         actor=request.user, version=version, target_stage=body.target_stage, justification=body.justification
     )
     answer = _promotion_answer(promotion_request_get(model=version.model, request_id=created.pk))

@@ -9,7 +9,7 @@ from warehouse.api.schemas.answers import Username, VersionId
 from warehouse.api.schemas.common import Answer, Body, Link, Timestamp, text
 from warehouse.cards.sections import Section
 from warehouse.promotions.models import GateState
-from warehouse.promotions.policy import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
+from warehouse.promotions.policies.rules import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
 from warehouse.registry.evidence import METRIC_NAME, SLICE_KEY
 from warehouse.registry.models import ArtifactKind
 

@@ -8,7 +8,7 @@ from warehouse.api.schemas.answers import Username, VersionId
 from warehouse.api.schemas.common import NO_NUL, SOME_TEXT, Answer, Body, Link, Timestamp
 from warehouse.api.schemas.policies import MoveUp, PolicyRevisionRef, SignoffRole
 from warehouse.promotions.models import Decision, GateState, RequestState
-from warehouse.promotions.services import JUSTIFICATION_MAX
+from warehouse.promotions.requests.services import JUSTIFICATION_MAX
 
 ARCHIVE_REASON_MAX = 2000
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from warehouse.cards.sections import Section
 from warehouse.numbers import metric_text, signed_text
-from warehouse.promotions.policy import Check
+from warehouse.promotions.policies.rules import Check
 from warehouse.registry.models import ArtifactKind
 
 _SECTION_LABELS = dict(Section.choices)

@@ -6,7 +6,7 @@ from django.utils.html import format_html, format_html_join
 
 from warehouse.cards.sections import Section
 from warehouse.numbers import metric_text
-from warehouse.promotions.policy import Check, PolicyRules, SectionRules
+from warehouse.promotions.policies.rules import Check, PolicyRules, SectionRules
 from warehouse.registry.models import ArtifactKind
 
 _SECTION_LABELS = dict(Section.choices)

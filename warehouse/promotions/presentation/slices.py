@@ -8,7 +8,7 @@ from django.http import QueryDict
 
 from warehouse.charts import MAX_ROWS, Bar, Chart, Frame, Layout, Line, Note, Row, Text, frame_for
 from warehouse.numbers import direction_text, metric_text, signed_text
-from warehouse.promotions.selectors import VERDICT_LABELS, SliceRegressionView
+from warehouse.promotions.gates.selectors import VERDICT_LABELS, SliceRegressionView
 
 # --- The chart of slice deltas ----------------------------------------------------------------------------
 

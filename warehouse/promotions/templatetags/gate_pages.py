@@ -10,9 +10,10 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from warehouse.promotions.forms import SECTION_TITLES
+from warehouse.promotions.gates.selectors import VERDICT_LABELS
 from warehouse.promotions.models import GateState
-from warehouse.promotions.policy import Check
-from warehouse.promotions.selectors import VERDICT_LABELS, policy_page_url
+from warehouse.promotions.policies.rules import Check
+from warehouse.promotions.policies.selectors import policy_page_url
 from warehouse.registry.models import Stage
 
 register = template.Library()

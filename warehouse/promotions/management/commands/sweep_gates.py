@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from warehouse.audit.services import acting_via
-from warehouse.promotions.services import gate_runs_sweep
+from warehouse.promotions.gates.services import gate_runs_sweep
 
 
 class Command(BaseCommand):

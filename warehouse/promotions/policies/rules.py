@@ -14,6 +14,7 @@ from typing import Any
 
 from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
+from warehouse.promotions.models import PolicyRevision
 from warehouse.registry.evidence import METRIC_NAME, SLICE_KEY
 from warehouse.registry.models import ArtifactKind, Stage
 
@@ -67,6 +68,8 @@ TRANSITIONS: dict[str, tuple[Stage, Stage]] = {
     "staging_to_production": (Stage.STAGING, Stage.PRODUCTION),
 }
 SECTION_FOR_TARGET = {target: name for name, (_, target) in TRANSITIONS.items()}
+# The stage a gate guards the move to, from each stage below another.
+NEXT_STAGE = {source: target for source, target in TRANSITIONS.values()}
 OPERATORS = (">=", ">", "<=", "<")
 SIGNOFF_ROLES = ("reviewer", "approver")
 
@@ -263,11 +266,10 @@ SECTION_FIELDS = (
 )
 
 
-def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
-    data = reader.mapping(value, path, SECTION_FIELDS)
+def _metric_bars(reader: _Reader, raw_bars: Any, path: str) -> tuple[MetricBar, ...]:
     bars = []
-    for index, raw in enumerate(reader.items(data.get("metric_bars"), f"{path}.metric_bars")):
-        bar_path = f"{path}.metric_bars[{index}]"
+    for index, raw in enumerate(reader.items(raw_bars, path)):
+        bar_path = f"{path}[{index}]"
         bar = reader.mapping(raw, bar_path, ("metric", "op", "value"))
         metric = reader.metric_name(bar.get("metric"), f"{bar_path}.metric")
         op = bar.get("op")
@@ -276,83 +278,99 @@ def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
         number = reader.number(bar.get("value"), f"{bar_path}.value")
         if metric and op in OPERATORS and number is not None:
             bars.append(MetricBar(metric=metric, op=op, value=number))
+    return tuple(bars)
 
-    baseline, seen = [], set()
-    for index, raw in enumerate(reader.items(data.get("baseline"), f"{path}.baseline")):
-        rule_path = f"{path}.baseline[{index}]"
-        rule = reader.mapping(raw, rule_path, ("metric", "tolerance", "relative", "direction"))
-        metric = reader.metric_name(rule.get("metric"), f"{rule_path}.metric")
-        if metric and metric in seen:
-            reader.error(f"{rule_path}.metric", f"{metric!r} has two baseline rules.")
-        seen.add(metric)
-        tolerance = reader.number(rule.get("tolerance", 0.0), f"{rule_path}.tolerance", minimum=0)
-        relative = reader.boolean(rule.get("relative"), f"{rule_path}.relative", False)
-        direction = rule.get("direction")
-        if direction not in (None, "higher", "lower"):
-            reader.error(
-                f"{rule_path}.direction", "Use 'higher' or 'lower', or leave it out to use the evaluation's."
-            )
-            direction = None
-        if metric and tolerance is not None:
-            baseline.append(
-                BaselineRule(metric=metric, tolerance=tolerance, relative=relative, direction=direction)
-            )
 
-    slices = None
-    if data.get("slices") is not None:
-        slices_path = f"{path}.slices"
-        raw = reader.mapping(
-            data.get("slices"),
-            slices_path,
-            ("scope", "slices", "metrics", "max_worsening", "relative", "min_samples"),
-        )
-        scope = raw.get("scope", "all")
-        if scope not in ("all", "listed"):
-            reader.error(
-                f"{slices_path}.scope", "Use 'all' (every slice) or 'listed' (the slices named below)."
-            )
-        listed = []
-        for index, key in enumerate(reader.items(raw.get("slices"), f"{slices_path}.slices", maximum=2000)):
-            if not isinstance(key, str) or not SLICE_KEY.match(key):
-                reader.error(
-                    f"{slices_path}.slices[{index}]", "Write a slice as key=value (region=EU,device=mobile)."
-                )
-            else:
-                listed.append(key)
-        if scope == "listed" and not listed:
-            reader.error(f"{slices_path}.slices", "Name at least one slice, or use scope 'all'.")
-        metrics = [
-            reader.metric_name(name, f"{slices_path}.metrics[{index}]")
-            for index, name in enumerate(reader.items(raw.get("metrics"), f"{slices_path}.metrics"))
-        ]
-        max_worsening = reader.number(
-            raw.get("max_worsening", 0.0), f"{slices_path}.max_worsening", minimum=0
-        )
-        min_samples = raw.get("min_samples", 100)
-        if isinstance(min_samples, bool) or not isinstance(min_samples, int) or not 1 <= min_samples <= 10**9:
-            reader.error(f"{slices_path}.min_samples", "A whole number of samples, at least 1.")
-            min_samples = 100
-        slices = SliceRule(
-            scope=scope if scope in ("all", "listed") else "all",
-            slices=tuple(listed),
-            metrics=tuple(name for name in metrics if name),
-            max_worsening=max_worsening or 0.0,
-            relative=reader.boolean(raw.get("relative"), f"{slices_path}.relative", False),
-            min_samples=min_samples,
-        )
+def _baseline_rule(reader: _Reader, raw: Any, path: str, seen: set[str]) -> BaselineRule | None:
+    rule = reader.mapping(raw, path, ("metric", "tolerance", "relative", "direction"))
+    metric = reader.metric_name(rule.get("metric"), f"{path}.metric")
+    if metric and metric in seen:
+        reader.error(f"{path}.metric", f"{metric!r} has two baseline rules.")
+    seen.add(metric)
+    tolerance = reader.number(rule.get("tolerance", 0.0), f"{path}.tolerance", minimum=0)
+    relative = reader.boolean(rule.get("relative"), f"{path}.relative", False)
+    direction = rule.get("direction")
+    if direction not in (None, "higher", "lower"):
+        reader.error(f"{path}.direction", "Use 'higher' or 'lower', or leave it out to use the evaluation's.")
+        direction = None
+    if not metric or tolerance is None:
+        return None
+    return BaselineRule(metric=metric, tolerance=tolerance, relative=relative, direction=direction)
 
-    signoff_path = f"{path}.signoffs"
-    signoff_data = reader.mapping(data.get("signoffs"), signoff_path, ("count", "roles"))
-    count = signoff_data.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10:
-        reader.error(f"{signoff_path}.count", "A whole number from 0 to 10.")
-        count = 1
-    roles = reader.choices(
-        signoff_data.get("roles", ["reviewer"]), f"{signoff_path}.roles", SIGNOFF_ROLES, "role"
+
+def _baseline_rules(reader: _Reader, raw_rules: Any, path: str) -> tuple[BaselineRule, ...]:
+    seen: set[str] = set()
+    rules = (
+        _baseline_rule(reader, raw, f"{path}[{index}]", seen)
+        for index, raw in enumerate(reader.items(raw_rules, path))
     )
-    if count and not roles:
-        reader.error(f"{signoff_path}.roles", "Say which roles may sign off.")
+    return tuple(rule for rule in rules if rule is not None)
 
+
+def _listed_slices(reader: _Reader, raw_slices: Any, path: str) -> list[str]:
+    listed = []
+    for index, key in enumerate(reader.items(raw_slices, path, maximum=2000)):
+        if not isinstance(key, str) or not SLICE_KEY.match(key):
+            reader.error(f"{path}[{index}]", "Write a slice as key=value (region=EU,device=mobile).")
+        else:
+            listed.append(key)
+    return listed
+
+
+def _whole_number(value: Any, lowest: int, highest: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and lowest <= value <= highest
+
+
+def _slice_rule(reader: _Reader, value: Any, path: str) -> SliceRule | None:
+    if value is None:
+        return None
+    raw = reader.mapping(
+        value, path, ("scope", "slices", "metrics", "max_worsening", "relative", "min_samples")
+    )
+    scope = raw.get("scope", "all")
+    if scope not in ("all", "listed"):
+        reader.error(f"{path}.scope", "Use 'all' (every slice) or 'listed' (the slices named below).")
+    listed = _listed_slices(reader, raw.get("slices"), f"{path}.slices")
+    if scope == "listed" and not listed:
+        reader.error(f"{path}.slices", "Name at least one slice, or use scope 'all'.")
+    metrics = [
+        reader.metric_name(name, f"{path}.metrics[{index}]")
+        for index, name in enumerate(reader.items(raw.get("metrics"), f"{path}.metrics"))
+    ]
+    max_worsening = reader.number(raw.get("max_worsening", 0.0), f"{path}.max_worsening", minimum=0)
+    min_samples = raw.get("min_samples", 100)
+    if not _whole_number(min_samples, 1, 10**9):
+        reader.error(f"{path}.min_samples", "A whole number of samples, at least 1.")
+        min_samples = 100
+    return SliceRule(
+        scope=scope if scope in ("all", "listed") else "all",
+        slices=tuple(listed),
+        metrics=tuple(name for name in metrics if name),
+        max_worsening=max_worsening or 0.0,
+        relative=reader.boolean(raw.get("relative"), f"{path}.relative", False),
+        min_samples=min_samples,
+    )
+
+
+def _signoff_rule(reader: _Reader, value: Any, path: str) -> SignoffRule:
+    data = reader.mapping(value, path, ("count", "roles"))
+    count = data.get("count", 1)
+    if not _whole_number(count, 0, 10):
+        reader.error(f"{path}.count", "A whole number from 0 to 10.")
+        count = 1
+    roles = reader.choices(data.get("roles", ["reviewer"]), f"{path}.roles", SIGNOFF_ROLES, "role")
+    if count and not roles:
+        reader.error(f"{path}.roles", "Say which roles may sign off.")
+    return SignoffRule(count=count, roles=roles)
+
+
+def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
+    data = reader.mapping(value, path, SECTION_FIELDS)
+    # Read in this order, so that errors are listed as the fields appear in a policy.
+    bars = _metric_bars(reader, data.get("metric_bars"), f"{path}.metric_bars")
+    baseline = _baseline_rules(reader, data.get("baseline"), f"{path}.baseline")
+    slices = _slice_rule(reader, data.get("slices"), f"{path}.slices")
+    signoffs = _signoff_rule(reader, data.get("signoffs"), f"{path}.signoffs")
     return SectionRules(
         required_checks=reader.choices(
             data.get("required_checks"), f"{path}.required_checks", Check.ALL, "check"
@@ -363,8 +381,8 @@ def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
             ArtifactKind.values,
             "artifact kind",
         ),
-        metric_bars=tuple(bars),
-        baseline=tuple(baseline),
+        metric_bars=bars,
+        baseline=baseline,
         slices=slices,
         latency_p95_ms_max=reader.number(
             data.get("latency_p95_ms_max"), f"{path}.latency_p95_ms_max", minimum=0, nullable=True
@@ -378,7 +396,7 @@ def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
             Section.values,
             "card section",
         ),
-        signoffs=SignoffRule(count=count, roles=roles),
+        signoffs=signoffs,
         allow_first_production=reader.boolean(
             data.get("allow_first_production"), f"{path}.allow_first_production", False
         ),
@@ -400,6 +418,19 @@ def policy_parse(data: Any) -> PolicyRules:
     if reader.errors:
         raise InvalidInput(reader.errors, "The policy has errors; no revision was saved.")
     return rules
+
+
+def revision_rules(revision: PolicyRevision) -> PolicyRules:
+    """The rules a stored revision holds (raises InvalidInput if they no longer parse)."""
+    return policy_parse(revision.rules)
+
+
+def revision_section(revision: PolicyRevision, target_stage: str) -> SectionRules | None:
+    """The section of a stored revision for the move to `target_stage`; None if it no longer parses."""
+    try:
+        return policy_parse(revision.rules).for_target(target_stage)
+    except (InvalidInput, KeyError, ValueError):
+        return None
 
 
 def policy_warnings(rules: PolicyRules, *, known_metrics: set[str], known_slices: set[str]) -> list[str]:

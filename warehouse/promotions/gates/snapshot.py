@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 
 from warehouse.cards.models import ModelCard
-from warehouse.promotions.policy import SectionRules
+from warehouse.promotions.policies.rules import SectionRules
 from warehouse.registry.models import (
     Artifact,
     EvaluationMetric,
@@ -105,28 +105,51 @@ def sha256_of_file(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _evidence_of(versions: list[ModelVersion]) -> dict[int, VersionEvidence]:
-    """Evidence of several versions in a fixed number of queries."""
-    ids = [version.pk for version in versions]
+def _artifacts_of(ids: list[int]) -> dict[int, list[ArtifactFacts]]:
     artifacts: dict[int, list[ArtifactFacts]] = {pk: [] for pk in ids}
     for artifact in Artifact.objects.filter(version_id__in=ids).order_by("kind", "name"):
         artifacts[artifact.version_id].append(
             ArtifactFacts(artifact.name, artifact.kind, artifact.uri, artifact.sha256)
         )
+    return artifacts
+
+
+def _metrics_of(ids: list[int]) -> dict[int, dict[str, MetricFacts]]:
     metrics: dict[int, dict[str, MetricFacts]] = {pk: {} for pk in ids}
     for row in EvaluationMetric.objects.filter(report__version_id__in=ids).values(
         "report__version_id", "name", "value", "direction"
     ):
         metrics[row["report__version_id"]][row["name"]] = MetricFacts(row["value"], row["direction"])
+    return metrics
+
+
+def _slices_of(ids: list[int]) -> dict[int, dict[tuple[str, str], SliceFacts]]:
     slices: dict[int, dict[tuple[str, str], SliceFacts]] = {pk: {} for pk in ids}
     for row in SliceMetric.objects.filter(report__version_id__in=ids).values_list(
         "report__version_id", "slice_key", "metric", "value", "sample_count"
     ):
         slices[row[0]][(row[1], row[2])] = SliceFacts(row[3], row[4])
-    cards = {
+    return slices
+
+
+def _cards_of(ids: list[int]) -> dict[int, dict[str, str]]:
+    return {
         card.version_id: card.current.sections if card.current_id else {}
         for card in ModelCard.objects.filter(version_id__in=ids).select_related("current")
     }
+
+
+def _cost_per_1k(profile) -> float | None:
+    if profile is None or profile.cost_per_1k_predictions is None:
+        return None
+    return float(profile.cost_per_1k_predictions)
+
+
+def _evidence_of(versions: list[ModelVersion]) -> dict[int, VersionEvidence]:
+    """Evidence of several versions in a fixed number of queries."""
+    ids = [version.pk for version in versions]
+    artifacts, metrics, slices = _artifacts_of(ids), _metrics_of(ids), _slices_of(ids)
+    cards = _cards_of(ids)
     evidence = {}
     for version in versions:
         source_run = getattr(version, "source_run", None)
@@ -142,11 +165,7 @@ def _evidence_of(versions: list[ModelVersion]) -> dict[int, VersionEvidence]:
             metrics=metrics[version.pk],
             slices=slices[version.pk],
             latency_p95_ms=profile.latency_p95_ms if profile else None,
-            cost_per_1k=(
-                float(profile.cost_per_1k_predictions)
-                if profile and profile.cost_per_1k_predictions is not None
-                else None
-            ),
+            cost_per_1k=_cost_per_1k(profile),
             card_sections=cards.get(version.pk, {}),
         )
     return evidence

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warehouse.cards.sections import Section
+from warehouse.promotions.gates.comparison import JUDGED, metric_direction, slice_comparison, worsening
+from warehouse.promotions.gates.snapshot import EvidenceSnapshot
 from warehouse.promotions.models import CheckStatus
-from warehouse.promotions.policy import Check
-from warehouse.promotions.snapshot import EvidenceSnapshot
-from warehouse.registry.evidence import KNOWN_DIRECTIONS
+from warehouse.promotions.policies.rules import Check, SliceRule
 from warehouse.registry.models import Stage
 
 Status = CheckStatus
@@ -46,11 +46,6 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
-def worsening(candidate: float, baseline: float, direction: str) -> float:
-    """How much worse the candidate is than the baseline, in the metric's own units (negative: better)."""
-    return baseline - candidate if direction == "higher" else candidate - baseline
-
-
 # --- The checks -----------------------------------------------------------------------------------------
 
 
@@ -60,13 +55,11 @@ def check_source_run(snapshot: EvidenceSnapshot) -> CheckOutcome:
     return _failed("No tracked source run: nobody can say how these weights were made.")
 
 
-def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
-    artifacts = snapshot.candidate.artifacts
-    kinds = {artifact.kind for artifact in artifacts}
-    missing_kinds = [kind for kind in snapshot.rules.required_artifact_kinds if kind not in kinds]
-    without_digest = [artifact.name for artifact in artifacts if not artifact.sha256]
+def _stored_file_checks(snapshot: EvidenceSnapshot) -> tuple[list[str], list[str], int]:
+    """The artifacts whose stored file differs from their digest, those whose stored file is missing, and
+    how many stored files matched their registered digest."""
     mismatched, absent, verified = [], [], 0
-    for artifact in artifacts:
+    for artifact in snapshot.candidate.artifacts:
         if artifact.uri not in snapshot.stored_digests:
             continue
         recomputed = snapshot.stored_digests[artifact.uri]
@@ -77,24 +70,33 @@ def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
         elif artifact.sha256:
             # A stored file without a registered digest was compared with nothing: not verified.
             verified += 1
+    return mismatched, absent, verified
+
+
+_ARTIFACT_PROBLEMS = (
+    ("missing_kinds", "no {} artifact"),
+    ("without_digest", "no digest for {}"),
+    ("digest_mismatch", "stored file differs from its digest: {}"),
+    ("missing_files", "stored file missing: {}"),
+)
+
+
+def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    artifacts = snapshot.candidate.artifacts
+    kinds = {artifact.kind for artifact in artifacts}
+    mismatched, absent, verified = _stored_file_checks(snapshot)
     numbers = {
         "artifacts": len(artifacts),
         "required_kinds": list(snapshot.rules.required_artifact_kinds),
-        "missing_kinds": missing_kinds,
-        "without_digest": without_digest,
+        "missing_kinds": [kind for kind in snapshot.rules.required_artifact_kinds if kind not in kinds],
+        "without_digest": [artifact.name for artifact in artifacts if not artifact.sha256],
         "verified": verified,
         "digest_mismatch": mismatched,
         "missing_files": absent,
     }
-    problems = []
-    if missing_kinds:
-        problems.append(f"no {', '.join(missing_kinds)} artifact")
-    if without_digest:
-        problems.append(f"no digest for {', '.join(without_digest)}")
-    if mismatched:
-        problems.append(f"stored file differs from its digest: {', '.join(mismatched)}")
-    if absent:
-        problems.append(f"stored file missing: {', '.join(absent)}")
+    problems = [
+        template.format(", ".join(numbers[key])) for key, template in _ARTIFACT_PROBLEMS if numbers[key]
+    ]
     if problems:
         return _failed(_sentence("; ".join(problems)) + ".", **numbers)
     verified = f", {numbers['verified']} verified against stored files" if snapshot.stored_digests else ""
@@ -139,28 +141,6 @@ def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
         )
         return _failed(_sentence("; ".join(parts)) + ".", bars=rows)
     return _passed(f"All {len(bars)} metric bars met.", bars=rows)
-
-
-def metric_direction(
-    snapshot: EvidenceSnapshot, metric: str, override: str | None = None
-) -> tuple[str, bool]:
-    """Which way is better for `metric`, and whether the candidate claims the opposite of production.
-
-    The candidate never decides alone: a version that declared its loss higher-is-better would otherwise
-    pass itself. The policy's word comes first, then production's, then the metrics whose direction
-    everyone agrees on, and only then the candidate's own.
-    """
-    candidate = snapshot.candidate.metrics.get(metric)
-    baseline = snapshot.baseline.metrics.get(metric) if snapshot.baseline else None
-    conflict = candidate is not None and baseline is not None and candidate.direction != baseline.direction
-    if override:
-        return override, conflict
-    if baseline is not None:
-        return baseline.direction, conflict
-    known = KNOWN_DIRECTIONS.get(metric.lower())
-    if known is not None:
-        return str(known), conflict
-    return (candidate.direction if candidate is not None else "higher"), conflict
 
 
 def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
@@ -228,67 +208,42 @@ def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
     )
 
 
-def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
-    """Every slice result of the candidate or of production, judged by the policy's slice rule.
-
-    Each row: slice, metric, value, baseline, delta (candidate − baseline), worse_by, allowed, samples
-    (the smaller sample count of the two: a slice is only as trustworthy as its thinner side), verdict:
-    "regressed", "missing" (production reports it, the candidate dropped it), "within", "improved",
-    "too_few_samples", "no_baseline", "not_checked". Regressions and missing slices first, worst first.
-    """
-    rule = snapshot.rules.slices
-    candidate_slices = snapshot.candidate.slices
-    baseline_slices = snapshot.baseline.slices if snapshot.baseline else {}
-    rows = []
-    for key, metric in sorted(set(candidate_slices) | set(baseline_slices)):
-        facts, base = candidate_slices.get((key, metric)), baseline_slices.get((key, metric))
-        direction, _ = metric_direction(snapshot, metric)
-        counts = [f.sample_count for f in (facts, base) if f is not None]
-        row = {
-            "slice": key,
-            "metric": metric,
-            "value": facts.value if facts else None,
-            "samples": min(counts),
-            "baseline": base.value if base else None,
-            "direction": direction,
-            "delta": facts.value - base.value if facts and base else None,
-            "worse_by": None,
-            "allowed": None,
-        }
-        if (
-            rule is None
-            or (rule.scope == "listed" and key not in rule.slices)
-            or (rule.metrics and metric not in rule.metrics)
-        ):
-            row["verdict"] = "not_checked"
-        elif facts is None:
-            row["verdict"] = "missing"
-        elif base is None:
-            row["verdict"] = "no_baseline"
-        elif row["samples"] < rule.min_samples:
-            row["verdict"] = "too_few_samples"
-        else:
-            worse_by = worsening(facts.value, base.value, direction)
-            allowed = rule.max_worsening * abs(base.value) if rule.relative else rule.max_worsening
-            row["worse_by"], row["allowed"] = worse_by, allowed
-            row["verdict"] = (
-                "regressed" if worse_by > allowed + 1e-12 else ("improved" if worse_by < 0 else "within")
-            )
-        rows.append(row)
-    order = {
-        "regressed": 0,
-        "missing": 1,
-        "within": 2,
-        "improved": 3,
-        "too_few_samples": 4,
-        "no_baseline": 5,
-        "not_checked": 6,
-    }
-    rows.sort(key=lambda r: (order[r["verdict"]], -(r["worse_by"] or 0), r["metric"], r["slice"]))
-    return rows
+def _listed_unjudged(rule: SliceRule, rows: list[dict]) -> list[str]:
+    """The listed slices that could not be judged: a listed slice is one the board named, so it must be
+    judged, not skipped for lack of data."""
+    if rule.scope != "listed":
+        return []
+    judged = {row["slice"] for row in rows if row["verdict"] in JUDGED}
+    return [key for key in rule.slices if key not in judged]
 
 
-JUDGED = ("regressed", "within", "improved")
+def _slices_failure(
+    snapshot: EvidenceSnapshot, rule: SliceRule, regressed: list, dropped: list, numbers: dict
+) -> CheckOutcome | None:
+    baseline = snapshot.baseline.identifier
+    if regressed:
+        worst = regressed[0]
+        return _failed(
+            f"{len(regressed)} of {numbers['judged']} slices worse than {baseline} beyond "
+            f"{_fmt(rule.max_worsening)}{' (relative)' if rule.relative else ''}; worst {worst['slice']} "
+            f"{worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}.",
+            **numbers,
+        )
+    if dropped:
+        return _failed(
+            f"{len(dropped)} slices reported by {baseline} are missing from the candidate: "
+            + ", ".join(f"{row['slice']} {row['metric']}" for row in dropped[:5])
+            + ("…" if len(dropped) > 5 else "")
+            + ".",
+            **numbers,
+        )
+    if numbers["missing_listed"]:
+        return _failed(
+            f"Listed slices that could not be judged (not reported by both, or below {rule.min_samples} "
+            f"samples): {', '.join(numbers['missing_listed'])}.",
+            **numbers,
+        )
+    return None
 
 
 def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
@@ -302,16 +257,6 @@ def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
     regressed = [row for row in rows if row["verdict"] == "regressed"]
     too_few = [row for row in rows if row["verdict"] == "too_few_samples"]
     dropped = [row for row in rows if row["verdict"] == "missing"]
-    # A listed slice is one the board named: it must be judged, not skipped for lack of data.
-    missing = (
-        [
-            key
-            for key in rule.slices
-            if not any(row["slice"] == key and row["verdict"] in JUDGED for row in rows)
-        ]
-        if rule.scope == "listed"
-        else []
-    )
     numbers = {
         "judged": len(judged),
         "regressed": len(regressed),
@@ -319,34 +264,14 @@ def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
         "min_samples": rule.min_samples,
         "max_worsening": rule.max_worsening,
         "relative": rule.relative,
-        "missing_listed": missing,
+        "missing_listed": _listed_unjudged(rule, rows),
         "dropped": len(dropped),
         "baseline": snapshot.baseline.identifier,
         "rows": rows,
     }
-    if regressed:
-        worst = regressed[0]
-        return _failed(
-            f"{len(regressed)} of {len(judged)} slices worse than {snapshot.baseline.identifier} beyond "
-            f"{_fmt(rule.max_worsening)}{' (relative)' if rule.relative else ''}; worst {worst['slice']} "
-            f"{worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}.",
-            **numbers,
-        )
-    if dropped:
-        return _failed(
-            f"{len(dropped)} slices reported by {snapshot.baseline.identifier} "
-            "are missing from the candidate: "
-            + ", ".join(f"{row['slice']} {row['metric']}" for row in dropped[:5])
-            + ("…" if len(dropped) > 5 else "")
-            + ".",
-            **numbers,
-        )
-    if missing:
-        return _failed(
-            f"Listed slices that could not be judged (not reported by both, or below {rule.min_samples} "
-            f"samples): {', '.join(missing)}.",
-            **numbers,
-        )
+    failure = _slices_failure(snapshot, rule, regressed, dropped, numbers)
+    if failure is not None:
+        return failure
     if not judged:
         return _warning(
             f"No slice could be judged ({len(too_few)} below {rule.min_samples} samples).", **numbers

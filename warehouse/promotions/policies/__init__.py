@@ -1,0 +1,1 @@
+"""Promotion policies: the rules (`rules`), their revisions (`services`) and their pages (`selectors`)."""
