@@ -20,7 +20,7 @@ help:
 	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS))"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
-	@echo "make lint              ruff: lint and formatting"
+	@echo "make lint              ruff (lint, formatting), and no module over 500 lines or function over complexity 15"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,4 @@ migrations-check: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m scripts.shape_check warehouse

@@ -5,21 +5,19 @@ raises InvalidInput naming each bad field by its path (`artifacts[2].sha256`); i
 database.
 """
 
-import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from warehouse.errors import InvalidInput
+from warehouse.registry.field_reader import FieldReader
 from warehouse.registry.models import DESCRIPTION_MAX_LENGTH, ArtifactKind, MetricDirection
 from warehouse.registry.uris import UriRefused, is_web_link, uri_validate
 
 MAX_ARTIFACTS = 100
 MAX_METRICS = 200
 MAX_SLICES = 10_000
-MAX_MAGNITUDE = 1e15
 
 METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-/@:]{0,99}$")
 SLICE_PART = r"[A-Za-z0-9_.\-]+=[^,=\s](?:[^,=]*[^,=\s])?"
@@ -27,8 +25,6 @@ SLICE_KEY = re.compile(rf"^{SLICE_PART}(?:,{SLICE_PART})*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 GIT_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 
 # Metrics whose direction every practitioner agrees on; any other metric must say which way is better.
 KNOWN_DIRECTIONS = {
@@ -151,138 +147,7 @@ class Evidence:
     profile: ProfileIn | None
 
 
-class _Reader:
-    """Collects every problem instead of stopping at the first, so one answer lists them all."""
-
-    def __init__(self):
-        self.errors: dict[str, list[str]] = {}
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.setdefault(path, []).append(message)
-
-    def obj(self, value: Any, path: str, allowed: set[str], required: bool = True) -> Mapping | None:
-        if value is None:
-            if required:
-                self.error(path, "This field is required.")
-            return None
-        if not isinstance(value, Mapping):
-            self.error(path, "Must be an object.")
-            return None
-        for key in sorted(set(value) - allowed):
-            self.error(
-                f"{path}.{key}" if path else key,
-                f"Unknown field; expected one of: {', '.join(sorted(allowed))}.",
-            )
-        return value
-
-    def text(
-        self,
-        data: Mapping,
-        key: str,
-        path: str,
-        *,
-        max_length: int,
-        required: bool = True,
-        pattern: re.Pattern | None = None,
-        pattern_help: str = "",
-        multiline: bool = False,
-    ) -> str:
-        field = f"{path}.{key}" if path else key
-        value = data.get(key)
-        if value is None or value == "":
-            if required:
-                self.error(field, "This field is required.")
-            return ""
-        if not isinstance(value, str):
-            self.error(field, "Must be a string.")
-            return ""
-        value = value.strip()
-        if not value and required:
-            self.error(field, "This field is required.")
-        elif len(value) > max_length:
-            self.error(field, f"At most {max_length} characters (got {len(value)}).")
-        elif (CONTROL_MULTILINE if multiline else CONTROL_SINGLE_LINE).search(value):
-            self.error(field, "Control characters are not allowed.")
-        elif pattern is not None and not pattern.match(value):
-            self.error(field, pattern_help)
-        return value
-
-    def number(
-        self, data: Mapping, key: str, path: str, *, required: bool = True, minimum: float | None = None
-    ) -> float | None:
-        field = f"{path}.{key}" if path else key
-        value = data.get(key)
-        if value is None or value == "":
-            if required:
-                self.error(field, "This field is required.")
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.error(field, "Must be a number.")
-            return None
-        try:
-            number = float(value)
-        except (ValueError, OverflowError):  # OverflowError: a JSON integer of hundreds of digits
-            self.error(field, f"Must be a number (got {str(value)[:40]!r}).")
-            return None
-        if not math.isfinite(number):
-            self.error(field, "Must be a finite number.")
-            return None
-        if abs(number) > MAX_MAGNITUDE:
-            # No metric, latency or cost is this large; differences of such numbers overflow to infinity.
-            self.error(field, f"Must be between -{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}.")
-            return None
-        if minimum is not None and number < minimum:
-            self.error(field, f"Must be at least {minimum:g}.")
-            return None
-        return number
-
-    def integer(
-        self,
-        data: Mapping,
-        key: str,
-        path: str,
-        *,
-        required: bool = True,
-        minimum: int = 0,
-        maximum: int = 2**63 - 1,
-    ) -> int | None:
-        field = f"{path}.{key}" if path else key
-        value = data.get(key)
-        if value is None or value == "":
-            if required:
-                self.error(field, "This field is required.")
-            return None
-        # ASCII digits only: "²".isdigit() is true but int() refuses it, and int() refuses over 4300 digits.
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            value = int(value.strip()) if len(value.strip()) <= 20 else maximum + 1
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(field, "Must be a whole number.")
-            return None
-        if value < minimum:
-            self.error(field, f"Must be at least {minimum}.")
-            return None
-        if value > maximum:
-            self.error(field, f"At most {maximum}.")
-            return None
-        return value
-
-    def items(self, value: Any, path: str, *, maximum: int, required: bool) -> list:
-        if value is None:
-            if required:
-                self.error(path, "This field is required.")
-            return []
-        if not isinstance(value, list):
-            self.error(path, "Must be a list.")
-            return []
-        if len(value) > maximum:
-            self.error(path, f"At most {maximum} entries (got {len(value)}).")
-            return []
-        return value
-
-
-def _artifacts(reader: _Reader, value: Any) -> tuple[ArtifactIn, ...]:
+def _artifacts(reader: FieldReader, value: Any) -> tuple[ArtifactIn, ...]:
     entries = reader.items(value, "artifacts", maximum=MAX_ARTIFACTS, required=True)
     if value is not None and isinstance(value, list) and not value:
         reader.error("artifacts", "Register at least one artifact (the weights, at least).")
@@ -315,7 +180,7 @@ def _artifacts(reader: _Reader, value: Any) -> tuple[ArtifactIn, ...]:
     return tuple(artifacts)
 
 
-def _source_run(reader: _Reader, value: Any) -> SourceRunIn | None:
+def _source_run(reader: FieldReader, value: Any) -> SourceRunIn | None:
     path = "source_run"
     item = reader.obj(
         value, path, {"tracking_system", "run_id", "url", "git_commit", "training_data"}, required=False
@@ -342,7 +207,7 @@ def _source_run(reader: _Reader, value: Any) -> SourceRunIn | None:
     )
 
 
-def _direction(reader: _Reader, raw: Any, name: str, path: str) -> str:
+def _direction(reader: FieldReader, raw: Any, name: str, path: str) -> str:
     if raw is None or raw == "":
         known = KNOWN_DIRECTIONS.get(name.lower())
         if known is None:
@@ -361,30 +226,38 @@ def _direction(reader: _Reader, raw: Any, name: str, path: str) -> str:
     return direction
 
 
-def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
+def _evaluation(reader: FieldReader, value: Any) -> EvaluationIn | None:
     path = "evaluation"
     item = reader.obj(value, path, {"dataset", "dataset_version", "metrics", "slices"}, required=False)
     if item is None:
         return None
-    dataset = reader.text(item, "dataset", path, max_length=200)
-    dataset_version = reader.text(item, "dataset_version", path, max_length=100, required=False)
+    return EvaluationIn(
+        dataset=reader.text(item, "dataset", path, max_length=200),
+        dataset_version=reader.text(item, "dataset_version", path, max_length=100, required=False),
+        metrics=_evaluation_metrics(reader, item.get("metrics"), f"{path}.metrics"),
+        slices=_evaluation_slices(reader, item.get("slices"), f"{path}.slices"),
+    )
 
+
+def _metric_name(reader: FieldReader, item: dict, key: str, path: str) -> str:
+    return reader.text(
+        item,
+        key,
+        path,
+        max_length=100,
+        pattern=METRIC_NAME,
+        pattern_help="Start with a letter; letters, digits and _ . - / @ : only.",
+    )
+
+
+def _evaluation_metrics(reader: FieldReader, value: Any, path: str) -> tuple[MetricIn, ...]:
     metrics, metric_names = [], set()
-    for index, raw in enumerate(
-        reader.items(item.get("metrics"), f"{path}.metrics", maximum=MAX_METRICS, required=True)
-    ):
-        mpath = f"{path}.metrics[{index}]"
+    for index, raw in enumerate(reader.items(value, path, maximum=MAX_METRICS, required=True)):
+        mpath = f"{path}[{index}]"
         metric = reader.obj(raw, mpath, {"name", "value", "direction"})
         if metric is None:
             continue
-        name = reader.text(
-            metric,
-            "name",
-            mpath,
-            max_length=100,
-            pattern=METRIC_NAME,
-            pattern_help="Start with a letter; letters, digits and _ . - / @ : only.",
-        )
+        name = _metric_name(reader, metric, "name", mpath)
         number = reader.number(metric, "value", mpath)
         direction = _direction(reader, metric.get("direction"), name, f"{mpath}.direction") if name else ""
         if name in metric_names:
@@ -392,12 +265,13 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
         metric_names.add(name)
         if name and number is not None and direction:
             metrics.append(MetricIn(name=name, value=number, direction=direction))
+    return tuple(metrics)
 
+
+def _evaluation_slices(reader: FieldReader, value: Any, path: str) -> tuple[SliceIn, ...]:
     slices, slice_keys = [], set()
-    for index, raw in enumerate(
-        reader.items(item.get("slices"), f"{path}.slices", maximum=MAX_SLICES, required=False)
-    ):
-        spath = f"{path}.slices[{index}]"
+    for index, raw in enumerate(reader.items(value, path, maximum=MAX_SLICES, required=False)):
+        spath = f"{path}[{index}]"
         entry = reader.obj(raw, spath, {"slice", "metric", "value", "sample_count"})
         if entry is None:
             continue
@@ -409,14 +283,7 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
             pattern=SLICE_KEY,
             pattern_help="Write a slice as key=value, several joined by commas (region=EU,device=mobile).",
         )
-        metric_name = reader.text(
-            entry,
-            "metric",
-            spath,
-            max_length=100,
-            pattern=METRIC_NAME,
-            pattern_help="Start with a letter; letters, digits and _ . - / @ : only.",
-        )
+        metric_name = _metric_name(reader, entry, "metric", spath)
         number = reader.number(entry, "value", spath)
         # The column is a PostgreSQL integer: anything larger would fail in the database, not here.
         count = reader.integer(entry, "sample_count", spath, minimum=1, maximum=2**31 - 1)
@@ -425,12 +292,10 @@ def _evaluation(reader: _Reader, value: Any) -> EvaluationIn | None:
         slice_keys.add((key, metric_name))
         if key and metric_name and number is not None and count is not None:
             slices.append(SliceIn(slice_key=key, metric=metric_name, value=number, sample_count=count))
-    return EvaluationIn(
-        dataset=dataset, dataset_version=dataset_version, metrics=tuple(metrics), slices=tuple(slices)
-    )
+    return tuple(slices)
 
 
-def _profile(reader: _Reader, value: Any) -> ProfileIn | None:
+def _profile(reader: FieldReader, value: Any) -> ProfileIn | None:
     path = "profile"
     fields = {
         "latency_p50_ms",
@@ -488,7 +353,7 @@ EVIDENCE_FIELDS = {"description", "artifacts", "source_run", "evaluation", "prof
 
 def evidence_parse(payload: Any, *, other_fields: frozenset[str] = frozenset()) -> Evidence:
     """Read evidence from `payload`; `other_fields` are top-level keys the caller reads itself."""
-    reader = _Reader()
+    reader = FieldReader()
     data = reader.obj(payload, "", EVIDENCE_FIELDS | set(other_fields))
     if data is None:
         raise InvalidInput({"body": ["The body must be a JSON object."]})

@@ -25,12 +25,12 @@ from warehouse.registry.evidence import (
     GIT_COMMIT,
     KNOWN_DIRECTIONS,
     MAX_ARTIFACTS,
-    MAX_MAGNITUDE,
     MAX_METRICS,
     MAX_SLICES,
     METRIC_NAME,
     SLICE_KEY,
 )
+from warehouse.registry.field_reader import MAX_MAGNITUDE
 from warehouse.registry.models import DESCRIPTION_MAX_LENGTH, ArtifactKind, MetricDirection
 
 SHA256_IN = r"^(?:[0-9a-fA-F]{64})?$"  # the parser lower-cases; "" means "no digest"
