@@ -72,7 +72,7 @@ from bench.common import broker_describe, database_create, database_describe, da
 from warehouse.audit.chain import chain_verify  # noqa: E402
 from warehouse.audit.models import AuditEvent  # noqa: E402
 from warehouse.audit.selectors import audit_events_in_sequence  # noqa: E402
-from warehouse.cards.services import NewModel, candidate_register, registration_parse  # noqa: E402
+from warehouse.cards.registration import NewModel, registration_parse, version_register_with_card  # noqa: E402
 from warehouse.celery import app  # noqa: E402
 from warehouse.promotions.gates.services import gate_run_execute, gate_run_start  # noqa: E402
 from warehouse.promotions.models import CheckResult, GateRun, GateState  # noqa: E402
@@ -190,7 +190,7 @@ def register(actor, model, body: dict):
     body = dict(body)
     body.pop("_values")
     registration = registration_parse(body)
-    return candidate_register(
+    return version_register_with_card(
         actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
     )
 

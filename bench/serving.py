@@ -60,7 +60,7 @@ from bench.common import database_create, database_describe, database_url  # noq
 from scripts.webtier import DEPLOY, WebTier, nginx_path, watch  # noqa: E402
 from warehouse.accounts.roles import Role, role_groups_sync  # noqa: E402
 from warehouse.accounts.services import api_token_create  # noqa: E402
-from warehouse.cards.services import NewModel, candidate_register, registration_parse  # noqa: E402
+from warehouse.cards.registration import NewModel, registration_parse, version_register_with_card  # noqa: E402
 from warehouse.registry.models import RegisteredModel, Stage  # noqa: E402
 from warehouse.registry.services import version_transition  # noqa: E402
 
@@ -128,7 +128,7 @@ def _register(admin, model):
             ],
         }
     )
-    return candidate_register(
+    return version_register_with_card(
         actor=admin, model=model, evidence=registration.evidence, card_sections=registration.card_sections
     )
 

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth.models import Group, User
 
 from warehouse.accounts.roles import Role
-from warehouse.cards.services import NewModel, candidate_register, registration_parse
+from warehouse.cards.registration import NewModel, registration_parse, version_register_with_card
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import version_transition
 
@@ -95,7 +95,7 @@ def model_create_for_tests(
 ) -> RegisteredModel:
     """A model with its first version, registered by `actor` (who needs the contributor role)."""
     name = name or f"model-{next(_names)}"
-    version = candidate_register(
+    version = version_register_with_card(
         actor=actor,
         model=NewModel(name=name, team=team),
         evidence=registration_parse(evidence_payload()).evidence,
@@ -106,7 +106,7 @@ def model_create_for_tests(
 
 def version_register_for_tests(*, actor: User, model: RegisteredModel, **payload_overrides) -> ModelVersion:
     registration = registration_parse(evidence_payload(**payload_overrides))
-    return candidate_register(
+    return version_register_with_card(
         actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
     )
 

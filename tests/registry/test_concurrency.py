@@ -18,7 +18,11 @@ from warehouse.audit.chain import chain_verify
 from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
 from warehouse.audit.services import audit_record
-from warehouse.cards.services import candidate_register, candidate_register_named, registration_parse
+from warehouse.cards.registration import (
+    registration_parse,
+    version_register_named,
+    version_register_with_card,
+)
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 from warehouse.registry.services import model_create, version_transition
@@ -144,7 +148,9 @@ def test_it_numbers_simultaneous_registrations_without_gaps(model, contributor):
     evidence = registration_parse(evidence_payload()).evidence
 
     def register(_):
-        return candidate_register(actor=contributor, model=model, evidence=evidence, card_sections={}).number
+        return version_register_with_card(
+            actor=contributor, model=model, evidence=evidence, card_sections={}
+        ).number
 
     results = at_once(register)
 
@@ -207,7 +213,7 @@ def test_pipelines_registering_into_the_same_new_model_all_succeed(contributor):
     registration = registration_parse(evidence_payload())
 
     results = at_once(
-        lambda _: candidate_register_named(
+        lambda _: version_register_named(
             actor=contributor, model_name="churn-predictor", registration=registration
         )
     )

@@ -1,4 +1,4 @@
-"""Registering a candidate through the service (`registration_parse` + `candidate_register_named`): all or
+"""Registering a candidate through the service (`registration_parse` + `version_register_named`): all or
 nothing, each bad field named by its path, deny by default. The API tests do the same through HTTP."""
 
 import math
@@ -15,11 +15,11 @@ from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
 from warehouse.cards import services as card_services
 from warehouse.cards.models import CardRevision
-from warehouse.cards.services import (
+from warehouse.cards.registration import (
     NewModel,
-    candidate_register,
-    candidate_register_named,
     registration_parse,
+    version_register_named,
+    version_register_with_card,
 )
 from warehouse.errors import InvalidInput
 from warehouse.registry.models import (
@@ -55,7 +55,7 @@ def written() -> dict[str, int]:
 
 def register(actor, name: str, payload) -> ModelVersion:
     """What every door does: parse the body, then register into the model named in the URL."""
-    return candidate_register_named(actor=actor, model_name=name, registration=registration_parse(payload))
+    return version_register_named(actor=actor, model_name=name, registration=registration_parse(payload))
 
 
 def _with(changes: dict) -> dict:
@@ -320,7 +320,7 @@ def test_it_registers_500_slices_in_a_fixed_number_of_queries(
     actor = type(contributor).objects.get(pk=contributor.pk)
 
     with django_assert_max_num_queries(29):  # under 30, on SQLite too, which inserts 199 slices a statement
-        version = candidate_register(
+        version = version_register_with_card(
             actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
         )
 
@@ -378,7 +378,7 @@ def test_it_refuses_to_create_a_model_for_someone_who_may_register_but_not_creat
     registrar = type(registrar).objects.get(pk=registrar.pk)
 
     with pytest.raises(PermissionDenied):
-        candidate_register(
+        version_register_with_card(
             actor=registrar,
             model=NewModel(name="churn-predictor"),
             evidence=registration_parse(evidence_payload()).evidence,

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from warehouse.accounts.permissions import models_visible_to, permission_denied
 from warehouse.cards.forms import CardForm, RegistrationForm, rendered_preview
 from warehouse.cards.interchange import card_import
+from warehouse.cards.registration import registration_parse, version_register_named
 from warehouse.cards.selectors import (
     card_page,
     card_revision_get,
@@ -15,7 +16,7 @@ from warehouse.cards.selectors import (
     previous_card_version,
     sections_diff,
 )
-from warehouse.cards.services import candidate_register_named, card_prefill, card_revise, registration_parse
+from warehouse.cards.services import card_prefill, card_revise
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
 from warehouse.registry.models import ArtifactKind, RegisteredModel, Stage
@@ -30,7 +31,7 @@ def version_register(request):
     if request.method == "POST" and form.is_valid():
         try:
             registration = registration_parse(form.payload())
-            version = candidate_register_named(
+            version = version_register_named(
                 actor=request.user, model_name=form.cleaned_data["model"], registration=registration
             )
         except InvalidInput as error:

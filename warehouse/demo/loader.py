@@ -3,7 +3,7 @@
 A model's history (data/models/<name>.yaml) and the day the demo opens (data/today.yaml) are lists of steps;
 each step's `do` names one of the kinds below, and each kind is one service call:
 
-  register            candidate_register: the version with its evidence and first card (evidence.py)
+  register            version_register_with_card: the version with its evidence and first card (evidence.py)
   promote             version_transition up a stage, expecting the production version the step saw
   archive             version_transition to Archived
   roll back           version_transition back to a previous production version
@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from warehouse import clock
 from warehouse.accounts.roles import role_groups_sync
-from warehouse.cards.services import NewModel, candidate_register, card_revise, registration_parse
+from warehouse.cards.registration import NewModel, registration_parse, version_register_with_card
+from warehouse.cards.services import card_revise
 from warehouse.demo.evidence import filled, registration_body
 from warehouse.demo.files import data_file, demo_models
 from warehouse.demo.sign_ins import DEMO_PASSWORD, DEMO_USERS, TEAMS, DemoUser
@@ -152,7 +153,7 @@ def _register(load: Load, step: dict, when: datetime) -> None:
     model = RegisteredModel.objects.filter(name=data["name"]).first() or NewModel(
         name=data["name"], description=data["description"], team=load.teams[data["team"]]
     )
-    candidate_register(
+    version_register_with_card(
         actor=load.users[step["by"]],
         model=model,
         evidence=registration.evidence,

@@ -30,7 +30,7 @@ from warehouse.api.schemas.answers import (
 from warehouse.api.schemas.promotions import Rollback, VersionArchive
 from warehouse.api.schemas.registration import Registration
 from warehouse.api.serializers import absolute, model_json, version_detail_json, version_summary_json
-from warehouse.cards.services import candidate_register_named, registration_parse
+from warehouse.cards.registration import registration_parse, version_register_named
 from warehouse.errors import InvalidInput
 from warehouse.incidents.rollback import production_rollback
 from warehouse.incidents.selectors import incidents_visible_to
@@ -134,7 +134,7 @@ def versions(request: HttpRequest, name: str = model_name()):
 )
 def register(request: HttpRequest, response: HttpResponse, body: Registration, name: str = model_name()):
     registration = registration_parse(body.model_dump(exclude_unset=True))
-    version = candidate_register_named(actor=request.user, model_name=name, registration=registration)
+    version = version_register_named(actor=request.user, model_name=name, registration=registration)
     # The body's `url` is the page for people; Location is this API's resource for the new version.
     response["Location"] = absolute(reverse("api:version", args=[version.model.name, version.number]))
     return Status(201, version_summary_json(version))

@@ -17,8 +17,9 @@ from warehouse.api.schemas.common import (
     either,
     text,
 )
+from warehouse.cards.registration import registration_parse
 from warehouse.cards.sections import Section
-from warehouse.cards.services import MAX_SECTION_LENGTH, registration_parse
+from warehouse.cards.services import MAX_SECTION_LENGTH
 from warehouse.registry.evidence import (
     CURRENCY,
     DIRECTION_ALIASES,
