@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load the demo, then serve it with the web server, a real Celery worker and Celery beat
-# (which has the worker sweep for lost gate runs every minute). Ctrl-C (or SIGTERM) stops all three. Runs on
-# the embedded default (SQLite and Celery's filesystem broker under var/) unless DATABASE_URL,
-# CELERY_BROKER_URL and REDIS_URL say otherwise.
+# `make run`: migrate, load the demo, then serve it with the web server, a real Celery worker, a worker for
+# the sweeps and Celery beat (which sends the sweeps for lost gate runs and deliveries). Ctrl-C (or SIGTERM)
+# stops them all. Runs on the embedded default (SQLite and Celery's filesystem broker under var/) unless
+# DATABASE_URL, CELERY_BROKER_URL and REDIS_URL say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +37,7 @@ stop() {
   # Ctrl-C also ends a `| tee` reading our output: writing to it must not end this script before its children.
   trap '' PIPE
   ((${#pids[@]})) || return 0
-  echo "Stopping the web server, the worker and beat (a warm shutdown: a few seconds)..." 2>/dev/null || true
+  echo "Stopping the web server, the workers and beat (a warm shutdown: a few seconds)..." 2>/dev/null || true
   kill -TERM "${pids[@]}" 2>/dev/null || true
   # The worker finishes what it holds first, which takes it several seconds; after 20, insist.
   for _ in $(seq 100); do
@@ -65,8 +65,12 @@ all_running() {
 # Each line is labelled with the process that wrote it. The labeller ignores Ctrl-C, so it still passes on
 # what the worker says while it shuts down; it ends when the process it labels does.
 label() { trap '' INT; exec awk -v label="$1" '{ print label $0; fflush() }'; }
-# No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, gates for the gate runs, webhooks).
+# No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, gates for the gate runs, webhooks,
+# sweeps). The sweeper consumes only the sweeps, so a backlog of gates never delays them.
 "$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 > >(label "[worker] ") 2>&1 &
+pids+=($!)
+"$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 -Q sweeps --hostname "sweeper@%h" \
+  > >(label "[sweeper]") 2>&1 &
 pids+=($!)
 "$VENV/bin/celery" -A warehouse beat --loglevel=INFO --schedule "$VAR_DIR/celerybeat-schedule" \
   > >(label "[beat]   ") 2>&1 &
@@ -91,7 +95,7 @@ rule="==========================================================================
 echo
 echo "$rule"
 echo "  Warehouse is running at http://$ADDRESS/"
-echo "  Web server, Celery worker and Celery beat started. Press Ctrl-C to stop them."
+echo "  Web server, Celery worker, sweeper and Celery beat started. Press Ctrl-C to stop them."
 echo "$rule"
 "$PYTHON" manage.py seed_demo --sign-ins-only
 echo "$rule"
@@ -101,5 +105,5 @@ echo
 while all_running; do
   sleep 1
 done
-echo "The web server, the worker or beat stopped: stopping the others." >&2
+echo "The web server, a worker or beat stopped: stopping the others." >&2
 exit 1

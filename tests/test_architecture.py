@@ -25,6 +25,7 @@ LAYERS = {
     "settings": 0,
     "celery": 0,
     "health": 0,
+    "retries": 0,
     # The apps, lowest first.
     "audit": 1,
     "accounts": 2,

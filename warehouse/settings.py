@@ -240,29 +240,33 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 # A named queue per kind of work: a burst of gates never waits behind other work, nor holds it up. A
-# worker started without -Q consumes every queue listed here.
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"), Queue("webhooks"))
+# worker started without -Q consumes every queue listed here. The sweeps have a queue of their own and a
+# worker of their own (`-Q sweeps`, started by make run and docker compose), so a backlog of gates or
+# deliveries that keeps every other worker busy never delays the sweep that rescues lost work.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"), Queue("webhooks"), Queue("sweeps"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "promotions.gate_run_execute": {"queue": "gates"},
     # A slow receiver holds up other receivers' deliveries at most, never gates or sweeps.
     "webhooks.deliver": {"queue": "webhooks"},
     "webhooks.fan_out": {"queue": "webhooks"},
+    "promotions.gate_runs_sweep": {"queue": "sweeps"},
+    "webhooks.sweep": {"queue": "sweeps"},
 }
 CELERY_BEAT_SCHEDULE = {
-    # On the default queue, so a backlog of gates never delays the sweep; a sweep older than its
-    # interval is dropped rather than piled up.
+    # On the sweeps queue, so a backlog of gates never delays the sweep; a sweep older than its interval
+    # is dropped rather than piled up.
     "sweep-gates": {
         "task": "promotions.gate_runs_sweep",
         "schedule": 60.0,
-        "options": {"queue": "celery", "expires": 55},
+        "options": {"queue": "sweeps", "expires": 55},
     },
     # Fans out what the audit listener missed, and queues retries that are due and deliveries the broker
     # lost. Retries are only as punctual as this interval.
     "sweep-webhooks": {
         "task": "webhooks.sweep",
         "schedule": 15.0,
-        "options": {"queue": "celery", "expires": 14},
+        "options": {"queue": "sweeps", "expires": 14},
     },
 }
 CELERY_TASK_SERIALIZER = "json"

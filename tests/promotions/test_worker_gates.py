@@ -243,3 +243,118 @@ def test_a_gate_asked_for_while_the_broker_is_down_is_kept_and_queued_by_the_swe
     [event] = finish_events(run)
     assert event.via == "worker"
     assert_report_shows(client, run)
+
+
+@pytest.fixture
+def claims_cut_off():
+    """The next `n` claims of a gate run lose their database connection in the middle of the UPDATE, as a
+    PostgreSQL restart cuts off a worker: a trigger on the claim (pending → running) terminates its own
+    backend. A sequence counts the cut claims: it is not rolled back with the failed statement."""
+    from django.db import connection
+
+    def cut(n: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SEQUENCE gate_claims_cut")
+            cursor.execute(
+                f"""
+                CREATE FUNCTION gate_claim_cut() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF nextval('gate_claims_cut') <= {int(n)} THEN
+                        PERFORM pg_terminate_backend(pg_backend_pid());
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """
+            )
+            cursor.execute(
+                "CREATE TRIGGER gate_claim_cut BEFORE UPDATE ON promotions_gaterun FOR EACH ROW "
+                "WHEN (OLD.state = 'pending' AND NEW.state = 'running') EXECUTE FUNCTION gate_claim_cut()"
+            )
+
+    def claims_seen() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_value FROM gate_claims_cut")
+            return cursor.fetchone()[0]
+
+    cut.claims_seen = claims_seen
+    yield cut
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS gate_claim_cut ON promotions_gaterun")
+        cursor.execute("DROP FUNCTION IF EXISTS gate_claim_cut()")
+        cursor.execute("DROP SEQUENCE IF EXISTS gate_claims_cut")
+
+
+@pytest.mark.postgres
+def test_a_gate_whose_claim_loses_the_database_is_retried_in_seconds_not_left_for_the_sweeper(
+    client, contributor, version, gate_worker, claims_cut_off
+):
+    # Two claims cut off: the task is sent again after 1 s, then 2 s, and the third claim wins. Without
+    # the retry the message would be acknowledged and the run left pending until the sweeper's re-queue
+    # (GATE_REQUEUE_AFTER_SECONDS, 10 minutes).
+    claims_cut_off(2)
+    worker = gate_worker()
+    client.force_login(contributor)
+
+    started = time.monotonic()
+    run, _ = gate_request(client, version, Stage.STAGING)
+    run = finished(run, worker, timeout=30)
+    seconds = time.monotonic() - started
+
+    assert run.state == GateState.PASSED, run.error
+    assert claims_cut_off.claims_seen() == 3
+    # The cut claims wrote nothing: this is the run's first attempt, with one set of results and one event.
+    assert run.attempts == 1
+    assert_one_set_of_results(run)
+    assert len(finish_events(run)) == 1
+    assert "Retry in" in worker.log()
+    assert seconds < 20, f"the gate took {seconds:.1f} s after two cut claims"
+    assert gate_runs_sweep().republished == 0
+
+
+def test_a_backlog_of_gates_never_delays_the_sweep(
+    client, contributor, model, gate_worker, slow_artifact, request
+):
+    from tests.promotions.conftest import worker_environment
+    from tests.workers import WorkerProcess
+    from warehouse.promotions.tasks import gate_runs_sweep_task
+
+    worker_settings = {"ARTIFACT_STORAGE_ROOT": slow_artifact["root"]}
+    slow = {
+        "name": "model.bin",
+        "kind": "weights",
+        "uri": slow_artifact["uri"],
+        "sha256": slow_artifact["sha256"],
+        "size_bytes": slow_artifact["size"],
+    }
+    worker = gate_worker(**worker_settings)
+    sweeper = WorkerProcess(
+        hostname=f"sweeper-{request.node.name[-8:]}@tests",
+        env=worker_environment(**worker_settings),
+        args=("-Q", "sweeps"),
+    )
+    request.node.celery_workers.append(sweeper)
+    sweeper.wait_ready(timeout=60)
+    assert ".> sweeps " in sweeper.log() and ".> gates " not in sweeper.log()
+    client.force_login(contributor)
+    # Three slow gates: the one worker is busy with them for about three times SLOW_RUN_SECONDS.
+    runs = [
+        gate_request(
+            client, version_register_for_tests(actor=contributor, model=model, artifacts=[slow]), "staging"
+        )[0]
+        for _ in range(3)
+    ]
+    wait_until(
+        lambda: GateRun.objects.filter(pk=runs[0].pk, state=GateState.RUNNING).exists(),
+        timeout=30,
+        what="the worker to start on the backlog",
+        workers=[worker],
+    )
+
+    gate_runs_sweep_task.delay()
+    sweeper.wait_for("Task promotions.gate_runs_sweep[", timeout=10)
+    sweeper.wait_for("succeeded in", timeout=10)
+
+    # The sweep ran while the backlog was still waiting for the busy worker.
+    assert GateRun.objects.filter(pk__in=[run.pk for run in runs]).exclude(state__in=FINAL_STATES).exists()
+    for run in runs:
+        assert finished(run, worker).state == GateState.PASSED

@@ -4,9 +4,12 @@ from celery import shared_task
 
 from warehouse.audit.services import acting_via
 from warehouse.promotions.gates.services import gate_run_execute, gate_runs_sweep
+from warehouse.retries import DATABASE_BLIP_RETRY
 
 
-@shared_task(name="promotions.gate_run_execute", acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="promotions.gate_run_execute", acks_late=True, reject_on_worker_lost=True, **DATABASE_BLIP_RETRY
+)
 def gate_run_execute_task(gate_run_id: int) -> str | None:
     with acting_via("worker"):
         return gate_run_execute(run_id=gate_run_id)

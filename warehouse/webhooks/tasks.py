@@ -3,10 +3,17 @@
 from celery import shared_task
 
 from warehouse.audit.services import acting_via
+from warehouse.retries import DATABASE_BLIP_RETRY
 from warehouse.webhooks.services import delivery_send, webhook_fan_out, webhooks_sweep
 
 
-@shared_task(name="webhooks.deliver", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="webhooks.deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    **DATABASE_BLIP_RETRY,
+)
 def delivery_send_task(delivery_id: int) -> str | None:
     with acting_via("worker"):
         return delivery_send(delivery_id=delivery_id)
