@@ -37,10 +37,9 @@ def _attachment(filename: str) -> dict:
     operation_id="getCard",
     summary="The version's model card",
     description=(
-        "The current revision: its sections as Markdown and as sanitised HTML, who wrote it and "
-        "when, and which "
-        "sections are empty. A card never written answers with `revision` null and every section empty. "
-        "Readable by anyone who may see the model."
+        "The current revision: its sections as Markdown and as sanitised HTML, who wrote it and when, and "
+        "which sections are empty. A card never written answers with `revision` null and every section "
+        "empty. Readable by anyone who may see the model."
     ),
     url_name="card",
 )
@@ -60,12 +59,10 @@ def card(request: HttpRequest, name: str = model_name(), number: int = whole()):
     operation_id="reviseCard",
     summary="Save the card as a new revision",
     description=(
-        "Replaces the written sections; nothing is overwritten: each save is a new revision with its "
-        "author, "
-        "time and summary, and an audit event; a save that changes nothing is refused (400 on "
-        "`sections`). Any "
-        "stage's card may be edited (the evidence stays immutable). Needs the card edit permission on the "
-        "model (refusals are audited). Session callers send the CSRF token in the X-CSRFToken header."
+        "Replaces the written sections; nothing is overwritten: each save is a new revision with its author, "
+        "time and summary, and an audit event; a save that changes nothing is refused (400 on `sections`). "
+        "Any stage's card may be edited (the evidence stays immutable). Needs the card edit permission on "
+        "the model (refusals are audited). Session callers send the CSRF token in the X-CSRFToken header."
     ),
     openapi_extra=answered_with(
         200,

@@ -9,9 +9,8 @@ from warehouse.registry.services import MODEL_NAME, RESERVED_MODEL_NAMES
 def model_name():
     return Path(
         description=(
-            "The model's name: 1-64 lower-case letters, digits and hyphens, starting and ending with "
-            "a letter "
-            f"or digit; not one of {', '.join(sorted(RESERVED_MODEL_NAMES))}."
+            "The model's name: 1-64 lower-case letters, digits and hyphens, starting and ending with a "
+            f"letter or digit; not one of {', '.join(sorted(RESERVED_MODEL_NAMES))}."
         )
     )
 

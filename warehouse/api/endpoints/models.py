@@ -117,13 +117,10 @@ def versions(request: HttpRequest, name: str = model_name()):
     operation_id="registerVersion",
     summary="Register a candidate version with its evidence and first card",
     description=(
-        "Registers the next version in Draft. When no model has this name yet, it is created first "
-        "(needs the "
-        ""
-        "permission to create models; `model` then sets its description and team); otherwise the "
-        "caller needs "
-        "the register permission on the model. All or nothing: on any error nothing is written. Session "
-        "callers send the CSRF token in the X-CSRFToken header."
+        "Registers the next version in Draft. When no model has this name yet, it is created first (needs "
+        "the permission to create models; `model` then sets its description and team); otherwise the caller "
+        "needs the register permission on the model. All or nothing: on any error nothing is written. "
+        "Session callers send the CSRF token in the X-CSRFToken header."
     ),
     tags=["versions"],
     openapi_extra=answered_with(
@@ -166,16 +163,15 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Sec
     description=(
         "The serving systems' lookup: the production version's artifact URIs and digests and its rollback "
         "target. It answers what the last committed stage change wrote, from the moment that change commits; "
-        "it is never answered from a cache that could be older.\n\n"
-        "Polling: send the `ETag` you hold in `If-None-Match`; while production is unchanged the answer is "
-        "304 with no body.\n\n"
-        "Watching: add `wait=<seconds>` (up to 60) and the request is held while what you hold is still what "
-        "there is (your ETag matches, or nothing is in production and you sent no ETag). It is answered as "
-        "soon as production changes (200, or 404 when production is retired), or at the end of the wait with "
-        "304 (or the same 404). Ask again at once with the ETag you now hold.\n\n"
-        "404 `no_production_version`: nothing of the model is in production. 429 `too_many_waiting`: the web "
-        "server holds as many waits as it may. 503 `database_unavailable`: nothing is answered rather than a "
-        "guess. Both with Retry-After."
+        "it is never answered from a cache that could be older.\n\nPolling: send the `ETag` you hold in "
+        "`If-None-Match`; while production is unchanged the answer is 304 with no body.\n\nWatching: add "
+        "`wait=<seconds>` (up to 60) and the request is held while what you hold is still what there is "
+        "(your ETag matches, or nothing is in production and you sent no ETag). It is answered as soon as "
+        "production changes (200, or 404 when production is retired), or at the end of the wait with 304 (or "
+        "the same 404). Ask again at once with the ETag you now hold.\n\n404 `no_production_version`: "
+        "nothing of the model is in production. 429 `too_many_waiting`: the web server holds as many waits "
+        "as it may. 503 `database_unavailable`: nothing is answered rather than a guess. Both with "
+        "Retry-After."
     ),
     tags=["serving"],
     url_name="production",

@@ -31,10 +31,9 @@ from warehouse.registry.selectors import model_get_for_user
 router = Router(tags=["policies"])
 
 POLICY_PUT = (
-    "Nothing is overwritten: the rules become a new revision, in force at once, and later gate runs "
-    "record it. "
-    "All or nothing; every problem is listed in `error.fields` by its path in the body. Session callers send "
-    "the CSRF token in the X-CSRFToken header."
+    "Nothing is overwritten: the rules become a new revision, in force at once, and later gate runs record "
+    "it. All or nothing; every problem is listed in `error.fields` by its path in the body. Session callers "
+    "send the CSRF token in the X-CSRFToken header."
 )
 
 
@@ -77,9 +76,8 @@ def _in_body(path: str) -> str:
     operation_id="getPolicy",
     summary="The promotion policy that applies to the model",
     description=(
-        "The model's own policy revision in force, or the global default's when it has none "
-        "(`applies`), with "
-        "warnings about metric and slice names no version of the model reports."
+        "The model's own policy revision in force, or the global default's when it has none (`applies`), "
+        "with warnings about metric and slice names no version of the model reports."
     ),
     url_name="policy",
 )
@@ -177,16 +175,12 @@ def gate_runs(request: HttpRequest, name: str = model_name(), number: int = whol
     operation_id="startGateRun",
     summary="Run the gate for the next stage up",
     description=(
-        "Records a gate run and queues it for a worker; the answer does not wait for the checks. "
-        "Poll the "
-        "run's `api_url` until `state` is passed, failed or error. Asking again while a run for the "
-        "same stage "
-        "is queued or running answers that run. If the broker is unreachable the run is still "
-        "recorded "
+        "Records a gate run and queues it for a worker; the answer does not wait for the checks. Poll the "
+        "run's `api_url` until `state` is passed, failed or error. Asking again while a run for the same "
+        "stage is queued or running answers that run. If the broker is unreachable the run is still recorded "
         "(`enqueued_at` null) and the sweeper queues it when the broker is back. Needs the permission to "
-        "request promotion (refusals are audited). 409 `not_next_stage`: the version is not in the "
-        "stage just "
-        "below `target_stage`."
+        "request promotion (refusals are audited). 409 `not_next_stage`: the version is not in the stage "
+        "just below `target_stage`."
     ),
     tags=["gates"],
     openapi_extra=answered_with(

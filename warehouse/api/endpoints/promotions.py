@@ -77,13 +77,12 @@ def promotions(request: HttpRequest, name: str = model_name(), number: int = who
     operation_id="requestPromotion",
     summary="Ask for the version to move up one stage",
     description=(
-        "Records the request with a gate run and queues the run; the answer does not wait for the "
-        "checks. The "
-        "request moves to awaiting_signoff when the gate passes (checks_failed otherwise), and the approval "
-        "that completes the sign-offs the policy asks for makes the move. One open request per version and "
-        "target stage (409 `request_open`; 409 `not_next_stage` for a move that is not the next). Needs the "
-        "permission to request promotion (refusals are audited). Session callers send the CSRF token in the "
-        "X-CSRFToken header."
+        "Records the request with a gate run and queues the run; the answer does not wait for the checks. "
+        "The request moves to awaiting_signoff when the gate passes (checks_failed otherwise), and the "
+        "approval that completes the sign-offs the policy asks for makes the move. One open request per "
+        "version and target stage (409 `request_open`; 409 `not_next_stage` for a move that is not the "
+        "next). Needs the permission to request promotion (refusals are audited). Session callers send the "
+        "CSRF token in the X-CSRFToken header."
     ),
     openapi_extra=answered_with(
         201,
@@ -130,14 +129,11 @@ def promotion_detail(request: HttpRequest, name: str = model_name(), promotion_i
     summary="Approve or reject a promotion request",
     description=(
         "The sign-off is bound to the request's current gate run. Approval needs a passed gate, or "
-        "`override` "
-        "with the override permission and a written justification in `comment`; a rejection needs a comment "
-        "and closes the request. The approval that completes what the policy asks for makes the move "
-        "in the "
-        "same transaction (`promotion_request.state` approved). Only people holding the role the "
-        "policy names "
-        "may sign, never the requester nor the version's registrant (four eyes): 403, audited. 409 when the "
-        "request's state refuses it: `request_closed`, `already_signed`, `gate_run_changed`, "
+        "`override` with the override permission and a written justification in `comment`; a rejection needs "
+        "a comment and closes the request. The approval that completes what the policy asks for makes the "
+        "move in the same transaction (`promotion_request.state` approved). Only people holding the role the "
+        "policy names may sign, never the requester nor the version's registrant (four eyes): 403, audited. "
+        "409 when the request's state refuses it: `request_closed`, `already_signed`, `gate_run_changed`, "
         "`policy_changed`, `gate_not_passed`, `gate_running`, `override_not_needed`."
     ),
     openapi_extra=answered_with(

@@ -149,9 +149,8 @@ class PromotionRequestDetail(PromotionRequest):
     signoffs_needed: int | None = Field(
         ge=0,
         description=(
-            "Approvals still needed on the current gate run; 0 once the request is closed, null if "
-            "the policy "
-            "revision is unreadable."
+            "Approvals still needed on the current gate run; 0 once the request is closed, null if the "
+            "policy revision is unreadable."
         ),
     )
 

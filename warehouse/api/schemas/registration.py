@@ -71,11 +71,8 @@ class ArtifactIn(Body):
         description=(
             "Where the file is. Stored and shown, never fetched. Schemes: "
             f"{', '.join(f'{scheme}://' for scheme in settings.ARTIFACT_URI_SCHEMES)}. A location is "
-            "required "
-            ""
-            "after the scheme; credentials (`user@`), spaces, control characters, backslashes, empty "
-            "segments "
-            "(`//`) and `.` or `..` segments in any percent-encoding are refused."
+            "required after the scheme; credentials (`user@`), spaces, control characters, backslashes, "
+            "empty segments (`//`) and `.` or `..` segments in any percent-encoding are refused."
         ),
     )
     sha256: str | None = Field(
