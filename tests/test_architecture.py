@@ -26,6 +26,7 @@ LAYERS = {
     "celery": 0,
     "health": 0,
     "retries": 0,
+    "machine_http": 0,
     # The apps, lowest first.
     "audit": 1,
     "accounts": 2,

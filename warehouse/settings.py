@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: on the paths machines call, it turns whatever Django answered in HTML into the JSON envelope.
+    "warehouse.middleware.MachineEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "warehouse.middleware.ContentSecurityPolicyMiddleware",

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.support import API, bearer, error_fields, get, post_json
+from tests.api.support import API, bearer, error_fields, get, own_statuses, post_json
 from tests.factories import user_with_roles, version_move, version_register_for_tests
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
@@ -153,7 +153,7 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
         if path in OURS
         for method, operation in item.items()
         if method != "parameters"
-        for status in operation["responses"]
+        for status in own_statuses(operation)
     }
     assert documented - seen == set()
 
@@ -344,14 +344,15 @@ def test_a_bad_request_body_is_400_and_writes_nothing(
     assert written() == before
 
 
-def test_a_body_that_is_not_declared_json_is_400(client, model, draft, contributor):
+def test_a_body_that_is_not_declared_json_is_415(client, model, draft, contributor):
     response = client.post(
         f"{API}{requests_path(draft)}",
         data="target_stage=staging",
         content_type="text/plain",
         **bearer(contributor),
     )
-    assert response.status_code == 400 and set(error_fields(response)) == {"body"}
+    assert response.status_code == 415 and set(error_fields(response)) == {"body"}
+    assert response.json()["error"]["code"] == "unsupported_media_type"
     assert not PromotionRequest.objects.exists()
 
 

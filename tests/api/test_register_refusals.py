@@ -58,11 +58,23 @@ CASES = [
     ("not-utf8", "fraud-scorer", b'{"description": "\xff\xfe"}', "application/json", {"body"}),
     ("empty-body", "fraud-scorer", b"", "application/json", {"body"}),
     ("json-null", "fraud-scorer", b"null", "application/json", {"body"}),
-    ("wrong-content-type", "fraud-scorer", _json(evidence_payload()), "text/plain", {"body"}),
-    ("form-content-type", "fraud-scorer", b"artifacts=x", "application/x-www-form-urlencoded", {"body"}),
+    ("utf-16", "fraud-scorer", json.dumps(evidence_payload()).encode("utf-16"), "application/json", {"body"}),
+    (
+        "lone-surrogates-and-nul",
+        "fraud-scorer",
+        _json(
+            _with(
+                description="before \ud800 after",
+                artifacts__0__name="weights\x00",
+                evaluation__dataset="\udfff",
+                evaluation__slices__0__name="slice \udbff",
+            )
+        ),
+        "application/json",
+        {"description", "artifacts[0].name", "evaluation.dataset", "evaluation.slices[0].name"},
+    ),
     ("json-array", "fraud-scorer", _json([evidence_payload()]), "application/json", {"body"}),
     ("json-string", "fraud-scorer", b'"register me"', "application/json", {"body"}),
-    ("over-5-mb", "fraud-scorer", _padded_to(MAX_BODY_BYTES + 1), "application/json", {"body"}),
     ("nested-too-deep", "fraud-scorer", b"[" * 200_000 + b"]" * 200_000, "application/json", {"body"}),
     (
         "unknown-fields",
@@ -298,6 +310,54 @@ def test_it_refuses_bad_input_naming_each_field(
     for path, reasons in named.items():
         assert reasons and all(isinstance(reason, str) and reason for reason in reasons), path
     assert written() == before
+
+
+# A body refused before it is read as JSON: (id, body, content type, status, code).
+UNREAD = [
+    ("wrong-content-type", _json(evidence_payload()), "text/plain", 415, "unsupported_media_type"),
+    ("form-content-type", b"artifacts=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ("multipart", b"--x--", "multipart/form-data; boundary=x", 415, "unsupported_media_type"),
+    (
+        "latin-1",
+        _json(evidence_payload()),
+        "application/json; charset=latin-1",
+        415,
+        "unsupported_media_type",
+    ),
+    ("over-5-mb", _padded_to(MAX_BODY_BYTES + 1), "application/json", 413, "too_large"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [case[1:] for case in UNREAD],
+    ids=[case[0] for case in UNREAD],
+)
+def test_it_refuses_a_body_it_does_not_read(
+    client, contract, model, contributor, body, content_type, status, code
+):
+    headers = bearer(contributor)
+    before = written()
+
+    response = client.post(
+        f"{API}/models/fraud-scorer/versions", data=body, content_type=content_type, **headers
+    )
+
+    assert response.status_code == status, response.content[:500]
+    assert contract.check(response, VERSIONS, "post")["error"]["code"] == code
+    assert set(error_fields(response)) == {"body"}
+    assert written() == before
+
+
+def test_a_json_type_with_the_json_suffix_and_a_utf8_charset_is_json(client, model, contributor):
+    for content_type in ("application/vnd.warehouse+json", "application/json; charset=UTF-8"):
+        response = client.post(
+            f"{API}/models/fraud-scorer/versions",
+            data=_json(evidence_payload()),
+            content_type=content_type,
+            **bearer(contributor),
+        )
+        assert response.status_code == 201, (content_type, response.content[:500])
 
 
 def test_it_says_why_a_field_is_wrong(client, model, contributor):

@@ -24,9 +24,13 @@ DESCRIPTION = (
     'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad input, nothing '
     "written; `fields` names each bad field by its path, as `artifacts[1].sha256`), 401 (no or bad "
     "credentials), 403 (not allowed; recorded in the audit trail), 404 (no such thing, or not visible to the "
-    "caller), 405 (method not allowed; see the Allow header) or 409 (the current state refuses it). The "
-    "production lookup may also answer 304 (not modified, for pollers), 429 and 503 with Retry-After.\n\n"
-    f"Bodies are JSON (`Content-Type: application/json`), at most {MAX_BODY_BYTES // (1024 * 1024)} MB. "
+    "caller), 405 (method not allowed; see the Allow header) or 409 (the current state refuses it). A body "
+    "that is not JSON is 415, one too large 413; a server error is 500, and 503 with Retry-After when the "
+    "database cannot be reached. The production lookup may also answer 304 (not modified, for pollers) and "
+    "429.\n\n"
+    "Bodies are JSON in UTF-8 (`Content-Type: application/json`), sent with Content-Length or chunked, at "
+    f"most {MAX_BODY_BYTES // (1024 * 1024)} MB. Text holding a NUL character or a lone surrogate "
+    "(`\\u0000`, `\\ud800`) is refused, naming the field. "
     "Permissions are per model: a model the caller may not see does not exist for them (404)."
 )
 
@@ -61,6 +65,45 @@ METHOD_NOT_ALLOWED = {
         "Allow": {"schema": {"type": "string"}, "description": "The allowed methods, e.g. `GET, POST`."}
     },
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _error_answer(description: str, **headers: str) -> dict:
+    answer: dict = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        answer["headers"] = {
+            name.replace("_", "-"): {"schema": {"type": "string"}, "description": text}
+            for name, text in headers.items()
+        }
+    return answer
+
+
+# What the edge answers for any operation (warehouse/machine_http.py, warehouse/middleware.py), and for any
+# that takes a body. Listed on each operation, so a client generated from the document knows them.
+EDGE_ANSWERS = {
+    "500": _error_answer(
+        "The server failed (`server_error`); the error is logged and what failed was not saved. Safe to "
+        "retry; a write sent with an Idempotency-Key acts at most once."
+    ),
+    "503": _error_answer(
+        "The registry's database cannot be reached (`database_unavailable`); nothing was answered or saved. "
+        "Retry after the given seconds.",
+        Retry_After="Seconds to wait before retrying.",
+    ),
+}
+BODY_ANSWERS = {
+    "411": _error_answer(
+        "A chunked body this server cannot decode (`length_required`): send Content-Length. Not answered "
+        "behind the production proxy, which decodes chunked bodies."
+    ),
+    "413": _error_answer(f"The body is over {MAX_BODY_BYTES // (1024 * 1024)} MB (`too_large`); not read."),
+    "415": _error_answer(
+        "The body is not declared JSON in UTF-8 (`unsupported_media_type`): send `Content-Type: "
+        "application/json`."
+    ),
 }
 
 WWW_AUTHENTICATE = {
@@ -101,6 +144,9 @@ class WarehouseAPI(NinjaAPI):
         for item in document["paths"].values():
             for operation in item.values():
                 operation["responses"]["401"]["headers"] = WWW_AUTHENTICATE
+                edge = {**EDGE_ANSWERS, **(BODY_ANSWERS if "requestBody" in operation else {})}
+                for status, answer in edge.items():
+                    operation["responses"].setdefault(status, answer)
         return document
 
 

@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from warehouse.api.http import NO_CREDENTIALS, NOT_FOUND_MESSAGE, CsrfRefused, Unauthenticated, error_response
 from warehouse.api.schemas.common import TAG_PREFIX
 from warehouse.errors import Conflict, InvalidInput
+from warehouse.machine_http import BodyRefused
 
 # Pydantic's words for a few kinds of error, in the house's.
 MESSAGES = {
@@ -73,9 +74,11 @@ def add_handlers(api: NinjaAPI) -> None:
         )
 
     def http_error(request: HttpRequest, error: HttpError):
-        # Ninja's "Cannot parse request body" wraps the parser's own InvalidInput.
+        # Ninja's "Cannot parse request body" wraps the parser's own refusal.
         if isinstance(error.__cause__, InvalidInput):
             return invalid(request, error.__cause__)
+        if isinstance(error.__cause__, BodyRefused):
+            return error.__cause__.response()
         return error_response(error.status_code, "invalid", str(error))
 
     def unauthenticated(request: HttpRequest, error: Exception):
@@ -96,7 +99,14 @@ def add_handlers(api: NinjaAPI) -> None:
     def conflict(request: HttpRequest, error: Conflict):
         return error_response(409, error.code, error.message)
 
+    def unexpected(request: HttpRequest, error: Exception):
+        # Django's, not ninja's: with DEBUG on, ninja would answer a plain-text traceback. Django logs it,
+        # and the machine edge (warehouse/middleware.py) answers the envelope: 500, or 503 when the database
+        # is out of reach.
+        raise error
+
     for kind, handler in [
+        (Exception, unexpected),
         (InvalidInput, invalid),
         (ValidationError, validation),
         (HttpError, http_error),

@@ -5,7 +5,6 @@ CSRF applies exactly as on the pages. Every error is `{"error": {"code", "messag
 """
 
 import functools
-import json
 from collections.abc import Callable
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,26 +12,17 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.parser import Parser
 
+from warehouse import machine_http
 from warehouse.accounts.services import api_token_authenticate
 from warehouse.audit.services import acting_via
-from warehouse.errors import InvalidInput
+from warehouse.machine_http import BodyRefused, error_response, json_content_type_check, json_document
+
+__all__ = ["error_response"]  # the envelope, for the API's modules
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 NOT_FOUND_MESSAGE = "Not found, or you may not see it."
 NO_CREDENTIALS = "Sign in, or send an API token: 'Authorization: Bearer <token>'."
-
-
-def error_response(
-    status: int, code: str, message: str, fields: dict | None = None, **headers
-) -> JsonResponse:
-    body: dict = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    response = JsonResponse({"error": body}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
 
 
 def method_not_allowed(request: HttpRequest, methods: tuple[str, ...]) -> JsonResponse:
@@ -107,34 +97,24 @@ def acting(view: Callable) -> Callable:
 # --- The body -------------------------------------------------------------------------------------------
 
 
-def _body_too_big() -> InvalidInput:
-    return InvalidInput({"body": [f"The body may be at most {MAX_BODY_BYTES // (1024 * 1024)} MB."]})
-
-
 def body_read(request: HttpRequest) -> None:
-    """Read the body from the stream before anything asks for `request.body`, whose own limit
-    (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) would answer a 2.5-5 MB registration with Django's HTML 400.
-    A body over the API's limit is not read: the parser refuses it once the caller is known."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        request._body, request.body_too_big = b"-", True
-        return
-    body = request.read(MAX_BODY_BYTES + 1)
-    request._body, request.body_too_big = body, len(body) > MAX_BODY_BYTES
+    """Read the body (Content-Length or chunked, at most MAX_BODY_BYTES) before anything asks for
+    `request.body`. A body refused unread is refused by the parser, so only once the caller is known and
+    only by an operation that takes a body."""
+    try:
+        machine_http.body_read(request, limit=MAX_BODY_BYTES)
+    except BodyRefused as refusal:
+        # Not empty, so that ninja hands it to the parser, which answers the refusal.
+        request._body, request.body_refused = b"-", refusal
 
 
 class JsonBody(Parser):
-    """The JSON of a body, or InvalidInput on `body` saying why there is none."""
+    """The JSON of a body, read strictly (machine_http.json_document): or BodyRefused (413, 415), or
+    InvalidInput naming the field that cannot be kept, or `body` when there is no JSON."""
 
     def parse_body(self, request: HttpRequest):
-        if getattr(request, "body_too_big", False):
-            raise _body_too_big()
-        if (request.content_type or "") != "application/json":
-            raise InvalidInput({"body": ["Send JSON with Content-Type: application/json."]})
-        try:
-            return json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidInput({"body": [f"The body is not valid JSON: {error}."]}) from None
-        except RecursionError:
-            # A few MB of `[[[[…` nest deeper than the parser can go: an input error, not a server error.
-            raise InvalidInput({"body": ["The body nests too deeply."]}) from None
+        refusal = getattr(request, "body_refused", None)
+        if refusal is not None:
+            raise refusal
+        json_content_type_check(request)
+        return json_document(request.body)

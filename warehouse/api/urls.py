@@ -40,6 +40,6 @@ def _patterns() -> list[URLPattern]:
 # these, as a plain view (warehouse/urls.py); its pattern here is the document's.
 urlpatterns = [
     *_patterns(),
-    # Last: every other path under /api/v1/.
-    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
+    # Last: every other path under /api/v1/ (`[\s\S]`, as `.` would stop at an encoded newline).
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found, name="not-found"),
 ]

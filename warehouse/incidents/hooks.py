@@ -1,7 +1,7 @@
 """The hooks alerting systems post to: `/hooks/alertmanager/<receiver>` and `/hooks/grafana/<receiver>`.
 
 Machine endpoints: no session and no CSRF, a bearer token per receiver instead. Thin: read at most the
-allowed body, call `alerts_receive`, answer JSON.
+allowed body (Content-Length or chunked), take JSON only, call `alerts_receive`, answer JSON.
 """
 
 import base64
@@ -18,6 +18,7 @@ from warehouse.incidents.services import (
     ReceiverUnauthorized,
     alerts_receive,
 )
+from warehouse.machine_http import BodyRefused, body_read, body_too_large, json_content_type_check
 
 
 def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -40,12 +41,6 @@ def _token(request: HttpRequest) -> str | None:
     return None
 
 
-def _too_large() -> JsonResponse:
-    return _error(
-        413, "too_large", f"The body may be at most {MAX_BODY_BYTES // 1024} KB (1 MB); not stored."
-    )
-
-
 def _receive(request: HttpRequest, receiver: str, kind: PayloadKind) -> JsonResponse:
     if request.method != "POST":
         response = _error(
@@ -53,11 +48,12 @@ def _receive(request: HttpRequest, receiver: str, kind: PayloadKind) -> JsonResp
         )
         response["Allow"] = "POST"
         return response
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return _too_large()
-    # Read from the stream, at most one byte past the limit: enough to know the body is too big.
-    body = request.read(MAX_BODY_BYTES + 1)
+    try:
+        # Alertmanager and Grafana send JSON and say so: anything else is a misconfigured sender.
+        json_content_type_check(request)
+        body = body_read(request, limit=MAX_BODY_BYTES)
+    except BodyRefused as refusal:
+        return refusal.response()
     try:
         receipt = alerts_receive(receiver_name=receiver, kind=kind, token=_token(request), body=body)
     except ReceiverUnauthorized:
@@ -67,7 +63,7 @@ def _receive(request: HttpRequest, receiver: str, kind: PayloadKind) -> JsonResp
         response["WWW-Authenticate"] = 'Bearer realm="warehouse alert receiver"'
         return response
     except PayloadTooLarge:
-        return _too_large()
+        return body_too_large(MAX_BODY_BYTES).response()
     except PayloadUnreadable as error:
         return _error(400, error.code, error.message, stored=error.payload_id)
     return JsonResponse(
