@@ -16,6 +16,7 @@ from warehouse.api import errors
 from warehouse.api.endpoints import cards, models, policies, promotions
 from warehouse.api.endpoints.common import path_parameters_documented
 from warehouse.api.http import MAX_BODY_BYTES, JsonBody, acting, caller, method_not_allowed
+from warehouse.api.idempotency import idempotency_documented
 
 DESCRIPTION = (
     "Register model versions with their evidence, read models and versions, ask what is in production, read "
@@ -27,7 +28,10 @@ DESCRIPTION = (
     "caller), 405 (method not allowed; see the Allow header) or 409 (the current state refuses it). The "
     "production lookup may also answer 304 (not modified, for pollers), 429 and 503 with Retry-After.\n\n"
     f"Bodies are JSON (`Content-Type: application/json`), at most {MAX_BODY_BYTES // (1024 * 1024)} MB. "
-    "Permissions are per model: a model the caller may not see does not exist for them (404)."
+    "Permissions are per model: a model the caller may not see does not exist for them (404).\n\n"
+    "Every POST and PUT accepts an `Idempotency-Key` header, for callers that retry: a retry with the same "
+    "key and the same request gets the first answer again, with `Idempotent-Replayed: true`, and does not "
+    "act twice; the same key with another request is 409 `idempotency_key_reused`."
 )
 
 SECURITY_SCHEMES = {
@@ -101,6 +105,7 @@ class WarehouseAPI(NinjaAPI):
         for item in document["paths"].values():
             for operation in item.values():
                 operation["responses"]["401"]["headers"] = WWW_AUTHENTICATE
+        idempotency_documented(document)
         return document
 
 
