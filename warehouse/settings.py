@@ -254,6 +254,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.fan_out": {"queue": "webhooks"},
     "promotions.gate_runs_sweep": {"queue": "sweeps"},
     "webhooks.sweep": {"queue": "sweeps"},
+    "api.idempotency_keys_purge": {"queue": "sweeps"},
 }
 CELERY_BEAT_SCHEDULE = {
     # On the sweeps queue, so a backlog of gates never delays the sweep; a sweep older than its interval
@@ -269,6 +270,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.sweep",
         "schedule": 15.0,
         "options": {"queue": "sweeps", "expires": 14},
+    },
+    # Forgets idempotency keys past their retention (a key past it acts anew even before this runs).
+    "purge-idempotency-keys": {
+        "task": "api.idempotency_keys_purge",
+        "schedule": 3600.0,
+        "options": {"queue": "sweeps", "expires": 3500},
     },
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -331,6 +338,10 @@ if not CELERY_BROKER_URL.startswith("filesystem://") and (
     )
 # Publishing happens after the request's commit: give up fast, the sweeper retries.
 GATE_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+# API writes sent with an Idempotency-Key answer their first result to a retry with the same key for this
+# many hours (never fewer than the 24 the API documents), then the key is forgotten and acts anew.
+IDEMPOTENCY_KEY_HOURS = max(24, env_int("IDEMPOTENCY_KEY_HOURS", 24))
 
 # Outgoing webhooks. Targets on loopback, link-local or private addresses are refused unless this is on
 # (a receiver on the same network, or tests with a local receiver). Each attempt waits at most

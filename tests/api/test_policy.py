@@ -59,7 +59,10 @@ def test_every_answer_of_the_policy_endpoints_matches_the_document(
     check(get(client, "/models/fraud-scorer/policy", **reader), POLICY)
     check(get(client, "/models/fraud-scorer/policy"), POLICY)
     check(get(client, "/models/fraud-scorer/policy", **stranger), POLICY)
-    check(put_json(client, "/models/fraud-scorer/policy", BODY, **admin), POLICY, "put")
+    # Sent with a key, which another body may not reuse (tests/api/test_idempotency.py covers every write).
+    keyed = {**admin, "HTTP_IDEMPOTENCY_KEY": "policy-1"}
+    check(put_json(client, "/models/fraud-scorer/policy", BODY, **keyed), POLICY, "put")
+    check(put_json(client, "/models/fraud-scorer/policy", {**BODY, "reason": "x"}, **keyed), POLICY, "put")
     check(
         put_json(client, "/models/fraud-scorer/policy", {"rules": {}, "reason": "x"}, **admin), POLICY, "put"
     )
@@ -73,7 +76,9 @@ def test_every_answer_of_the_policy_endpoints_matches_the_document(
 
     check(get(client, "/policy", **stranger), GLOBAL)
     check(get(client, "/policy"), GLOBAL)
-    check(put_json(client, "/policy", BODY, **root), GLOBAL, "put")
+    keyed = {**root, "HTTP_IDEMPOTENCY_KEY": "global-policy-1"}
+    check(put_json(client, "/policy", BODY, **keyed), GLOBAL, "put")
+    check(put_json(client, "/policy", {**BODY, "reason": "x"}, **keyed), GLOBAL, "put")
     check(put_json(client, "/policy", {"rules": [], "reason": "x"}, **root), GLOBAL, "put")
     check(put_json(client, "/policy", BODY), GLOBAL, "put")
     check(put_json(client, "/policy", BODY, **admin), GLOBAL, "put")

@@ -16,6 +16,7 @@ from warehouse.api import errors
 from warehouse.api.endpoints import cards, models, policies, promotions
 from warehouse.api.endpoints.common import path_parameters_documented
 from warehouse.api.http import MAX_BODY_BYTES, JsonBody, acting, caller, method_not_allowed
+from warehouse.api.idempotency import idempotency_documented
 
 DESCRIPTION = (
     "Register model versions with their evidence, read models and versions, ask what is in production, read "
@@ -31,7 +32,10 @@ DESCRIPTION = (
     "Bodies are JSON in UTF-8 (`Content-Type: application/json`), sent with Content-Length or chunked, at "
     f"most {MAX_BODY_BYTES // (1024 * 1024)} MB. Text holding a NUL character or a lone surrogate "
     "(`\\u0000`, `\\ud800`) is refused, naming the field. "
-    "Permissions are per model: a model the caller may not see does not exist for them (404)."
+    "Permissions are per model: a model the caller may not see does not exist for them (404).\n\n"
+    "Every POST and PUT accepts an `Idempotency-Key` header, for callers that retry: a retry with the same "
+    "key and the same request gets the first answer again, with `Idempotent-Replayed: true`, and does not "
+    "act twice; the same key with another request is 409 `idempotency_key_reused`."
 )
 
 SECURITY_SCHEMES = {
@@ -147,6 +151,7 @@ class WarehouseAPI(NinjaAPI):
                 edge = {**EDGE_ANSWERS, **(BODY_ANSWERS if "requestBody" in operation else {})}
                 for status, answer in edge.items():
                     operation["responses"].setdefault(status, answer)
+        idempotency_documented(document)
         return document
 
 

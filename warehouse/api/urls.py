@@ -6,6 +6,7 @@ from django.urls import URLPattern, re_path
 from warehouse.api import views
 from warehouse.api.app import api
 from warehouse.api.http import body_read, method_not_allowed
+from warehouse.api.idempotency import idempotent
 
 app_name = "api"
 
@@ -30,6 +31,7 @@ def _at_the_edge(view):
 def _patterns() -> list[URLPattern]:
     patterns, _, _ = api.urls
     for pattern in patterns:
+        pattern.callback = idempotent(pattern.callback)  # within the edge, which reads the body first
         # The API's root has no resource: the JSON 404, as for any unknown path.
         pattern.callback = views.not_found if pattern.name == "api-root" else _at_the_edge(pattern.callback)
     return patterns
