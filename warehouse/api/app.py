@@ -24,8 +24,10 @@ DESCRIPTION = (
     'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad input, nothing '
     "written; `fields` names each bad field by its path, as `artifacts[1].sha256`), 401 (no or bad "
     "credentials), 403 (not allowed; recorded in the audit trail), 404 (no such thing, or not visible to the "
-    "caller), 405 (method not allowed; see the Allow header) or 409 (the current state refuses it). The "
-    "production lookup may also answer 304 (not modified, for pollers), 429 and 503 with Retry-After.\n\n"
+    "caller), 405 (method not allowed; see the Allow header), 409 (the current state refuses it) or 429 "
+    "`locked_out` with Retry-After (too many wrong tokens from the caller's address: its tokens are refused "
+    "for a while, right or wrong). The production lookup may also answer 304 (not modified, for pollers), "
+    "429 `too_many_waiting` and 503, both with Retry-After.\n\n"
     f"Bodies are JSON (`Content-Type: application/json`), at most {MAX_BODY_BYTES // (1024 * 1024)} MB. "
     "Permissions are per model: a model the caller may not see does not exist for them (404)."
 )
@@ -59,6 +61,17 @@ METHOD_NOT_ALLOWED = {
     ),
     "headers": {
         "Allow": {"schema": {"type": "string"}, "description": "The allowed methods, e.g. `GET, POST`."}
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+LOCKED_OUT = {
+    "description": (
+        "`locked_out`: too many wrong tokens came from the caller's address lately, so its tokens are "
+        "refused for a while, right or wrong, without being looked at. Retry-After says for how long at most."
+    ),
+    "headers": {
+        "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before asking again."}
     },
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
@@ -101,6 +114,8 @@ class WarehouseAPI(NinjaAPI):
         for item in document["paths"].values():
             for operation in item.values():
                 operation["responses"]["401"]["headers"] = WWW_AUTHENTICATE
+                # Any operation may meet a token from an address locked out for wrong ones.
+                operation["responses"].setdefault("429", json.loads(json.dumps(LOCKED_OUT)))
         return document
 
 
