@@ -13,6 +13,7 @@ from django.db import connection
 from tests.api.support import Contract
 from tests.factories import model_create_for_tests, user_with_roles
 from warehouse.accounts.roles import Role
+from warehouse.accounts.token_throttle import remembered_forget_all
 from warehouse.changes import change_feed_stop
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -46,6 +47,14 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def token_lockouts_forgotten():
+    # What a web process remembers of lockouts for wrong tokens outlives a test's database rows.
+    remembered_forget_all()
+    yield
+    remembered_forget_all()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -144,9 +144,15 @@ AUTHENTICATION_BACKENDS = [
 # address, that account or address is refused for SIGNIN_LOCKOUT_MINUTES, right password or not. Further
 # tries while locked do not extend the lockout. A success resets the count. An admin lifts a lockout early
 # with `manage.py axes_reset_username <name>` or `axes_reset_ip <address>` (or in the admin).
-AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
+# Wrong bearer tokens are counted by the same means, per address and apart from sign-in: after
+# TOKEN_FAILURE_LIMIT of them at the API, or at one alert receiver, from one address, that address's tokens
+# are refused there for the same SIGNIN_LOCKOUT_MINUTES (warehouse/accounts/token_throttle.py).
+SIGNIN_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
+TOKEN_FAILURE_LIMIT = env_int("TOKEN_FAILURE_LIMIT", 20)
+AXES_FAILURE_LIMIT = "warehouse.accounts.token_throttle.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "warehouse.accounts.token_throttle.lockout_parameters"
+AXES_HANDLER = "warehouse.accounts.token_throttle.DoorsApartHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "warehouse.accounts.views.signin_locked_out"

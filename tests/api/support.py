@@ -3,6 +3,7 @@ OpenAPI document."""
 
 import json
 
+from django.conf import settings
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -24,6 +25,19 @@ def bearer(user_or_token) -> dict[str, str]:
     """Client kwargs that authenticate as `user_or_token` (a user gets a fresh token)."""
     issued = user_or_token if isinstance(user_or_token, IssuedToken) else issue_token(user_or_token)
     return {"HTTP_AUTHORIZATION": f"Bearer {issued.secret}"}
+
+
+LOCKED_OUT_ADDRESS = "192.0.2.250"
+
+
+def locked_out(client, user_or_token) -> dict[str, str]:
+    """Client kwargs that call with a good token from an address locked out for sending wrong ones (it is,
+    once this returns): every operation answers them 429 `locked_out`."""
+    for _ in range(settings.TOKEN_FAILURE_LIMIT):
+        client.get(
+            f"{API}/models", HTTP_AUTHORIZATION="Bearer wh_0badc0de_wrong", REMOTE_ADDR=LOCKED_OUT_ADDRESS
+        )
+    return {**bearer(user_or_token), "REMOTE_ADDR": LOCKED_OUT_ADDRESS}
 
 
 def post_json(client, path: str, body, **extra):

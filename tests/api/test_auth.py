@@ -10,6 +10,7 @@ from tests.factories import evidence_payload
 from warehouse import clock
 from warehouse.accounts.models import ApiToken
 from warehouse.accounts.services import api_token_create, api_token_revoke
+from warehouse.audit.models import AuditEvent
 
 MODEL = "/models/{name}"
 VERSIONS = "/models/{name}/versions"
@@ -82,7 +83,10 @@ def test_a_revoked_token_is_401(client, contract, model, contributor):
     response = post_json(client, "/models/fraud-scorer/versions", evidence_payload(), **bearer(issued))
 
     _assert_unauthenticated(response, contract, VERSIONS, "post")
-    assert written() == before
+    # Nothing written but the refusal, naming the token it came with (tests/accounts/test_token_throttling).
+    assert written() == {**before, "AuditEvent": before["AuditEvent"] + 1}
+    refusal = AuditEvent.objects.order_by("-sequence").first()
+    assert (refusal.action, refusal.target_id) == ("api_token.refused", str(issued.token.pk))
 
 
 def test_an_expired_token_is_401(client, contract, model, contributor):

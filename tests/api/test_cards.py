@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm
 
-from tests.api.support import API, bearer, error_fields, get, own_statuses, written
+from tests.api.support import API, bearer, error_fields, get, locked_out, own_statuses, written
 from tests.factories import user_with_roles, version_move, version_register_for_tests
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
@@ -285,9 +285,10 @@ def test_every_documented_answer_of_the_card_endpoints_is_produced(
 ):
     seen: set[tuple[str, str, int]] = set()
     reader, editor, stranger = bearer(viewer), bearer(contributor), bearer(outsider)
+    locked = locked_out(client, contributor)
     good = {"sections": {"task": "x"}}
     for documented, suffix in ((CARD, ""), (HF, "/export/huggingface"), (MCT, "/export/toolkit")):
-        for headers in (reader, {}, stranger):
+        for headers in (reader, {}, stranger, locked):
             response = get(client, card_path(suffix=suffix), **headers)
             if documented != HF or response.status_code != 200:
                 contract.check(response, documented, "get")
@@ -301,6 +302,7 @@ def test_every_documented_answer_of_the_card_endpoints_is_produced(
         (good, {}),
         (good, reader),
         (good, stranger),
+        (good, locked),
     ):
         response = put_json(client, card_path(), body, **headers)
         contract.check(response, CARD, "put")

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.support import API, bearer, error_fields, get, own_statuses, post_json
+from tests.api.support import API, bearer, error_fields, get, locked_out, own_statuses, post_json
 from tests.factories import version_move, version_register_for_tests
 from tests.promotions.test_pages import gate_finished, regressing_candidate
 from warehouse.audit.models import AuditEvent
@@ -38,6 +38,7 @@ def test_every_answer_of_the_gate_endpoints_matches_the_document(
     client, contract, model, version, candidate, contributor, viewer, outsider
 ):
     writer, reader, stranger = bearer(contributor), bearer(viewer), bearer(outsider)
+    locked = locked_out(client, contributor)
     seen: set[tuple[str, str, int]] = set()
 
     def check(response, path, method="get"):
@@ -55,12 +56,14 @@ def test_every_answer_of_the_gate_endpoints_matches_the_document(
     for path, concrete in [(RUNS, runs), (RUN, f"{runs}/{started['id']}")]:
         check(get(client, concrete), path)
         check(get(client, concrete, **stranger), path)
+        check(get(client, concrete, **locked), path)
     check(get(client, f"{runs}/999", **reader), RUN)
 
     check(post_json(client, runs, {"target_stage": "archived"}, **writer), RUNS, "post")
     check(post_json(client, runs, {"target_stage": "production"}), RUNS, "post")
     check(post_json(client, runs, {"target_stage": "production"}, **reader), RUNS, "post")
     check(post_json(client, runs, {"target_stage": "production"}, **stranger), RUNS, "post")
+    check(post_json(client, runs, {"target_stage": "production"}, **locked), RUNS, "post")
     check(post_json(client, runs_path(version), {"target_stage": "staging"}, **writer), RUNS, "post")
 
     contract.check_component(client.delete(f"{API}{runs}/{started['id']}", **writer), "MethodNotAllowed")

@@ -16,7 +16,7 @@ from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.support import API, bearer, error_fields, get, post_json, written
+from tests.api.support import API, bearer, error_fields, get, locked_out, post_json, written
 from tests.factories import evidence_payload, user_with_roles, version_move, version_register_for_tests
 from tests.registry.test_concurrency import assert_chain_verifies
 from warehouse import clock
@@ -339,6 +339,27 @@ def test_without_credentials_a_key_changes_nothing(client, model):
 
     assert response.status_code == 401
     assert not IdempotencyKey.objects.exists()
+
+
+def test_a_wrong_token_with_a_key_is_refused_and_counted_once(client, model):
+    wrong = {"HTTP_AUTHORIZATION": "Bearer wh_0badc0de_wrong"}
+
+    response = post_json(client, VERSIONS, evidence_payload(), **keyed(wrong))
+
+    assert response.status_code == 401
+    assert AuditEvent.objects.filter(action="api_token.refused").count() == 1
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_a_key_from_an_address_locked_out_is_429_and_nothing_is_done(client, model, contributor):
+    headers = locked_out(client, contributor)
+    before = written()
+
+    response = post_json(client, VERSIONS, evidence_payload(), **keyed(headers))
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "locked_out"
+    assert written() == before and not IdempotencyKey.objects.exists()
 
 
 def test_reads_ignore_the_header(client, model, contributor):

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.api.support import API, bearer, error_fields, get, own_statuses
+from tests.api.support import API, bearer, error_fields, get, locked_out, own_statuses
 from warehouse.api.examples import EXAMPLE_POLICY_UPDATE
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.models import PolicyRevision
@@ -48,6 +48,7 @@ def test_every_answer_of_the_policy_endpoints_matches_the_document(
     client, contract, model, policy_admin, viewer, outsider, superuser
 ):
     admin, reader, stranger, root = bearer(policy_admin), bearer(viewer), bearer(outsider), bearer(superuser)
+    locked = locked_out(client, superuser)
     seen: set[tuple[str, str, int]] = set()
 
     def check(response, path, method="get"):
@@ -69,10 +70,13 @@ def test_every_answer_of_the_policy_endpoints_matches_the_document(
     check(put_json(client, "/models/fraud-scorer/policy", BODY), POLICY, "put")
     check(put_json(client, "/models/fraud-scorer/policy", BODY, **reader), POLICY, "put")
     check(put_json(client, "/models/fraud-scorer/policy", BODY, **stranger), POLICY, "put")
+    check(get(client, "/models/fraud-scorer/policy", **locked), POLICY)
+    check(put_json(client, "/models/fraud-scorer/policy", BODY, **locked), POLICY, "put")
 
     check(get(client, "/models/fraud-scorer/policy/revisions/1", **reader), REVISION)
     check(get(client, "/models/fraud-scorer/policy/revisions/1"), REVISION)
     check(get(client, "/models/fraud-scorer/policy/revisions/9", **reader), REVISION)
+    check(get(client, "/models/fraud-scorer/policy/revisions/1", **locked), REVISION)
 
     check(get(client, "/policy", **stranger), GLOBAL)
     check(get(client, "/policy"), GLOBAL)
@@ -82,10 +86,13 @@ def test_every_answer_of_the_policy_endpoints_matches_the_document(
     check(put_json(client, "/policy", {"rules": [], "reason": "x"}, **root), GLOBAL, "put")
     check(put_json(client, "/policy", BODY), GLOBAL, "put")
     check(put_json(client, "/policy", BODY, **admin), GLOBAL, "put")
+    check(get(client, "/policy", **locked), GLOBAL)
+    check(put_json(client, "/policy", BODY, **locked), GLOBAL, "put")
 
     check(get(client, "/policy/revisions/1", **reader), GLOBAL_REVISION)
     check(get(client, "/policy/revisions/1"), GLOBAL_REVISION)
     check(get(client, "/policy/revisions/99", **reader), GLOBAL_REVISION)
+    check(get(client, "/policy/revisions/1", **locked), GLOBAL_REVISION)
 
     contract.check_component(client.delete(f"{API}/models/fraud-scorer/policy", **admin), "MethodNotAllowed")
     contract.check_component(

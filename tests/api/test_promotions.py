@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.support import API, bearer, error_fields, get, own_statuses, post_json
+from tests.api.support import API, bearer, error_fields, get, locked_out, own_statuses, post_json
 from tests.factories import user_with_roles, version_move, version_register_for_tests
 from warehouse.accounts.roles import Role
 from warehouse.audit.models import AuditEvent
@@ -89,6 +89,7 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
     client, contract, model, version, draft, contributor, reviewer, viewer, outsider
 ):
     writer, reader, signer, stranger = bearer(contributor), bearer(viewer), bearer(reviewer), bearer(outsider)
+    locked = locked_out(client, contributor)
     seen: set[tuple[str, str, int]] = set()
 
     def check(response, path, method="get"):
@@ -105,6 +106,7 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
     check(post_json(client, requests, TO_STAGING), REQUESTS, "post")
     check(post_json(client, requests, TO_STAGING, **reader), REQUESTS, "post")
     check(post_json(client, requests, TO_STAGING, **stranger), REQUESTS, "post")
+    check(post_json(client, requests, TO_STAGING, **locked), REQUESTS, "post")
     check(get(client, one, **reader), REQUEST)  # checking
 
     gate_run_execute(run_id=created["gate_run"]["id"])
@@ -113,6 +115,7 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
     check(post_json(client, f"{one}/signoffs", approve), SIGNOFFS, "post")
     check(post_json(client, f"{one}/signoffs", approve, **reader), SIGNOFFS, "post")
     check(post_json(client, f"{one}/signoffs", approve, **stranger), SIGNOFFS, "post")
+    check(post_json(client, f"{one}/signoffs", approve, **locked), SIGNOFFS, "post")
     check(post_json(client, f"{one}/signoffs", approve, **signer), SIGNOFFS, "post")  # approved: the move
     check(post_json(client, f"{one}/signoffs", approve, **signer), SIGNOFFS, "post")  # 409: closed
     check(get(client, one, **reader), REQUEST)  # approved, every field filled
@@ -127,6 +130,7 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
     check(post_json(client, cancel, {}), CANCEL, "post")
     check(post_json(client, cancel, {}, **signer), CANCEL, "post")  # not the requester
     check(post_json(client, cancel, {}, **stranger), CANCEL, "post")
+    check(post_json(client, cancel, {}, **locked), CANCEL, "post")
     check(post_json(client, cancel, {"reason": "Wrong candidate."}, **writer), CANCEL, "post")
     check(post_json(client, cancel, {}, **writer), CANCEL, "post")  # 409: already cancelled
 
@@ -135,12 +139,14 @@ def test_every_answer_of_the_promotion_endpoints_matches_the_document(
     check(post_json(client, archive, {"reason": "Superseded by v2."}), ARCHIVE, "post")
     check(post_json(client, archive, {"reason": "Superseded by v2."}, **reader), ARCHIVE, "post")
     check(post_json(client, archive, {"reason": "Superseded by v2."}, **stranger), ARCHIVE, "post")
+    check(post_json(client, archive, {"reason": "Superseded by v2."}, **locked), ARCHIVE, "post")
     check(post_json(client, archive, {"reason": "Superseded by v2."}, **writer), ARCHIVE, "post")
     check(post_json(client, archive, {"reason": "Again."}, **writer), ARCHIVE, "post")  # 409
 
     for path, concrete in [(REQUESTS, requests), (REQUEST, one)]:
         check(get(client, concrete), path)
         check(get(client, concrete, **stranger), path)
+        check(get(client, concrete, **locked), path)
     check(get(client, "/models/fraud-scorer/promotions/999999", **reader), REQUEST)
 
     contract.check_component(client.delete(f"{API}{one}", **writer), "MethodNotAllowed")

@@ -5,7 +5,7 @@ production lookup answers the target as soon as it commits."""
 
 import pytest
 
-from tests.api.support import bearer, get, own_statuses, post_json
+from tests.api.support import bearer, get, locked_out, own_statuses, post_json
 from tests.factories import version_move, version_register_for_tests
 from tests.incidents.test_rollback import incident_about
 from warehouse.audit.models import AuditEvent
@@ -127,11 +127,22 @@ def test_without_credentials_it_is_401(client, contract, production_with_target)
     assert contract.check(response, ROLLBACK, "post")["error"]["code"] == "unauthenticated"
 
 
+def test_from_an_address_locked_out_for_wrong_tokens_it_is_429(
+    client, contract, production_with_target, responder
+):
+    headers = locked_out(client, responder)
+
+    response = post_json(client, PATH, {"expected_current": 2, "reason": "Drift"}, **headers)
+
+    assert contract.check(response, ROLLBACK, "post")["error"]["code"] == "locked_out"
+    assert ModelVersion.objects.get(model__name="fraud-scorer", stage=Stage.PRODUCTION).number == 2
+
+
 def test_every_documented_answer_is_produced_by_these_tests(contract):
     """The statuses this module produces and checks against the document: all of them."""
     documented = set(own_statuses(contract.document["paths"][ROLLBACK]["post"]))
 
-    assert documented == {"200", "400", "401", "403", "404", "409"}
+    assert documented == {"200", "400", "401", "403", "404", "409", "429"}
 
 
 def test_a_session_caller_needs_the_csrf_token(production_with_target, responder):

@@ -6,11 +6,13 @@ import json
 import time
 
 import pytest
+from django.core.management import call_command
 
 from scripts.webtier import watch
 from tests.api.support import issue_token
 from tests.factories import version_move, version_register_for_tests
 from tests.web.test_serving_faults import LOOKUP, call
+from warehouse.audit.models import AuditEvent
 from warehouse.registry.models import Stage
 
 pytestmark = [pytest.mark.webtier]
@@ -96,3 +98,30 @@ def test_the_watch_server_answers_as_the_web_server_does(web_tier, version, cont
         assert (on_watch.status, on_watch.body) == (on_web.status, on_web.body), query
         for header in ("Content-Type", "ETag", "Cache-Control", "WWW-Authenticate", "X-Content-Type-Options"):
             assert on_watch.headers.get(header) == on_web.headers.get(header), (query, header)
+
+
+def test_wrong_tokens_at_the_watch_server_lock_the_address_out_of_both_servers(
+    web_tier, version, contributor
+):
+    """Counted per client address as the web server counts them (accounts/token_throttle.py), in the same
+    place: the web server refuses the address at its first wrong token from it, and then its good one."""
+    tier = web_tier(workers=1, threads=4, watch=True, env={"TOKEN_FAILURE_LIMIT": "3"})
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    token = issue_token(contributor).secret
+    wrong = "wh_0badc0de_" + "x" * 43
+
+    statuses = [call(tier, LOOKUP, token=wrong, base=tier.watch_url).status for _ in range(3)]
+    locked = call(tier, LOOKUP + "?wait=5", token=token, base=tier.watch_url)
+
+    assert statuses == [401, 401, 429]
+    assert (locked.status, locked.body["error"]["code"]) == (429, "locked_out")
+    assert locked.headers["Retry-After"] == str(15 * 60)
+    assert call(tier, LOOKUP, token=wrong, base=tier.web_url).status == 429
+    assert call(tier, LOOKUP, token=token, base=tier.web_url).status == 429
+    assert AuditEvent.objects.filter(action="api_token.refused").count() == 3
+    assert AuditEvent.objects.get(action="api_token.locked_out").data["address"] == "127.0.0.1"
+
+    call_command("axes_reset_ip", "127.0.0.1")
+
+    assert call(tier, LOOKUP, token=token, base=tier.watch_url).status == 200
+    assert call(tier, LOOKUP, token=token, base=tier.web_url).status == 200

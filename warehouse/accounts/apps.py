@@ -30,5 +30,8 @@ def _signin_failed(sender, credentials, request=None, **kwargs):
 
 def _signin_locked_out(sender, request, username, ip_address, **kwargs):
     from warehouse.accounts.signin import signin_lockout_record
+    from warehouse.accounts.token_throttle import is_door
 
-    signin_lockout_record(username=username, address=ip_address)
+    # A door's lockout (wrong tokens) is recorded by the token throttle, which knows the door.
+    if not is_door(username):
+        signin_lockout_record(username=username, address=ip_address)

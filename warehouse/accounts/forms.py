@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 
+from warehouse.accounts.token_throttle import is_door
+
 # The browser's datetime-local input reads and writes this shape (no seconds, a "T" between).
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -23,10 +25,13 @@ class ApiTokenForm(forms.Form):
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, refusing a name no account can have before any password is checked: too
     long for the user table, or holding a NUL (PostgreSQL stores neither, and the sign-in throttle must
-    be able to write down whatever name it counts)."""
+    be able to write down whatever name it counts); nor a name the token throttle counts wrong tokens
+    under, which would count against that address's tokens."""
 
     def clean_username(self):
         username = self.cleaned_data.get("username", "")
         if len(username) > User._meta.get_field("username").max_length or "\x00" in username:
+            raise self.get_invalid_login_error()
+        if is_door(username):
             raise self.get_invalid_login_error()
         return username

@@ -9,6 +9,7 @@ accounts' AppConfig are the one way in; they only call `signin_failure_record` a
 
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
+from axes.helpers import get_failure_limit
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
@@ -36,14 +37,23 @@ USERNAME_KEPT = 150  # Django's own limit on a user name: anything longer is no 
 
 
 def client_address(request) -> str:
-    """The address of whoever sent the request. Behind TRUSTED_PROXY_COUNT proxies that each append the
-    address they were connected from to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for), that is the
-    entry the outermost trusted proxy wrote: entries to its left are the client's own claims."""
-    remote = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    """The address of whoever sent the request (see `forwarded_client_address`)."""
+    if request is None:
+        return ""
+    return forwarded_client_address(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def forwarded_client_address(remote: str, forwarded_for: str) -> str:
+    """The address of whoever sent a request that came from `remote` with `forwarded_for` as its
+    X-Forwarded-For. Behind TRUSTED_PROXY_COUNT proxies that each append the address they were connected
+    from (nginx's $proxy_add_x_forwarded_for), that is the entry the outermost trusted proxy wrote: entries
+    to its left are the client's own claims."""
     count = settings.TRUSTED_PROXY_COUNT
-    if not count or request is None:
+    if not count:
         return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part.strip() for part in forwarded_for.split(",")]
     forwarded = [part for part in forwarded if part]
     return forwarded[-count] if len(forwarded) >= count else remote
 
@@ -79,7 +89,7 @@ def signin_lockout_record(*, username, address: str) -> None:
         data={
             "username": _kept(username),
             "address": address,
-            "failures_allowed": settings.AXES_FAILURE_LIMIT,
+            "failures_allowed": get_failure_limit(None, {"username": username}),
             "locked_for_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
         },
     )

@@ -25,10 +25,11 @@ DESCRIPTION = (
     'Every error is JSON: `{"error": {"code", "message", "fields"?}}` with status 400 (bad input, nothing '
     "written; `fields` names each bad field by its path, as `artifacts[1].sha256`), 401 (no or bad "
     "credentials), 403 (not allowed; recorded in the audit trail), 404 (no such thing, or not visible to the "
-    "caller), 405 (method not allowed; see the Allow header) or 409 (the current state refuses it). A body "
-    "that is not JSON is 415, one too large 413; a server error is 500, and 503 with Retry-After when the "
-    "database cannot be reached. The production lookup may also answer 304 (not modified, for pollers) and "
-    "429.\n\n"
+    "caller), 405 (method not allowed; see the Allow header), 409 (the current state refuses it) or 429 "
+    "`locked_out` with Retry-After (too many wrong tokens from the caller's address: its tokens are refused "
+    "for a while, right or wrong). A body that is not JSON is 415, one too large 413; a server error is 500, "
+    "and 503 with Retry-After when the database cannot be reached. The production lookup may also answer "
+    "304 (not modified, for pollers) and 429 `too_many_waiting`.\n\n"
     "Bodies are JSON in UTF-8 (`Content-Type: application/json`), sent with Content-Length or chunked, at "
     f"most {MAX_BODY_BYTES // (1024 * 1024)} MB. Text holding a NUL character or a lone surrogate "
     "(`\\u0000`, `\\ud800`) is refused, naming the field. "
@@ -109,6 +110,16 @@ BODY_ANSWERS = {
         "application/json`."
     ),
 }
+LOCKED_OUT = {
+    "description": (
+        "`locked_out`: too many wrong tokens came from the caller's address lately, so its tokens are "
+        "refused for a while, right or wrong, without being looked at. Retry-After says for how long at most."
+    ),
+    "headers": {
+        "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before asking again."}
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 WWW_AUTHENTICATE = {
     "WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="warehouse"'}
@@ -148,6 +159,8 @@ class WarehouseAPI(NinjaAPI):
         for item in document["paths"].values():
             for operation in item.values():
                 operation["responses"]["401"]["headers"] = WWW_AUTHENTICATE
+                # Any operation may meet a token from an address locked out for wrong ones.
+                operation["responses"].setdefault("429", json.loads(json.dumps(LOCKED_OUT)))
                 edge = {**EDGE_ANSWERS, **(BODY_ANSWERS if "requestBody" in operation else {})}
                 for status, answer in edge.items():
                     operation["responses"].setdefault(status, answer)

@@ -1,11 +1,13 @@
 """Every error an operation meets, answered as the JSON envelope: the services' own errors, ninja's
-validation errors with each field by its path in the body (`artifacts[1].sha256`), and who-is-calling."""
+validation errors with each field by its path in the body (`artifacts[1].sha256`), and who-is-calling
+(including an address locked out for wrong tokens: 429)."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from warehouse.accounts.token_throttle import TokenLockedOut, lockout_seconds
 from warehouse.api.http import NO_CREDENTIALS, NOT_FOUND_MESSAGE, CsrfRefused, Unauthenticated, error_response
 from warehouse.api.schemas.common import TAG_PREFIX
 from warehouse.errors import Conflict, InvalidInput
@@ -85,6 +87,9 @@ def add_handlers(api: NinjaAPI) -> None:
         message = str(error) if isinstance(error, Unauthenticated) else NO_CREDENTIALS
         return error_response(401, "unauthenticated", message, WWW_Authenticate='Bearer realm="warehouse"')
 
+    def locked_out(request: HttpRequest, error: TokenLockedOut):
+        return error_response(429, "locked_out", str(error), Retry_After=str(lockout_seconds()))
+
     def csrf_refused(request: HttpRequest, error: CsrfRefused):
         return error_response(403, "csrf_failed", str(error))
 
@@ -112,6 +117,7 @@ def add_handlers(api: NinjaAPI) -> None:
         (HttpError, http_error),
         (Unauthenticated, unauthenticated),
         (AuthenticationError, unauthenticated),
+        (TokenLockedOut, locked_out),
         (CsrfRefused, csrf_refused),
         (PermissionDenied, permission_denied),
         (Http404, not_found),

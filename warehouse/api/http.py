@@ -14,6 +14,13 @@ from ninja.parser import Parser
 
 from warehouse import machine_http
 from warehouse.accounts.services import api_token_authenticate
+from warehouse.accounts.token_throttle import (
+    API_TOKEN_DOOR,
+    Knock,
+    TokenLockedOut,
+    api_token_refusal_record,
+    token_door_locked,
+)
 from warehouse.audit.services import acting_via
 from warehouse.machine_http import BodyRefused, error_response, json_content_type_check, json_document
 
@@ -56,18 +63,43 @@ def _csrf_failure(request: HttpRequest) -> str | None:
     return check.process_view(request, None, (), {})
 
 
+CALLER_REFUSALS = (Unauthenticated, CsrfRefused, TokenLockedOut)
+
+
 def caller(request: HttpRequest) -> AbstractBaseUser:
     """Ninja's authentication for every operation: the token's owner, or the signed-in user.
 
-    A caller that sends a token means that token: a wrong one is refused even with a valid session.
+    A caller that sends a token means that token: a wrong one is refused even with a valid session. From
+    an address locked out for sending wrong ones (accounts/token_throttle.py) no token is looked at.
+    Asked twice in a request (the idempotency key's owner is needed before ninja asks), it answers the same
+    without reading the token again, or counting a wrong one twice.
     """
+    known = getattr(request, "warehouse_caller", None)
+    if isinstance(known, Exception):
+        raise known
+    if known is not None:
+        return known
+    try:
+        request.warehouse_caller = _caller_find(request)
+    except CALLER_REFUSALS as refusal:
+        request.warehouse_caller = refusal
+        raise
+    return request.warehouse_caller
+
+
+def _caller_find(request: HttpRequest) -> AbstractBaseUser:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
+        knock = Knock.of(request, API_TOKEN_DOOR)
+        if token_door_locked(knock):
+            raise TokenLockedOut()
         token = api_token_authenticate(secret.strip())
         if token is None:
+            if api_token_refusal_record(knock=knock, secret=secret.strip()):
+                raise TokenLockedOut()
             raise Unauthenticated("The token is unknown, revoked or expired.")
         request.user = token.user
         request.api_channel = f"api-token:{token.prefix}"

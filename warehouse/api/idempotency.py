@@ -14,7 +14,7 @@ import re
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from warehouse.api.http import CsrfRefused, Unauthenticated, caller, error_response
+from warehouse.api.http import CALLER_REFUSALS, caller, error_response
 from warehouse.api.services import (
     idempotency_key_answer_keep,
     idempotency_key_claim,
@@ -89,9 +89,10 @@ def idempotent(view):
         if key is None or request.method not in WRITE_METHODS:
             return view(request, *args, **kwargs)
         try:
-            # Keys are per caller. Nobody, or a session without its CSRF token: the view answers that.
+            # Keys are per caller. Nobody, a locked-out address, or a session without its CSRF token: the
+            # view answers that (caller remembers the refusal, so it is not counted twice).
             user = caller(request)
-        except (Unauthenticated, CsrfRefused):
+        except CALLER_REFUSALS:
             return view(request, *args, **kwargs)
         if not KEY.fullmatch(key):
             return error_response(

@@ -22,6 +22,13 @@ from django.db import InterfaceError, OperationalError
 from django.utils.http import parse_etags
 
 from warehouse.accounts.serving import active_person_is_superuser, model_visible, token_holder_get
+from warehouse.accounts.token_throttle import (
+    Knock,
+    api_token_refusal_record,
+    lockout_message,
+    lockout_seconds,
+    token_door_locked,
+)
 from warehouse.api.http import NOT_FOUND_MESSAGE
 from warehouse.changes import Stamp, current_stamp
 from warehouse.errors import InvalidInput
@@ -86,6 +93,11 @@ def unauthenticated(message: str) -> Reply:
     return _error(401, "unauthenticated", message, ("WWW-Authenticate", 'Bearer realm="warehouse"'))
 
 
+def locked_out() -> Reply:
+    """The address sent too many wrong tokens lately (accounts/token_throttle.py)."""
+    return _error(429, "locked_out", lockout_message(), ("Retry-After", str(lockout_seconds())))
+
+
 class Caller(Protocol):
     """Who is asking, as far as visibility needs to know: a token's holder (accounts.serving.TokenHolder)
     or a signed-in person (SignedIn)."""
@@ -102,20 +114,32 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class Asker:
-    """What a request says about who asks: its Authorization header, or the signed-in person's id. A wait
-    reads it again before each answer, so a token revoked or a person deactivated meanwhile is refused."""
+    """What a request says about who asks: its Authorization header (and where it came from, `knock`, for
+    counting wrong tokens), or the signed-in person's id. A wait reads it again before each answer, so a
+    token revoked or a person deactivated meanwhile is refused."""
 
     authorization: str = ""
     user_id: int | None = None
+    knock: Knock | None = None
 
 
-def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
-    """The caller an `Authorization` header names, or the 401 (or 503) to answer instead."""
+def bearer_caller(authorization: str, stamp: Stamp | None, knock: Knock | None = None) -> Caller | Reply:
+    """The caller an `Authorization` header names, or the 401 (or 429, 503) to answer instead. With `knock`,
+    a wrong token is counted and an address locked out is refused without looking at its token; with a good
+    token and no lockout in sight that costs no query (accounts/token_throttle.py)."""
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return unauthenticated("Use 'Authorization: Bearer <token>'.")
     try:
+        if knock is not None and token_door_locked(knock):
+            return locked_out()
         holder = token_holder_get(secret=secret.strip(), stamp=stamp)
+        if (
+            holder is None
+            and knock is not None
+            and api_token_refusal_record(knock=knock, secret=secret.strip())
+        ):
+            return locked_out()
     except UNREACHABLE:
         return DATABASE_UNAVAILABLE
     if holder is None:
@@ -125,7 +149,7 @@ def bearer_caller(authorization: str, stamp: Stamp | None) -> Caller | Reply:
 
 def caller_of(asker: Asker, stamp: Stamp | None) -> Caller | Reply:
     if asker.authorization:
-        return bearer_caller(asker.authorization, stamp)
+        return bearer_caller(asker.authorization, stamp, asker.knock)
     try:
         is_superuser = active_person_is_superuser(user_id=asker.user_id)
     except UNREACHABLE:

@@ -5,6 +5,7 @@ path under /api/v1/."""
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from warehouse.accounts.token_throttle import API_TOKEN_DOOR, Knock
 from warehouse.api.http import NO_CREDENTIALS, error_response, method_not_allowed
 from warehouse.api.production import (
     DATABASE_UNAVAILABLE,
@@ -36,8 +37,8 @@ def production(request, name: str):
     stamp = current_stamp()
     authorization = request.META.get("HTTP_AUTHORIZATION")
     if authorization:
-        asker = Asker(authorization=authorization)
-        caller = bearer_caller(authorization, stamp)
+        asker = Asker(authorization=authorization, knock=Knock.of(request, API_TOKEN_DOOR))
+        caller = bearer_caller(authorization, stamp, asker.knock)
     else:
         try:
             user = request.user if request.user.is_authenticated else None

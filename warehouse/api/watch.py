@@ -24,6 +24,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 
+from warehouse.accounts.signin import forwarded_client_address
+from warehouse.accounts.token_throttle import API_TOKEN_DOOR, Knock
 from warehouse.api.production import (
     POLL_SECONDS,
     Asker,
@@ -145,6 +147,18 @@ async def _news_or_timeout(stamp: Stamp | None, timeout: float, disconnected: as
         news.cancel()
 
 
+def _knock(scope: Scope, headers: dict[str, str]) -> Knock:
+    """Where the token came from, as the web server would count it: the client's address (behind the proxy,
+    the one it appended to X-Forwarded-For), its user agent and the path."""
+    remote = (scope.get("client") or ("",))[0] or ""
+    return Knock.at(
+        API_TOKEN_DOOR,
+        address=forwarded_client_address(remote, headers.get("x-forwarded-for", "")),
+        user_agent=headers.get("user-agent", ""),
+        path=scope["path"],
+    )
+
+
 async def _until_disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -160,7 +174,7 @@ async def _lookup(scope: Scope, receive: Receive, send: Send, headers: dict[str,
         reply = Reply(400, body=json.dumps(body).encode(), code=error.code)
         return await _send(send, reply, secure)
     if_none_match = headers.get("if-none-match", "")
-    asker = Asker(authorization=headers["authorization"])
+    asker = Asker(authorization=headers["authorization"], knock=_knock(scope, headers))
     reply, stamp = await _reply_in_reader(asker, name, if_none_match)
     if wait and still_waiting(reply, if_none_match):
         loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ import binascii
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from warehouse.accounts.token_throttle import Knock, TokenLockedOut, lockout_seconds, receiver_door
 from warehouse.incidents.models import PayloadKind
 from warehouse.incidents.services import (
     MAX_BODY_BYTES,
@@ -54,8 +55,15 @@ def _receive(request: HttpRequest, receiver: str, kind: PayloadKind) -> JsonResp
         body = body_read(request, limit=MAX_BODY_BYTES)
     except BodyRefused as refusal:
         return refusal.response()
+    knock = Knock.of(request, receiver_door(receiver))
     try:
-        receipt = alerts_receive(receiver_name=receiver, kind=kind, token=_token(request), body=body)
+        receipt = alerts_receive(
+            receiver_name=receiver, kind=kind, token=_token(request), body=body, knock=knock
+        )
+    except TokenLockedOut as error:
+        response = _error(429, "locked_out", str(error))
+        response["Retry-After"] = str(lockout_seconds())
+        return response
     except ReceiverUnauthorized:
         response = _error(
             401, "unauthenticated", "Send this receiver's token as 'Authorization: Bearer <token>'."

@@ -19,6 +19,13 @@ from django.db.models import Exists, OuterRef
 from warehouse import clock
 from warehouse.accounts.permissions import permission_denied
 from warehouse.accounts.services import secret_digest, secret_issue
+from warehouse.accounts.token_throttle import (
+    Knock,
+    TokenLockedOut,
+    presented_prefix,
+    token_door_locked,
+    token_refusal_record,
+)
 from warehouse.audit.services import acting_via, audit_record
 from warehouse.errors import InvalidInput
 from warehouse.incidents.alerts import AlertPayloadError, AlertRecord, alerts_parse
@@ -172,6 +179,20 @@ def receiver_revoke(*, actor, receiver: AlertReceiver) -> AlertReceiver:
     return receiver
 
 
+def receiver_refusal_record(*, knock: Knock, receiver_name: str, token: str | None) -> bool:
+    """A refused delivery on the audit trail (`alert_receiver.refused`, naming the receiver if there is one
+    by that name, and the prefix the token carries), counted against the sender's address at that receiver;
+    whether the address is now locked out there."""
+    name = receiver_name[:64]
+    receiver = AlertReceiver.objects.filter(name=name).first() if _NAME.match(name) else None
+    return token_refusal_record(
+        knock=knock,
+        target=receiver,
+        target_label=name,
+        data={"receiver": name, "prefix": presented_prefix(token or "", TOKEN_PREFIX)},
+    )
+
+
 def receiver_authenticate(*, receiver_name: str, token: str | None) -> AlertReceiver:
     """The active receiver named `receiver_name` if `token` is its token, else ReceiverUnauthorized."""
     token = token or ""
@@ -186,14 +207,27 @@ def receiver_authenticate(*, receiver_name: str, token: str | None) -> AlertRece
 # --- Receiving alerts --------------------------------------------------------------------------------
 
 
-def alerts_receive(*, receiver_name: str, kind: str, token: str | None, body: bytes) -> Receipt:
-    """Authenticate, store the body as it came, then read it and upsert one Incident per alert.
+def alerts_receive(
+    *, receiver_name: str, kind: str, token: str | None, body: bytes, knock: Knock | None = None
+) -> Receipt:
+    """Authenticate, store the body as it came, then read it and upsert one Incident per alert. With `knock`
+    (where the delivery came from), a refusal is recorded and counted, and an address locked out at this
+    receiver for too many of them is refused without looking at its token (accounts/token_throttle.py).
 
-    Raises ReceiverUnauthorized (nothing stored), PayloadTooLarge (nothing stored) or PayloadUnreadable
-    (stored, with the reason on the payload row).
+    Raises TokenLockedOut or ReceiverUnauthorized (nothing stored), PayloadTooLarge (nothing stored) or
+    PayloadUnreadable (stored, with the reason on the payload row).
     """
     kind = PayloadKind(kind)
-    receiver = receiver_authenticate(receiver_name=receiver_name, token=token)
+    if knock is not None and token_door_locked(knock):
+        raise TokenLockedOut()
+    try:
+        receiver = receiver_authenticate(receiver_name=receiver_name, token=token)
+    except ReceiverUnauthorized:
+        if knock is not None and receiver_refusal_record(
+            knock=knock, receiver_name=receiver_name, token=token
+        ):
+            raise TokenLockedOut() from None
+        raise
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
     now = clock.now()

@@ -170,8 +170,8 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Sec
         "production changes (200, or 404 when production is retired), or at the end of the wait with 304 (or "
         "the same 404). Ask again at once with the ETag you now hold.\n\n404 `no_production_version`: "
         "nothing of the model is in production. 429 `too_many_waiting`: the web server holds as many waits "
-        "as it may. 503 `database_unavailable`: nothing is answered rather than a guess. Both with "
-        "Retry-After."
+        "as it may; 429 `locked_out`: too many wrong tokens came from your address lately. 503 "
+        "`database_unavailable`: nothing is answered rather than a guess. Each with Retry-After."
     ),
     tags=["serving"],
     url_name="production",
