@@ -56,11 +56,8 @@ def test_it_sends_anonymous_visitors_to_sign_in(client, model):
     assert counts() == before
 
 
-@pytest.mark.parametrize(
-    "role", ["viewer", "contributor", "reviewer", "approver", "responder", "policy_admin", "outsider"]
-)
-def test_the_form_opens_for_everyone_signed_in(client, request, model, role):
-    client.force_login(request.getfixturevalue(role))
+def test_the_form_opens_for_those_who_may_register(client, contributor, model):
+    client.force_login(contributor)
     response = client.get(URL, {"model": model.name})
     assert response.status_code == 200
     html = response.content.decode()
@@ -69,8 +66,30 @@ def test_the_form_opens_for_everyone_signed_in(client, request, model, role):
     legends.append("Model card")
     for legend in legends:
         assert f"<legend>{legend}</legend>" in html
-    # The datalist offers only models this person can see.
-    assert ('<option value="fraud-scorer">' in html) is (role != "outsider")
+    assert '<option value="fraud-scorer">' in html
+
+
+@pytest.mark.parametrize("role", ["viewer", "reviewer", "approver", "responder", "policy_admin"])
+def test_those_who_may_not_register_are_told_before_they_fill_anything_in(client, request, model, role):
+    client.force_login(request.getfixturevalue(role))
+
+    response = client.get(URL, {"model": model.name})
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "You may not register versions" in html and "contributor role" in html
+    assert "<legend>" not in html and 'action="/register/"' not in html
+
+
+def test_a_register_permission_on_one_model_opens_the_form(client, model, viewer):
+    from guardian.shortcuts import assign_perm
+
+    assign_perm("registry.register_version", viewer, model)
+    client.force_login(viewer)
+
+    response = client.get(URL)
+
+    assert response.status_code == 200 and "<legend>Artifacts</legend>" in response.content.decode()
 
 
 def test_a_viewer_is_refused_and_the_refusal_is_audited(client, model, viewer):

@@ -7,7 +7,8 @@ it breaks.
   answers, no lookup answers the version it replaced.
 - A PostgreSQL restart's worth of broken connections: the next lookup is right, then warm again.
 - The database unreachable: a 503 the API documents, with Retry-After, never a guess.
-- A token revoked or a permission removed in another process: felt on the next request.
+- A token revoked or a permission removed in another process: felt as soon as PostgreSQL delivers the
+  change's notification (on a loaded machine, after a request or two), and from then on.
 """
 
 import json
@@ -329,10 +330,20 @@ def test_with_the_database_unreachable_it_answers_503_with_retry_after(web_tier,
     assert live.status == 200
 
 
-# --- Access changed in another process: felt on the next request ------------------------------------------
+# --- Access changed in another process: felt once its notification is delivered -----------------------------
 
 
-def test_a_token_revoked_elsewhere_is_refused_on_the_next_request(tier, version, contributor):
+def first_answer_after(tier, token: str, wanted: int, *, within: float = 2.0) -> float:
+    """Seconds until the lookup first answers `wanted` after a change committed by another process (this
+    one): PostgreSQL delivers the change's notification to the tier's listeners as each is scheduled, which
+    on a loaded 2-core machine can take longer than one request (warehouse/changes.py)."""
+    started = time.monotonic()
+    while call(tier, LOOKUP, token=token).status != wanted:
+        assert time.monotonic() - started < within, f"still not {wanted} after {within} s"
+    return time.monotonic() - started
+
+
+def test_a_token_revoked_elsewhere_is_refused_within_a_moment_and_from_then_on(tier, version, contributor):
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     issued = issue_token(contributor)
     for _ in range(10):  # every worker process remembers it
@@ -340,10 +351,11 @@ def test_a_token_revoked_elsewhere_is_refused_on_the_next_request(tier, version,
 
     api_token_revoke(actor=contributor, token=issued.token)
 
+    first_answer_after(tier, issued.secret, 401)
     assert [call(tier, LOOKUP, token=issued.secret).status for _ in range(10)] == [401] * 10
 
 
-def test_a_permission_removed_elsewhere_hides_the_model_on_the_next_request(
+def test_a_permission_removed_elsewhere_hides_the_model_within_a_moment_and_from_then_on(
     tier, version, contributor, viewer, team
 ):
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
@@ -353,5 +365,6 @@ def test_a_permission_removed_elsewhere_hides_the_model_on_the_next_request(
 
     viewer.groups.remove(Group.objects.get(pk=team.pk))
 
+    first_answer_after(tier, token, 404)
     answers = [call(tier, LOOKUP, token=token) for _ in range(10)]
     assert {(answer.status, answer.body["error"]["code"]) for answer in answers} == {(404, "not_found")}

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
 
 from warehouse.accounts.permissions import model_access, permission_denied
 from warehouse.accounts.roles import Role
@@ -23,6 +24,19 @@ from warehouse.registry.services import (
     model_name_problem,
     version_register,
 )
+
+
+def registration_open_to(user) -> bool:
+    """Whether `user` may register a version of some model, or create one: the registration page offers its
+    form only then, instead of a refusal after the whole form is filled in."""
+    if not user.is_active:
+        return False
+    if any(user.has_perm(perm) for perm in ("registry.add_registeredmodel", "registry.register_version")):
+        return True
+    granted = get_objects_for_user(
+        user, "registry.register_version", klass=RegisteredModel, accept_global_perms=False
+    )
+    return granted.exists()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from warehouse.accounts.permissions import models_visible_to, permission_denied
 from warehouse.cards.forms import CardForm, RegistrationForm, rendered_preview
 from warehouse.cards.interchange import card_import
-from warehouse.cards.registration import registration_parse, version_register_named
+from warehouse.cards.registration import registration_open_to, registration_parse, version_register_named
 from warehouse.cards.selectors import (
     card_page,
     card_revision_get,
@@ -27,6 +27,9 @@ from warehouse.registry.selectors import model_filter_choices, model_get_with_ac
 @require_http_methods(["GET", "POST"])
 def version_register(request):
     """The page twin of POST /api/v1/models/<name>/versions: the same parser, the same service."""
+    if request.method == "GET" and not registration_open_to(request.user):
+        # Said before the form is filled in, not after: a 403 that explains, with nothing to lose.
+        return render(request, "cards/version_register.html", {"may_register": False}, status=403)
     form = RegistrationForm(request.POST or None, initial={"model": request.GET.get("model", "")})
     if request.method == "POST" and form.is_valid():
         try:
@@ -55,6 +58,7 @@ def version_register(request):
         request,
         "cards/version_register.html",
         {
+            "may_register": True,
             "form": form,
             "model_names": list(models.values_list("name", flat=True)[:1000]),
             "team_names": model_filter_choices(user=request.user)["teams"],
