@@ -29,6 +29,7 @@ urlpatterns = [
     # Gate runs and policies: /models/<name>/versions/<n>/gates/…, /models/<name>/policy/, /policy/.
     path("", include("warehouse.promotions.urls")),
     path("audit/", registry_views.audit_trail, name="audit-trail"),
+    path("audit/export.<str:export_format>", registry_views.audit_trail_export, name="audit-trail-export"),
     # Incidents: /go/<model> (the alert link), /incidents/…; alerting systems post to /hooks/….
     path("", include("warehouse.incidents.urls")),
     path("webhooks/", include("warehouse.webhooks.urls")),

@@ -1,3 +1,4 @@
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,17 +26,27 @@ def audit_event_list(
     events = AuditEvent.objects.all()
     if visible_model_names is not None:
         events = events.filter(Q(model_name__in=visible_model_names) | Q(model_name="", actor_id=reader_id))
-    if filters.model_name:
-        events = events.filter(model_name=filters.model_name)
-    if filters.actor:
-        events = events.filter(actor_label=filters.actor)
-    if filters.action:
-        events = events.filter(action__startswith=filters.action)
+    for field, pattern in (
+        ("model_name", filters.model_name),
+        ("actor_label", filters.actor),
+        ("action", filters.action),
+    ):
+        if pattern:
+            events = events.filter(text_matches(field, pattern))
     if filters.since:
         events = events.filter(created_at__gte=filters.since)
     if filters.until:
         events = events.filter(created_at__lt=filters.until)
     return events.order_by("-sequence")
+
+
+def text_matches(field: str, pattern: str) -> Q:
+    """What a filter box means, ignoring case: without `*` the text appears anywhere in the field; with
+    one the whole field must match, `*` standing for any run of characters (`*.refused`, `version.*`)."""
+    if "*" not in pattern:
+        return Q(**{f"{field}__icontains": pattern})
+    parts = [re.escape(part) for part in pattern.split("*")]
+    return Q(**{f"{field}__iregex": "^" + ".*".join(parts) + "$"})
 
 
 def audit_events_for(*, target_type: str, target_ids: Iterable[str], limit: int = 50) -> QuerySet[AuditEvent]:

@@ -3,18 +3,21 @@ from django import forms
 from warehouse.accounts.forms import DATETIME_LOCAL
 from warehouse.registry.models import Stage
 
-# What the audit trail's action filter suggests; any prefix works.
-AUDIT_ACTION_PREFIXES = (
-    "model.",
-    "version.",
-    "version.registered",
-    "version.stage_changed",
-    "version.stage_change_refused",
-    "card.",
-    "permission.denied",
-    "api_token.",
-    "promotion.",
-    "incident.",
+# Offered under the action box: patterns people ask for, with what each finds.
+AUDIT_ACTION_SUGGESTIONS = (
+    ("*.refused", "refused writes named thing.refused (promotion, gate, sign-off, token)"),
+    ("*refused", "every action ending in refused, with stage_change_refused, rollback_refused…"),
+    ("permission.denied", "actions refused for want of a permission"),
+    ("signin.*", "failed and locked-out sign-ins"),
+    ("*.locked_out", "lockouts, at sign-in and for tokens"),
+    ("version.*", "versions registered and moved between stages"),
+    ("promotion.*", "promotion requests"),
+    ("gate.*", "gate runs"),
+    ("card.*", "model card edits and refusals"),
+    ("model.*", "models created, changed, shared"),
+    ("incident.*", "incidents and rollbacks"),
+    ("api_token.*", "API tokens"),
+    ("webhook.*", "webhook subscriptions"),
 )
 
 # The browser's datetime-local input reads and writes this shape (no seconds, a "T" between).
@@ -28,10 +31,12 @@ class ModelFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
+    # Each box matches anywhere in the text, ignoring case; with a `*` the whole text must match the
+    # pattern (warehouse.audit.selectors.text_matches).
     model = forms.CharField(required=False, max_length=64)
     actor = forms.CharField(required=False, max_length=150)
     action = forms.CharField(
-        required=False, max_length=64, help_text="A prefix: version. matches every version event."
+        required=False, max_length=64, help_text="Part of an action, or a pattern: *.refused, version.*"
     )
     since = forms.DateTimeField(
         required=False,

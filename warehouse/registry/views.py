@@ -1,13 +1,18 @@
-"""Pages of the registry: the models list and the audit trail. Thin: read a selector, render. (The home, model
+"""Pages of the registry: the models list and the audit trail with its exports. Thin: read a selector, render.
 and version pages, which show other apps' parts too, are in warehouse/pages.)"""
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
+from warehouse import clock
 from warehouse.accounts.permissions import models_visible_to
+from warehouse.audit.export import EXPORT_FORMATS, export_filename, export_lines
 from warehouse.audit.selectors import AuditFilters, audit_event_list
-from warehouse.registry.forms import AUDIT_ACTION_PREFIXES, AuditFilterForm, ModelFilterForm
+from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
 from warehouse.registry.models import RegisteredModel, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -18,6 +23,7 @@ from warehouse.registry.selectors import (
 
 MODELS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
+EXPORT_CHUNK = 2000  # rows per fetch while an export streams: memory stays flat however long the trail
 
 
 def _query_without_page(request) -> str:
@@ -47,8 +53,7 @@ def model_list(request):
     )
 
 
-@login_required
-def audit_trail(request):
+def _audit_filters(request) -> tuple[AuditFilterForm, dict, AuditFilters]:
     form = AuditFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     filters = AuditFilters(
@@ -58,6 +63,25 @@ def audit_trail(request):
         since=data.get("since"),
         until=data.get("until"),
     )
+    return form, data, filters
+
+
+def _export_links(request) -> list[tuple[str, str]]:
+    """The page's filters, carried to its exports (the empty boxes left out of the link)."""
+    query = QueryDict(mutable=True)
+    for name in AuditFilterForm.base_fields:
+        if request.GET.get(name):
+            query[name] = request.GET[name]
+    suffix = f"?{query.urlencode()}" if query else ""
+    return [
+        (label, reverse("audit-trail-export", args=[export_format]) + suffix)
+        for export_format, label in (("csv", "CSV"), ("jsonl", "JSON Lines"))
+    ]
+
+
+@login_required
+def audit_trail(request):
+    form, data, filters = _audit_filters(request)
     visible_names = audit_visible_model_names(user=request.user)
     events = audit_event_list(visible_model_names=visible_names, filters=filters, reader_id=request.user.pk)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -72,6 +96,35 @@ def audit_trail(request):
             "sees_everything": visible_names is None,
             "filtered": any(data.values()) if data else False,
             "model_names": list(visible_models.order_by("name").values_list("name", flat=True)[:500]),
-            "action_prefixes": AUDIT_ACTION_PREFIXES,
+            "action_suggestions": AUDIT_ACTION_SUGGESTIONS,
+            "exports": _export_links(request),
         },
     )
+
+
+@login_required
+@require_GET
+def audit_trail_export(request, export_format: str):
+    if export_format not in EXPORT_FORMATS:
+        raise Http404("No such export format.")
+    form, _, filters = _audit_filters(request)
+    if form.is_bound and not form.is_valid():
+        # The page shows every event when its filters are wrong; a file must never hold more than was asked.
+        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
+        return HttpResponseBadRequest(
+            f"The filters have errors, so nothing was exported. {errors}\n",
+            content_type="text/plain; charset=utf-8",
+        )
+    # Exactly what the page shows this reader: the same selector, the same visibility, the same filters.
+    events = audit_event_list(
+        visible_model_names=audit_visible_model_names(user=request.user),
+        filters=filters,
+        reader_id=request.user.pk,
+    ).iterator(chunk_size=EXPORT_CHUNK)
+    response = StreamingHttpResponse(
+        export_lines(export_format, events), content_type=EXPORT_FORMATS[export_format]
+    )
+    filename = export_filename(filters=filters, moment=clock.now(), extension=export_format)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

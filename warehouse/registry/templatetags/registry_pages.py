@@ -17,6 +17,8 @@ from warehouse.registry.uris import is_web_link
 
 register = template.Library()
 
+SUMMARY_CHARS = 160  # a cell shows one line of it; cut here too, so a page of long data stays light
+
 _STAGE_LABELS = dict(Stage.choices)
 _VERSION_LABEL = re.compile(rf"^(?P<name>{MODEL_NAME.pattern.strip('^$')})/v(?P<number>\d{{1,9}})$")
 
@@ -110,6 +112,28 @@ def compact_json(data) -> str:
     if not data:
         return ""
     return json.dumps(data, separators=(", ", ": "), sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def data_summary(data) -> str:
+    """Audit data as one short line to scan down a column: `from: staging · to: production · reason: …`.
+    The full JSON sits behind it (pretty_json)."""
+    if not data:
+        return ""
+    if not isinstance(data, dict):
+        return compact_json(data)[:SUMMARY_CHARS]
+    parts = []
+    for key in sorted(data):
+        value = data[key]
+        text = value if isinstance(value, str) else compact_json(value) or json.dumps(value)
+        parts.append(f"{key}: {text}")
+    line = " · ".join(" ".join(part.split()) for part in parts)
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
+
+
+@register.filter
+def pretty_json(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
 @register.filter
