@@ -74,7 +74,7 @@ def test_a_mitigated_incident_says_what_mitigated_it_and_offers_no_rollback(
 
     assert 'class="badge incident-mitigated">Mitigated<' in html
     moment = incident.mitigated_at.strftime("%Y-%m-%d %H:%M")
-    assert f"Mitigated by rollback v2 → v1 at <time datetime=" in html and f"{moment} UTC</time>" in html
+    assert "Mitigated by rollback v2 → v1 at <time datetime=" in html and f"{moment} UTC</time>" in html
     assert "by <strong>ravi</strong>" in html
     assert "Roll back to" not in html and "Confirm: roll back" not in html
     assert 'data-testid="incident-state"' in html

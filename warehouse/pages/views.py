@@ -1,6 +1,6 @@
 """The cross-app screens: home, a model, a version. Each reads what it shows from the selectors of the apps
-that own it (registry, audit, promotions, incidents), shapes it for its template, and renders; the templates only
-format what they are given."""
+that own it (registry, audit, promotions, incidents), shapes it for its template, and renders; the
+templates only format what they are given."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
