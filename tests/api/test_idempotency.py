@@ -261,7 +261,11 @@ def test_a_retried_archive_archives_once(client, contract, model, version, contr
     assert StageTransition.objects.filter(version=version, to_stage=Stage.ARCHIVED).count() == 1
 
 
-def test_a_retried_rollback_rolls_back_once(client, contract, model, version, contributor, responder):
+def test_a_retried_rollback_rolls_back_once(
+    client, contract, model, version, contributor, responder, superuser
+):
+    from tests.incidents.test_rollback import incident_about
+
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     version_move(
         version_register_for_tests(actor=contributor, model=model),
@@ -269,6 +273,7 @@ def test_a_retried_rollback_rolls_back_once(client, contract, model, version, co
         Stage.PRODUCTION,
         actor=contributor,
     )
+    firing = incident_about(model, superuser)
     headers = keyed(bearer(responder), "INC-42")
     body = {"expected_current": 2, "reason": "INC-42: p99 doubled"}
 
@@ -280,6 +285,9 @@ def test_a_retried_rollback_rolls_back_once(client, contract, model, version, co
     contract.check(again, "/models/{name}/rollback", "post")
     assert StageTransition.objects.filter(model=model, kind=TransitionKind.ROLLBACK).count() == 1
     assert AuditEvent.objects.filter(action="incident.rolled_back").count() == 1
+    # The replayed answer names the incident it mitigated, which was mitigated once.
+    assert again.json()["mitigated"] == first.json()["mitigated"] == [firing.pk]
+    assert AuditEvent.objects.filter(action="incident.mitigated").count() == 1
 
 
 def test_a_retried_card_revision_revises_once(client, contract, version, contributor):

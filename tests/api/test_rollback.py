@@ -53,6 +53,20 @@ def test_it_records_the_incident_it_answers(client, production_with_target, resp
     assert response.status_code == 200
     incident.refresh_from_db()
     assert incident.rolled_back_by == responder and incident.rollback.version.number == 1
+    assert incident.status == "mitigated" and response.json()["mitigated"] == [incident.pk]
+
+
+def test_it_marks_every_firing_incident_of_the_model_mitigated(
+    client, contract, production_with_target, responder, model, superuser
+):
+    drift = incident_about(model, superuser, fingerprint="drift")
+    latency = incident_about(model, superuser, fingerprint="latency")
+
+    response = post_json(client, PATH, {"expected_current": 2, "reason": "Drift"}, **bearer(responder))
+
+    assert contract.check(response, ROLLBACK, "post")["mitigated"] == [drift.pk, latency.pk]
+    assert set(Incident.objects.values_list("status", flat=True)) == {"mitigated"}
+    assert AuditEvent.objects.filter(action="incident.mitigated").count() == 2
 
 
 def test_a_second_rollback_is_told_it_already_happened(client, contract, production_with_target, responder):

@@ -52,8 +52,14 @@ def test_it_rolls_back_to_the_target_in_one_step(production_with_target, respond
     assert target.stage == Stage.PRODUCTION and transition.kind == TransitionKind.ROLLBACK
     assert current.stage == Stage.ARCHIVED and current.rolled_back_at is not None
     assert incident.rollback == transition and incident.rolled_back_by == responder
-    actions = list(AuditEvent.objects.order_by("-sequence").values_list("action", flat=True)[:3])
-    assert actions == ["incident.rolled_back", "version.stage_changed", "version.stage_changed"]
+    assert incident.status == "mitigated" and incident.rolled_back_from == current
+    actions = list(AuditEvent.objects.order_by("-sequence").values_list("action", flat=True)[:4])
+    assert actions == [
+        "incident.rolled_back",
+        "incident.mitigated",
+        "version.stage_changed",
+        "version.stage_changed",
+    ]
 
 
 def test_the_production_lookup_answers_the_new_version_at_once(

@@ -12,7 +12,11 @@ from django.template import Context, engines
 from django.urls import reverse
 
 from tests.factories import model_create_for_tests, version_move, version_register_for_tests
+from tests.incidents.test_rollback import incident_about
 from tests.registry.test_pages import ROLES, assert_queries_do_not_grow, page_urls
+from warehouse.incidents.models import Incident, IncidentStatus
+from warehouse.incidents.rollback import production_rollback
+from warehouse.pages.views import HOME_INCIDENT_ROWS
 from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.registry.models import Stage
 
@@ -220,8 +224,8 @@ def test_the_version_page_draws_its_slices_with_the_shared_chart(client, model, 
 
 # Pinned at what each page runs today (two of them are the session and the user), so a page that starts
 # growing with its rows, or gains a query, fails here rather than in production.
-HOME_QUERIES = 9  # + production, recent events, counts by stage, 2 for the trail-wide permission,
-# 2 for the reviewer queue (requests awaiting me, my requests)
+HOME_QUERIES = 10  # + open incidents, production, recent events, counts by stage, 2 for the trail-wide
+# permission, 2 for the reviewer queue (requests awaiting me, my requests)
 MODEL_PAGE_QUERIES = 8  # + model, its object permissions, versions, transitions, open requests,
 #                         2 for register permission
 VERSION_PAGE_QUERIES = 14  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
@@ -229,7 +233,10 @@ VERSION_PAGE_QUERIES = 14  # + model, permissions, version, baseline, metrics, s
 #                            panel's requests (its permissions are the ones the model lookup read)
 
 
-def test_the_home_page_queries_do_not_grow(client, django_assert_max_num_queries, contributor, team, viewer):
+def test_the_home_page_queries_do_not_grow(
+    client, django_assert_max_num_queries, contributor, team, viewer, responder, superuser
+):
+    """With incidents present too: each model has one firing and, after a rollback, one mitigated."""
     client.force_login(viewer)
     made = []
 
@@ -239,11 +246,76 @@ def test_the_home_page_queries_do_not_grow(client, django_assert_max_num_queries
             version_move(model.versions.get(number=1), Stage.STAGING, Stage.PRODUCTION, actor=contributor)
             replacement = version_register_for_tests(actor=contributor, model=model)
             version_move(replacement, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+            incident_about(model, superuser, fingerprint="mitigated")
+            production_rollback(actor=responder, model=model, expected_current=replacement, reason="Drift")
+            incident_about(model, superuser, fingerprint="firing")
             made.append(model)
         return reverse("home")
 
     assert_queries_do_not_grow(django_assert_max_num_queries, client, bound=HOME_QUERIES, build=build)
-    assert len(client.get(reverse("home")).context["production"]) == 50
+    response = client.get(reverse("home"))
+    assert len(response.context["production"]) == 50
+    shown = response.context["open_incidents"]
+    assert len(shown.rows) == HOME_INCIDENT_ROWS and shown.more and len(shown.firing) == HOME_INCIDENT_ROWS
+
+
+# --- Incidents lead the home page ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def incidents_open(model, version, contributor, responder, superuser):
+    """fraud-scorer: v2 replaced v1, an alert about it was mitigated by rolling back, and another fires."""
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    current = version_register_for_tests(actor=contributor, model=model)
+    version_move(current, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    mitigated = incident_about(model, superuser, fingerprint="drift", summary="PSI drift 0.31")
+    production_rollback(actor=responder, model=model, expected_current=current, reason="Drift")
+    firing = incident_about(model, superuser, fingerprint="latency", summary="p99 latency 900 ms")
+    firing.alertname = "ModelLatencyHigh"
+    firing.save()
+    return firing, mitigated
+
+
+def test_firing_incidents_lead_the_home_page(client, viewer, incidents_open, model):
+    firing, mitigated = incidents_open
+    client.force_login(viewer)
+
+    html = client.get(reverse("home")).content.decode()
+
+    panel = html.index('data-testid="open-incidents"')
+    assert panel < html.index('aria-label="Versions by stage"') < html.index("production-title")
+    assert "1 firing incident" in html
+    assert html.index("ModelLatencyHigh") < html.index("ModelPredictionDrift")  # firing first
+    assert reverse("incidents:incident", args=[firing.pk]) in html
+    assert f'href="{reverse("incidents:go", args=[model.name])}"' in html
+    assert "Mitigated by rollback v2 → v1 at" in html and "<strong>ravi</strong>" in html
+
+
+def test_the_home_page_shows_no_incident_of_a_model_the_reader_cannot_see(client, outsider, incidents_open):
+    client.force_login(outsider)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert 'data-testid="open-incidents"' not in html and "ModelLatencyHigh" not in html
+
+
+def test_resolved_incidents_leave_the_home_page(client, viewer, incidents_open):
+    Incident.objects.update(status=IncidentStatus.RESOLVED)
+    client.force_login(viewer)
+
+    assert 'data-testid="open-incidents"' not in client.get(reverse("home")).content.decode()
+
+
+def test_rendering_the_home_page_with_incidents_reads_nothing(
+    client, viewer, incidents_open, django_assert_num_queries
+):
+    client.force_login(viewer)
+    response = client.get(reverse("home"))
+    context = Context(response.context[0].flatten())
+    template = engines["django"].get_template(TEMPLATES["home"]).template
+    with django_assert_num_queries(0):
+        html = template.render(context)
+    assert "ModelLatencyHigh" in html and "Mitigated by rollback" in html
 
 
 def test_the_model_page_queries_do_not_grow(

@@ -198,5 +198,7 @@ class IncidentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "last_seen_at",
         "rollback",
         "rolled_back_by",
+        "rolled_back_from",
+        "mitigated_at",
     ]
     readonly_fields = fields

@@ -67,7 +67,12 @@ class AlertPayload(models.Model):
 
 
 class IncidentStatus(models.TextChoices):
+    """Firing → Mitigated (a responder rolled the model back; the alert may still be firing) → Resolved (the
+    alerting system said the alert ended). Firing → Resolved directly when nobody rolled back. Listed in this
+    order, which is also the alphabetical order the incident lists sort by."""
+
     FIRING = "firing", "Firing"
+    MITIGATED = "mitigated", "Mitigated"
     RESOLVED = "resolved", "Resolved"
 
 
@@ -100,19 +105,30 @@ class Incident(models.Model):
     first_seen_at = models.DateTimeField(default=clock.now)
     last_seen_at = models.DateTimeField(default=clock.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    # The rollback a responder made from this incident, if any.
+    # The rollback that mitigated this incident, if any: the move that put `rollback.version` back into
+    # production, who made it, the version it took out of production and when.
     rollback = models.ForeignKey(
         StageTransition, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
     )
     rolled_back_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    rolled_back_from = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    mitigated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-starts_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["receiver", "fingerprint", "starts_at"], name="one_incident_per_alert"
+            ),
+            # Mitigated means a rollback was made: the page says which, by whom and when.
+            models.CheckConstraint(
+                condition=~Q(status="mitigated")
+                | Q(rollback__isnull=False, rolled_back_by__isnull=False, mitigated_at__isnull=False),
+                name="mitigated_by_a_rollback",
             ),
         ]
         indexes = [
@@ -126,3 +142,12 @@ class Incident(models.Model):
     @property
     def is_firing(self) -> bool:
         return self.status == IncidentStatus.FIRING
+
+    @property
+    def is_mitigated(self) -> bool:
+        return self.status == IncidentStatus.MITIGATED
+
+    @property
+    def is_open(self) -> bool:
+        """Still firing at the alerting system's end, mitigated or not."""
+        return self.status != IncidentStatus.RESOLVED

@@ -6,11 +6,12 @@ other stage change.
 """
 
 from django.db import transaction
+from django.db.models import Q
 
 from warehouse.accounts.permissions import model_access
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
-from warehouse.incidents.models import Incident
+from warehouse.incidents.models import Incident, IncidentStatus
 from warehouse.promotions.gates.snapshot import sha256_of_file, stored_artifact_path
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage, StageTransition, TransitionKind
 from warehouse.registry.services import version_transition
@@ -95,11 +96,10 @@ def production_rollback(
 def _rollback_locked(
     actor, model, expected_current, reason, incident, checked_target, problems
 ) -> StageTransition:
-    # Lock order: the model row, then the incident row, then (with the first audit event) the head of the
+    # Lock order: the model row, then the incident rows, then (with the first audit event) the head of the
     # audit chain, the order alert deliveries take rows and chain in too.
     RegisteredModel.objects.select_for_update().get(pk=model.pk)
-    if incident is not None:
-        incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incidents = _incidents_lock(model, incident)
     current = (
         ModelVersion.objects.filter(model=model, stage=Stage.PRODUCTION)
         .select_related("rollback_target")
@@ -132,10 +132,7 @@ def _rollback_locked(
         reason=reason,
         expected_production=current,
     )
-    if incident is not None:
-        Incident.objects.filter(pk=incident.pk, rollback__isnull=True).update(
-            rollback=transition, rolled_back_by=actor
-        )
+    mitigated = _incidents_mitigate(actor, model, incidents, transition, current, target)
     audit_record(
         actor=actor,
         action="incident.rolled_back",
@@ -146,9 +143,53 @@ def _rollback_locked(
             "to": target.number,
             "reason": reason,
             **({"incident": incident.pk} if incident is not None else {}),
+            **({"mitigated": [each.pk for each in mitigated]} if mitigated else {}),
         },
     )
     return transition
+
+
+def _incidents_lock(model, incident) -> list[Incident]:
+    """The incidents a rollback of `model` mitigates, locked: every one about `model` that is firing, and
+    the one the responder came from if no rollback answered it yet. In pk order, after the model row, before
+    any audit event: the order alert deliveries take the same rows in."""
+    scope = Q(model=model, status=IncidentStatus.FIRING)
+    if incident is not None:
+        scope |= Q(pk=incident.pk, rollback__isnull=True)
+    return list(Incident.objects.select_for_update().filter(scope).order_by("pk"))
+
+
+def _incidents_mitigate(actor, model, rows, transition, current, target) -> list[Incident]:
+    """Every firing incident about `model` becomes mitigated by this rollback, on the record: the rollback
+    answers the model's trouble, whichever of its alerts the responder came from. The alerts may go on
+    firing until the alerting system sees the effect; only its "resolved" closes an incident.
+
+    An incident already mitigated keeps the rollback that first mitigated it (`_incidents_lock` leaves it
+    out); a resolved one the responder named is linked to the rollback but stays resolved."""
+    mitigated = []
+    for row in rows:
+        row.rollback, row.rolled_back_by, row.rolled_back_from = transition, actor, current
+        fields = ["rollback", "rolled_back_by", "rolled_back_from"]
+        if row.status == IncidentStatus.FIRING:
+            row.status, row.mitigated_at = IncidentStatus.MITIGATED, transition.created_at
+            fields += ["status", "mitigated_at"]
+            mitigated.append(row)
+        row.save(update_fields=fields)
+    for row in mitigated:
+        audit_record(
+            actor=actor,
+            action="incident.mitigated",
+            target=row,
+            model_name=model.name,
+            data={
+                "from": current.number,
+                "to": target.number,
+                "by": "rollback",
+                "fingerprint": row.fingerprint,
+                "alertname": row.alertname,
+            },
+        )
+    return mitigated
 
 
 def _already_changed(model, expected, current) -> Conflict:

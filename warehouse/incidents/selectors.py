@@ -3,7 +3,7 @@
 Each runs a fixed number of queries, whatever the number of alerts, artifacts, metrics or events.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -11,6 +11,7 @@ from django.http import Http404
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
 from warehouse.cards.models import ModelCard
+from warehouse.incidents.comparison import SideBySide, metrics_side_by_side, profiles_side_by_side
 from warehouse.incidents.models import Incident, IncidentStatus
 from warehouse.registry.models import (
     Artifact,
@@ -48,10 +49,17 @@ class JumpPage:
     target_last_in_production: StageTransition | None  # when the target last left production
     alerts: list[Incident]
     events: list[AuditEvent]
+    # Production beside its rollback target, when there is one: overall metrics, then latency and cost.
+    metrics_compared: list[SideBySide] = field(default_factory=list)
+    profile_compared: list[SideBySide] = field(default_factory=list)
 
     @property
     def firing(self) -> list[Incident]:
         return [incident for incident in self.alerts if incident.is_firing]
+
+    @property
+    def mitigated(self) -> list[Incident]:
+        return [incident for incident in self.alerts if incident.is_mitigated]
 
     @property
     def promotion_request(self):
@@ -90,6 +98,7 @@ def jump_page(*, model: RegisteredModel) -> JumpPage:
     versions = [v for v in (production, target) if v is not None]
     summaries = _summaries(versions) if versions else {}
     promoted_by, target_left = _moves_that_matter(model, production, target)
+    compared = target is not None
     return JumpPage(
         model=model,
         production=summaries.get(production.pk) if production else None,
@@ -99,7 +108,20 @@ def jump_page(*, model: RegisteredModel) -> JumpPage:
         target_last_in_production=target_left,
         alerts=_recent_alerts(model),
         events=list(AuditEvent.objects.filter(model_name=model.name).order_by("-sequence")[:EVENTS_SHOWN]),
+        metrics_compared=(
+            metrics_side_by_side(summaries[production.pk].metrics, summaries[target.pk].metrics)
+            if compared
+            else []
+        ),
+        profile_compared=(
+            profiles_side_by_side(_profile_of(production), _profile_of(target)) if compared else []
+        ),
     )
+
+
+def _profile_of(version: ModelVersion):
+    # The reverse one-to-one raises when a version has no profile; select_related has already read it.
+    return getattr(version, "profile", None)
 
 
 def _production_with_target(model: RegisteredModel) -> ModelVersion | None:
@@ -144,12 +166,13 @@ def _approvals_of(promoted_by: StageTransition | None) -> list:
 def _recent_alerts(model: RegisteredModel) -> list[Incident]:
     alerts = list(
         Incident.objects.filter(model=model)
-        .select_related("version", "receiver")
+        .select_related("version", "receiver", "rolled_back_by", "rolled_back_from", "rollback__version")
         .order_by("status", "-starts_at", "-pk")[:ALERTS_SHOWN]
     )
     for incident in alerts:
-        if incident.version is not None:
-            incident.version.model = model
+        for version in (incident.version, incident.rolled_back_from):
+            if version is not None:
+                version.model = model
     return alerts
 
 
@@ -179,10 +202,40 @@ def incident_list(*, user, status: str = "", unmatched: bool = False) -> list[In
     return rows
 
 
+@dataclass(frozen=True)
+class OpenIncidents:
+    """The incidents still open (firing first, then mitigated), newest first, as many as a page shows."""
+
+    rows: list[Incident]
+    more: bool  # there are more than shown
+
+    @property
+    def firing(self) -> list[Incident]:
+        return [incident for incident in self.rows if incident.is_firing]
+
+
+def incidents_open(*, user, limit: int) -> OpenIncidents:
+    """Firing and mitigated incidents `user` may see, for the home page: one query (plus the visibility
+    check's own), however many there are."""
+    rows = list(
+        incidents_visible_to(user)
+        .filter(status__in=(IncidentStatus.FIRING, IncidentStatus.MITIGATED))
+        .select_related("model", "version", "rolled_back_by", "rolled_back_from", "rollback__version")
+        .order_by("status", "-starts_at", "-pk")[: limit + 1]
+    )
+    for incident in rows:
+        for version in (incident.version, incident.rolled_back_from):
+            if version is not None:
+                version.model = incident.model
+    return OpenIncidents(rows=rows[:limit], more=len(rows) > limit)
+
+
 def incident_get(*, user, incident_id: int) -> Incident:
     incident = (
         incidents_visible_to(user)
-        .select_related("model", "version", "receiver", "rollback__version", "rolled_back_by")
+        .select_related(
+            "model", "version", "receiver", "rollback__version", "rolled_back_by", "rolled_back_from"
+        )
         .filter(pk=incident_id)
         .first()
     )

@@ -369,7 +369,10 @@ def _incident_update(incident: Incident, payload, record: AlertRecord, described
     fields = ["last_payload", "last_seen_at"]
     outcome = _Outcome(incident=incident, record=record)
     # A late "firing" for a resolved incident is a delivery that arrived out of order: the same fingerprint
-    # and start time are the same alert, which has ended. It never reopens the incident.
+    # and start time are the same alert, which has ended. It never reopens the incident. A "firing" for a
+    # mitigated incident is the alert still firing after the rollback (the alerting system has not seen the
+    # effect yet, or waits out its `for:`): it refreshes what the alert says but keeps the incident
+    # mitigated, so the page never offers a second rollback for it. Only "resolved" closes an incident.
     if not (incident.status == IncidentStatus.RESOLVED and record.status == IncidentStatus.FIRING):
         for name, value in described.items():
             setattr(incident, name, value)

@@ -4,6 +4,7 @@ Thin: get the object for this user (or 404), call one service or read a selector
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from warehouse.errors import Conflict, InvalidInput
@@ -24,6 +25,9 @@ def _jump_context(request, model, access, incident=None) -> dict:
         "model": model,
         "incident": incident,
         "can_rollback": access.can(RESPOND),
+        # An incident's page offers the rollback only while it fires: once mitigated or resolved it shows
+        # what happened instead (the jump page itself always offers it, to a responder).
+        "rollback_closed": incident is not None and not incident.is_firing,
         "reason": (
             f"Incident #{about.pk}: {about.alertname or 'alert'}: {about.summary}"[:2000] if about else ""
         ),
@@ -67,10 +71,12 @@ def rollback(request, name: str):
         problems = " ".join(problem for found in error.errors.values() for problem in found)
         messages.error(request, f"Nothing was rolled back: {problems}")
     else:
+        mitigated = transition.incidents.filter(mitigated_at__isnull=False).count()
         messages.success(
             request,
             f"Rolled back: v{transition.version.number} is in production again; v{expected.number} is "
-            "archived and marked rolled back. Serving systems asking for production get it now.",
+            "archived and marked rolled back. Serving systems asking for production get it now."
+            + (f" {mitigated} firing incident{pluralize(mitigated)} marked mitigated." if mitigated else ""),
         )
     if incident is not None:
         return redirect("incidents:incident", incident.pk)

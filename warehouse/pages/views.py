@@ -1,11 +1,12 @@
 """The cross-app screens: home, a model, a version. Each reads what it shows from the selectors of the apps
-that own it (registry, audit, promotions), shapes it for its template, and renders; the templates only
-format what they are given."""
+that own it (registry, audit, promotions, incidents), shapes it for its template, and renders; the
+templates only format what they are given."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from warehouse.audit.selectors import AuditFilters, audit_event_list
+from warehouse.incidents.selectors import incidents_open
 from warehouse.pages.charts import slice_chart
 from warehouse.promotions.gates.selectors import version_gate_panel
 from warehouse.promotions.requests.selectors import model_open_requests, review_queue, version_requests_panel
@@ -22,6 +23,7 @@ from warehouse.registry.selectors import (
 HOME_PRODUCTION_ROWS = 50
 HOME_RECENT_EVENTS = 12
 HOME_QUEUE_ROWS = 10
+HOME_INCIDENT_ROWS = 10
 
 
 @login_required
@@ -38,6 +40,8 @@ def home(request):
         request,
         "pages/home.html",
         {
+            # What is on fire leads the page: firing incidents first, then mitigated ones still open.
+            "open_incidents": incidents_open(user=request.user, limit=HOME_INCIDENT_ROWS),
             "production": production[:HOME_PRODUCTION_ROWS],
             "production_more": len(production) > HOME_PRODUCTION_ROWS,
             "counts": version_counts_for_user(user=request.user),

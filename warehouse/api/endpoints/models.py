@@ -231,7 +231,9 @@ def archive(request: HttpRequest, body: VersionArchive, name: str = model_name()
         "For runbooks and chat-ops: the same service, permission (incident responder), refusals and audit "
         "events as the one-click rollback on `/go/<model>`. `expected_current` is the production version you "
         "are replacing: if production changed meanwhile, nothing happens and the 409 says what did "
-        "(`production_changed`, `already_rolled_back`, `no_rollback_target`, `target_evidence_failed`)."
+        "(`production_changed`, `already_rolled_back`, `no_rollback_target`, `target_evidence_failed`). "
+        "Every incident about the model that is firing becomes `mitigated` in the same transaction; "
+        "`mitigated` lists them."
     ),
     tags=["serving"],
     url_name="rollback",
@@ -257,4 +259,11 @@ def rollback(request: HttpRequest, body: Rollback, name: str = model_name()):
         ModelVersion.objects.select_related("model", "registered_by", "rollback_target").get(pk=pk)
         for pk in (transition.version_id, expected.pk)
     )
-    return {"production": version_summary_json(restored), "rolled_back": version_summary_json(archived)}
+    mitigated = (
+        transition.incidents.filter(mitigated_at__isnull=False).order_by("pk").values_list("pk", flat=True)
+    )
+    return {
+        "production": version_summary_json(restored),
+        "rolled_back": version_summary_json(archived),
+        "mitigated": list(mitigated),
+    }

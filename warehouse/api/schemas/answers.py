@@ -75,6 +75,14 @@ class VersionList(Answer):
 class RollbackResult(Answer):
     production: VersionSummary = Field(description="The target, in production again.")
     rolled_back: VersionSummary = Field(description="The version rolled back, archived.")
+    mitigated: list[int] = Field(
+        description=(
+            "The incidents this rollback marked mitigated: every incident about the model that was firing "
+            "(status `mitigated` until the alerting system resolves the alert). Each is on the audit trail "
+            "as `incident.mitigated`."
+        ),
+        examples=[[17]],
+    )
 
 
 class Artifact(Answer):
