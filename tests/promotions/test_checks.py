@@ -537,7 +537,8 @@ def test_it_warns_when_no_slice_has_enough_samples():
 
     assert outcome.status == Status.WARNING
     assert outcome.summary == (
-        "No slice could be judged: 0 worse of 0 compared with fraud-scorer v1; 1 below 100 samples, not judged."
+        "No slice could be judged: 0 worse of 0 compared with fraud-scorer v1; "
+        "1 below 100 samples, not judged."
     )
 
 
