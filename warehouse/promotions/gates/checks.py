@@ -154,15 +154,24 @@ def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
     return _passed(f"All {len(bars)} metric bars met.", bars=rows)
 
 
-def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
-    rules = snapshot.rules.baseline
-    baseline_name = snapshot.baseline.identifier if snapshot.baseline else None
-    if not rules:
+def _baseline_unjudged(snapshot: EvidenceSnapshot) -> CheckOutcome | None:
+    """The outcome when there is nothing to judge: no rule, or nothing in production."""
+    if not snapshot.rules.baseline:
         return _not_configured(
-            "The policy sets no rules against the version in production.", baseline=baseline_name, rules=[]
+            "The policy sets no rules against the version in production.",
+            baseline=snapshot.baseline.identifier if snapshot.baseline else None,
+            rules=[],
         )
     if snapshot.baseline is None:
         return _passed("Nothing in production to compare with.", baseline=None, rules=[])
+    return None
+
+
+def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    rules = snapshot.rules.baseline
+    unjudged = _baseline_unjudged(snapshot)
+    if unjudged is not None:
+        return unjudged
     rows, regressions, absent = [], [], []
     for rule in rules:
         candidate = snapshot.candidate.metrics.get(rule.metric)
