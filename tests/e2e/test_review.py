@@ -154,6 +154,7 @@ def test_a_reviewer_sees_missing_slices_as_missing_and_unruled_checks_as_neutral
     assert fill == "none", fill
     assert page.evaluate(_OVERFLOW) == []
     page.screenshot(path=f"/tmp/verdicts-request-{width}.png", full_page=True)
+    assert page.evaluate(_VERDICT_COLUMN_SHOWN), "the Verdict column is cut off"
 
     page.goto(
         live_server.url
