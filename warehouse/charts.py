@@ -142,6 +142,9 @@ class Chart:
     legend: list[Note] = field(default_factory=list)
     empty: str = ""  # said instead when there is no panel; nothing when ""
     width: int = CHART_WIDTH
+    # What the chart cannot draw and a reader must not miss (slices with no value on one side), said above
+    # the panels in words; the table beside the chart lists them.
+    notice: Note | None = None
 
 
 # --- Geometry -------------------------------------------------------------------------------------------

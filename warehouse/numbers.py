@@ -1,6 +1,7 @@
 """Reading the whole numbers people type into query strings and forms, and writing the numbers people read."""
 
 import math
+from decimal import Decimal
 
 # Nine digits fit every integer column on every database; `"²".isdigit()` is true but int() refuses it.
 MAX_DIGITS = 9
@@ -33,9 +34,8 @@ def metric_text(value) -> str:
         return "0"
     if abs(number) >= 100_000:
         return f"{number:,.0f}"
-    if abs(number) < 0.0001:
-        return f"{number:.3e}"
-    text = f"{number:.5g}"
+    # People read 0.00004, not 4.000e-05: four significant digits, written out in full.
+    text = format(Decimal(f"{number:.5g}" if abs(number) >= 0.0001 else f"{number:.4g}"), "f")
     return text if "e" not in text else f"{number:,.2f}"
 
 

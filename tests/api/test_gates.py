@@ -11,6 +11,7 @@ from tests.api.support import API, bearer, error_fields, get, locked_out, own_st
 from tests.factories import version_move, version_register_for_tests
 from tests.promotions.test_pages import gate_finished, regressing_candidate
 from warehouse.audit.models import AuditEvent
+from warehouse.promotions.gates.comparison import SliceVerdict
 from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.promotions.models import GateRun, GateState
 from warehouse.promotions.policies.rules import Check
@@ -194,7 +195,7 @@ def test_a_finished_run_answers_its_results_baseline_and_policy(
     assert [result["check"] for result in body["results"]] == list(Check.ALL)
     slices = next(result for result in body["results"] if result["check"] == "slices")
     assert (slices["status"], slices["required"], slices["title"]) == ("failed", True, "Slice regressions")
-    assert [row["slice"] for row in slices["numbers"]["rows"] if row["verdict"] == "regressed"] == [
+    assert [row["slice"] for row in slices["numbers"]["rows"] if row["verdict"] == "worse"] == [
         "region=r0",
         "region=r4",
     ]
@@ -255,3 +256,44 @@ def test_reading_runs_does_not_run_a_query_per_run_or_slice(client, model, versi
         run = gate_finished(candidate, contributor)
         counts.append(_count(client, f"{runs_path(candidate)}/{run.pk}", headers))
     assert counts[0] == counts[1], counts
+
+
+def test_every_slice_verdict_answered_is_a_documented_value(client, contract, candidate, contributor, viewer):
+    run = gate_finished(candidate, contributor)
+
+    body = contract.check(get(client, f"{runs_path(candidate)}/{run.pk}", **bearer(viewer)), RUN, "get")
+
+    schemas = contract.document["components"]["schemas"]
+    documented = schemas["SliceRow"]["properties"]["verdict"]["enum"]
+    assert documented == list(SliceVerdict.ALL)
+    assert "missing_from_candidate" in documented and "regressed" not in documented
+    statuses = schemas["CheckResult"]["properties"]["status"]["enum"]
+    assert "not_configured" in statuses
+    slices = next(result for result in body["results"] if result["check"] == "slices")
+    assert slices["numbers"]["rows"]
+    assert {row["verdict"] for row in slices["numbers"]["rows"]} <= set(documented)
+
+
+def test_a_run_recorded_with_the_old_verdict_names_answers_the_new_ones(
+    client, contract, candidate, contributor, viewer
+):
+    run = gate_finished(candidate, contributor)
+    # Check results are append-only: write the old names the way a run recorded before the rename did.
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        result = run.results.get(check_name="slices")
+        numbers = result.numbers
+        legacy = {"worse": "regressed", "within_tolerance": "within", "better": "improved"}
+        numbers["rows"] = [
+            row | {"verdict": legacy.get(row["verdict"], row["verdict"])} for row in numbers["rows"]
+        ]
+        type(result).objects.filter(pk=result.pk).update(numbers=numbers)
+        cursor.execute("SET session_replication_role = DEFAULT")
+
+    body = contract.check(get(client, f"{runs_path(candidate)}/{run.pk}", **bearer(viewer)), RUN, "get")
+
+    slices = next(result for result in body["results"] if result["check"] == "slices")
+    assert [row["slice"] for row in slices["numbers"]["rows"] if row["verdict"] == "worse"] == [
+        "region=r0",
+        "region=r4",
+    ]

@@ -9,7 +9,11 @@ import pytest
 from django.urls import reverse
 
 from tests.e2e.conftest import PASSWORD, RESULTS
-from tests.factories import version_register_for_tests
+from tests.factories import version_move, version_register_for_tests
+from tests.promotions.test_verdict_pages import CANDIDATE, PRODUCTION
+from warehouse.promotions.gates.services import gate_run_execute
+from warehouse.promotions.requests.services import promotion_request_open
+from warehouse.registry.models import Stage
 
 pytestmark = pytest.mark.e2e
 
@@ -94,4 +98,75 @@ def test_a_reviewer_approves_a_promotion_from_the_queue(
     reviewing.click(f"text=v{candidate.number}")
     reviewing.goto(live_server.url + version_path)
     assert "Staging" in reviewing.locator("h1 .badge").first.inner_text()
+    assert problems == []
+
+
+# A page's element that is wider than its container (the page itself, a panel, the slice table's wrap),
+# or the Verdict column cut off at the right: what a reviewer on a phone would have to scroll to find.
+_OVERFLOW = """() => {
+  const wide = [];
+  const fits = (el) => el.scrollWidth <= el.clientWidth + 1;
+  if (!fits(document.documentElement)) wide.push('page ' + document.documentElement.scrollWidth);
+  for (const el of document.querySelectorAll('main .panel, main .gate-banner')) {
+    if (!fits(el)) wide.push((el.id || el.className) + ' ' + el.scrollWidth + '>' + el.clientWidth);
+  }
+  return wide;
+}"""
+_VERDICT_COLUMN_SHOWN = """() => {
+  const head = [...document.querySelectorAll('table.slices thead th')].pop();
+  const wrap = head.closest('.table-wrap') || head.closest('table');
+  const a = head.getBoundingClientRect(), b = wrap.getBoundingClientRect();
+  return a.right <= b.right + 1 && a.left >= b.left - 1 && a.right <= window.innerWidth + 1;
+}"""
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_reviewer_sees_missing_slices_as_missing_and_unruled_checks_as_neutral(
+    live_server, model, contributor, reviewer, chromium, width
+):
+    draft = version_register_for_tests(actor=contributor, model=model, evaluation=CANDIDATE, card=CARD)
+    baseline = version_register_for_tests(actor=contributor, model=model, evaluation=PRODUCTION, card=CARD)
+    version_move(baseline, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
+    promotion = promotion_request_open(
+        actor=contributor, version=draft, target_stage=Stage.STAGING, justification="Shadow traffic."
+    )
+    gate_run_execute(run_id=promotion.gate_run_id)
+    problems: list[str] = []
+    RESULTS.mkdir(exist_ok=True)
+    request_path = reverse("promotions:request", args=[model.name, promotion.pk])
+
+    page = chromium.new_context(viewport={"width": width, "height": 900}).new_page()
+    _watch(page, problems)
+    _sign_in(page, live_server, reviewer, request_path)
+
+    summary = page.locator("#slices .slice-verdict")
+    assert "0 worse of 1 compared" in summary.inner_text()
+    assert "3 missing from the candidate" in summary.inner_text()
+    missing = page.locator("#slices .verdict-tag.v-missing_from_candidate")
+    assert missing.count() == 3 and missing.first.is_visible()
+    assert missing.first.inner_text() == "Missing from the candidate"
+    # A check with no rule: a grey icon and a "No rule" tag, never the green of a pass.
+    latency = page.locator("#check-latency")
+    assert "status-not_configured" in latency.get_attribute("class")
+    assert latency.locator(".icon-not_configured").is_visible()
+    assert latency.locator(".tag.no-rule").is_visible()
+    fill = latency.locator(".icon-not_configured circle").evaluate("c => getComputedStyle(c).fill")
+    assert fill == "none", fill
+    assert page.evaluate(_OVERFLOW) == []
+    page.screenshot(path=f"/tmp/verdicts-request-{width}.png", full_page=True)
+    assert page.evaluate(_VERDICT_COLUMN_SHOWN), "the Verdict column is cut off"
+
+    page.goto(
+        live_server.url
+        + reverse("promotions:gate-slices", args=[model.name, draft.number, promotion.gate_run_id])
+    )
+    assert (
+        page.locator(".chart-notice")
+        .inner_text()
+        .startswith("3 slice results of production are missing from the candidate")
+    )
+    assert page.locator("table.slices .verdict-tag.v-missing_from_candidate").count() == 3
+    assert page.evaluate(_VERDICT_COLUMN_SHOWN), "the Verdict column is cut off"
+    assert page.evaluate(_OVERFLOW) == []
+    page.screenshot(path=f"/tmp/verdicts-slices-{width}.png", full_page=True)
     assert problems == []

@@ -222,10 +222,10 @@ def test_it_fails_an_evaluation_without_metrics():
 # --- metric bars ----------------------------------------------------------------------------------------
 
 
-def test_it_passes_when_the_policy_sets_no_metric_bars():
+def test_it_is_not_configured_when_the_policy_sets_no_metric_bars():
     outcome = check_metric_bars(snapshot())
 
-    assert outcome.status == Status.PASSED
+    assert outcome.status == Status.NOT_CONFIGURED
     assert outcome.numbers == {"bars": []}
 
 
@@ -285,10 +285,11 @@ def test_it_passes_the_baseline_check_when_nothing_is_in_production():
     assert outcome.summary == "Nothing in production to compare with."
 
 
-def test_it_passes_the_baseline_check_when_the_policy_sets_no_rules():
+def test_the_baseline_check_is_not_configured_when_the_policy_sets_no_rules():
     outcome = check_baseline(snapshot(against=production(metrics={"auc": MetricFacts(0.99, "higher")})))
 
-    assert outcome.status == Status.PASSED
+    assert outcome.status == Status.NOT_CONFIGURED
+    assert outcome.summary == "The policy sets no rules against the version in production."
     assert outcome.numbers == {"baseline": "fraud-scorer v1", "rules": []}
 
 
@@ -432,18 +433,25 @@ def slices_of(**values) -> dict:
     return {tuple(key.split("|")): SliceFacts(*facts) for key, facts in values.items()}
 
 
-def slice_snapshot(candidate_slices: dict, production_slices: dict | None, rule: SliceRule | None, **more):
+def slice_snapshot(
+    candidate_slices: dict,
+    production_slices: dict | None,
+    rule: SliceRule | None,
+    missing_slices: str = "warn",
+    **more,
+):
     return snapshot(
         candidate=evidence(slices=candidate_slices, **more),
         against=production(slices=production_slices) if production_slices is not None else None,
         slices=rule,
+        missing_slices=missing_slices,
     )
 
 
-def test_it_passes_slices_when_the_policy_sets_no_slice_rule():
+def test_slices_are_not_configured_when_the_policy_sets_no_slice_rule():
     outcome = check_slices(slice_snapshot({}, {}, None))
 
-    assert outcome.status == Status.PASSED
+    assert outcome.status == Status.NOT_CONFIGURED
     assert outcome.numbers == {"rows": []}
 
 
@@ -467,8 +475,8 @@ def test_it_passes_slices_within_tolerance():
 
     assert outcome.status == Status.PASSED
     assert outcome.numbers["judged"] == 2
-    assert outcome.numbers["regressed"] == 0
-    assert outcome.summary == "2 slices within tolerance of fraud-scorer v1."
+    assert outcome.numbers["worse"] == 0
+    assert outcome.summary == "0 worse of 2 compared with fraud-scorer v1."
 
 
 def test_it_fails_a_slice_that_worsened_beyond_tolerance():
@@ -481,11 +489,11 @@ def test_it_fails_a_slice_that_worsened_beyond_tolerance():
     )
 
     assert outcome.status == Status.FAILED
-    assert outcome.numbers["regressed"] == 1
-    assert outcome.summary.startswith("1 of 2 slices worse than fraud-scorer v1 beyond 0.01")
+    assert outcome.numbers["worse"] == 1
+    assert outcome.summary.startswith("1 worse of 2 compared with fraud-scorer v1 beyond 0.01")
     assert "worst region=EU auc 0.85 vs 0.9" in outcome.summary
     first = outcome.numbers["rows"][0]
-    assert (first["slice"], first["verdict"]) == ("region=EU", "regressed")
+    assert (first["slice"], first["verdict"]) == ("region=EU", "worse")
     assert first["delta"] == pytest.approx(-0.05)
 
 
@@ -501,9 +509,9 @@ def test_it_does_not_judge_a_slice_below_the_minimum_samples():
     assert outcome.status == Status.PASSED
     assert outcome.numbers["too_few_samples"] == 1
     assert outcome.numbers["judged"] == 1
-    assert "1 below 100 samples not judged" in outcome.summary
+    assert "1 below 100 samples, not judged" in outcome.summary
     verdicts = {row["slice"]: row["verdict"] for row in outcome.numbers["rows"]}
-    assert verdicts == {"region=EU": "too_few_samples", "region=US": "within"}
+    assert verdicts == {"region=EU": "too_few_samples", "region=US": "within_tolerance"}
 
 
 def test_it_judges_a_slice_at_exactly_the_minimum_samples():
@@ -528,7 +536,10 @@ def test_it_warns_when_no_slice_has_enough_samples():
     )
 
     assert outcome.status == Status.WARNING
-    assert outcome.summary == "No slice could be judged (1 below 100 samples)."
+    assert outcome.summary == (
+        "No slice could be judged: 0 worse of 0 compared with fraud-scorer v1; "
+        "1 below 100 samples, not judged."
+    )
 
 
 def test_it_fails_a_slice_whose_loss_rose():
@@ -556,7 +567,7 @@ def test_it_passes_a_slice_whose_loss_fell():
     )
 
     assert outcome.status == Status.PASSED
-    assert outcome.numbers["rows"][0]["verdict"] == "improved"
+    assert outcome.numbers["rows"][0]["verdict"] == "better"
 
 
 def test_it_knows_a_loss_reported_only_per_slice_is_lower_is_better():
@@ -600,7 +611,7 @@ def test_it_fails_a_listed_slice_that_the_candidate_does_not_report():
     )
 
     assert outcome.status == Status.FAILED
-    assert outcome.summary == (
+    assert outcome.summary.startswith(
         "Listed slices that could not be judged (not reported by both, or below 100 samples): region=APAC."
     )
     assert outcome.numbers["missing_listed"] == ["region=APAC"]
@@ -617,7 +628,7 @@ def test_it_checks_only_the_listed_slices():
 
     assert outcome.status == Status.PASSED
     verdicts = {row["slice"]: row["verdict"] for row in outcome.numbers["rows"]}
-    assert verdicts == {"region=EU": "within", "region=US": "not_checked"}
+    assert verdicts == {"region=EU": "within_tolerance", "region=US": "not_checked"}
 
 
 def test_it_checks_only_the_metrics_the_slice_rule_names():
@@ -631,12 +642,12 @@ def test_it_checks_only_the_metrics_the_slice_rule_names():
 
     assert outcome.status == Status.PASSED
     assert {row["metric"]: row["verdict"] for row in outcome.numbers["rows"]} == {
-        "auc": "within",
+        "auc": "within_tolerance",
         "recall": "not_checked",
     }
 
 
-def test_it_lists_a_slice_production_never_reported_as_without_baseline():
+def test_it_lists_a_slice_production_never_reported_as_new_in_the_candidate():
     rows = slice_comparison(
         slice_snapshot(
             {("region=EU", "auc"): SliceFacts(0.90, 500), ("region=NEW", "auc"): SliceFacts(0.5, 500)},
@@ -646,8 +657,8 @@ def test_it_lists_a_slice_production_never_reported_as_without_baseline():
     )
 
     assert [(row["slice"], row["verdict"], row["baseline"], row["delta"]) for row in rows] == [
-        ("region=EU", "within", 0.90, 0.0),
-        ("region=NEW", "no_baseline", None, None),
+        ("region=EU", "within_tolerance", 0.90, 0.0),
+        ("region=NEW", "new_in_candidate", None, None),
     ]
 
 
@@ -667,10 +678,10 @@ def test_it_orders_the_slice_comparison_regressions_first_and_worst_first():
     )
 
     assert [(row["slice"], row["verdict"]) for row in rows] == [
-        ("a=2", "regressed"),
-        ("a=5", "regressed"),
-        ("a=1", "within"),
-        ("a=3", "improved"),
+        ("a=2", "worse"),
+        ("a=5", "worse"),
+        ("a=1", "within_tolerance"),
+        ("a=3", "better"),
         ("a=4", "too_few_samples"),
     ]
 
@@ -699,10 +710,10 @@ def test_it_fails_the_latency_budget_without_a_profile():
     assert outcome.numbers == {"p95_ms": None, "budget_ms": 10.0}
 
 
-def test_it_passes_latency_when_the_policy_sets_no_budget():
+def test_latency_is_not_configured_when_the_policy_sets_no_budget():
     outcome = check_latency(snapshot(candidate=evidence(latency_p95_ms=None)))
 
-    assert outcome.status == Status.PASSED
+    assert outcome.status == Status.NOT_CONFIGURED
     assert outcome.numbers == {"p95_ms": None, "budget_ms": None}
 
 
@@ -725,8 +736,11 @@ def test_it_fails_the_cost_budget_without_a_cost():
     assert outcome.summary == "No cost per 1,000 predictions in the profile."
 
 
-def test_it_passes_cost_when_the_policy_sets_no_budget():
-    assert check_cost(snapshot(candidate=evidence(cost_per_1k=None))).status == Status.PASSED
+def test_cost_is_not_configured_when_the_policy_sets_no_budget():
+    outcome = check_cost(snapshot(candidate=evidence(cost_per_1k=None)))
+
+    assert outcome.status == Status.NOT_CONFIGURED
+    assert outcome.summary == "The policy sets no cost budget."
 
 
 # --- card sections, owner -------------------------------------------------------------------------------
@@ -763,10 +777,10 @@ def test_it_fails_required_card_sections_when_there_is_no_card():
     assert outcome.numbers["missing"] == ["task"]
 
 
-def test_it_passes_card_sections_when_none_are_required():
+def test_card_sections_are_not_configured_when_none_are_required():
     outcome = check_card_sections(snapshot(candidate=evidence(card_sections={})))
 
-    assert outcome.status == Status.PASSED
+    assert outcome.status == Status.NOT_CONFIGURED
     assert outcome.summary == "The policy requires no card sections."
 
 
@@ -830,13 +844,39 @@ def test_every_check_policies_can_name_has_a_function():
 
 
 def test_it_runs_every_check_on_complete_evidence_without_an_error():
-    every = snapshot(against=production(), required_checks=Check.ALL)
+    every = snapshot(
+        against=production(),
+        required_checks=Check.ALL,
+        metric_bars=(MetricBar("auc", ">=", 0.9),),
+        baseline=(BaselineRule("auc", tolerance=0.01),),
+        slices=SliceRule(max_worsening=0.01),
+        latency_p95_ms_max=10.0,
+        cost_per_1k_max=0.02,
+        required_card_sections=("task",),
+    )
 
     outcomes = {name: check_run(name, every) for name in CHECKS}
 
     assert {name: outcome.status for name, outcome in outcomes.items()} == dict.fromkeys(
         Check.ALL, Status.PASSED
     )
+    assert gate_verdict(outcomes, Check.ALL) == "passed"
+
+
+def test_a_required_check_with_no_rule_is_not_configured_and_neither_passes_nor_blocks():
+    every = snapshot(against=production(), required_checks=Check.ALL)
+
+    outcomes = {name: check_run(name, every) for name in CHECKS}
+
+    unruled = {name for name, outcome in outcomes.items() if outcome.status == Status.NOT_CONFIGURED}
+    assert unruled == {
+        Check.METRIC_BARS,
+        Check.BASELINE,
+        Check.SLICES,
+        Check.LATENCY,
+        Check.COST,
+        Check.CARD_SECTIONS,
+    }
     assert gate_verdict(outcomes, Check.ALL) == "passed"
 
 
@@ -962,19 +1002,67 @@ def test_a_per_slice_metric_is_judged_the_way_production_judges_it():
     assert outcome.numbers["rows"][0]["direction"] == "lower"
 
 
-def test_a_slice_production_reports_and_the_candidate_dropped_fails_the_check():
+def _dropped(missing_slices: str):
+    """A candidate that reports one of production's four slices, the one it reports unchanged."""
+    produced = {(f"region={name}", "auc"): SliceFacts(0.80, 400) for name in ("EU", "US", "APAC", "MEA")}
+    return slice_snapshot(
+        {("region=EU", "auc"): SliceFacts(0.80, 500)}, produced, SliceRule(max_worsening=0.01), missing_slices
+    )
+
+
+@pytest.mark.parametrize(("missing_slices", "status"), [("fail", Status.FAILED), ("warn", Status.WARNING)])
+def test_slices_missing_from_the_candidate_are_missing_never_worse(missing_slices, status):
+    outcome = check_slices(_dropped(missing_slices))
+
+    assert outcome.status == status
+    assert outcome.summary.startswith(
+        "0 worse of 1 compared with fraud-scorer v1; 3 missing from the candidate."
+    )
+    assert "worse than" not in outcome.summary
+    assert (outcome.numbers["worse"], outcome.numbers["missing_from_candidate"]) == (0, 3)
+    assert outcome.numbers["missing_slices"] == missing_slices
+    dropped = [row for row in outcome.numbers["rows"] if row["verdict"] == "missing_from_candidate"]
+    assert {(row["slice"], row["value"], row["baseline"]) for row in dropped} == {
+        ("region=US", None, 0.80),
+        ("region=APAC", None, 0.80),
+        ("region=MEA", None, 0.80),
+    }
+
+
+def test_a_worse_slice_fails_whatever_the_policy_says_of_missing_ones():
+    snap = _dropped("warn")
+    worse = snap.candidate.slices | {("region=US", "auc"): SliceFacts(0.50, 500)}
     outcome = check_slices(
+        slice_snapshot(worse, snap.baseline.slices, SliceRule(max_worsening=0.01), missing_slices="warn")
+    )
+
+    assert outcome.status == Status.FAILED
+    assert outcome.summary.startswith("1 worse of 2 compared with fraud-scorer v1 beyond 0.01")
+    assert "; 2 missing from the candidate" in outcome.summary
+
+
+@pytest.mark.parametrize(
+    ("verdict", "candidate", "baseline", "samples"),
+    [
+        ("worse", 0.80, 0.90, 500),
+        ("within_tolerance", 0.895, 0.90, 500),
+        ("better", 0.95, 0.90, 500),
+        ("missing_from_candidate", None, 0.90, 500),
+        ("new_in_candidate", 0.90, None, 500),
+        ("too_few_samples", 0.50, 0.90, 5),
+    ],
+)
+def test_each_slice_verdict(verdict, candidate, baseline, samples):
+    key = ("region=EU", "auc")
+    rows = slice_comparison(
         slice_snapshot(
-            {("region=EU", "auc"): SliceFacts(0.90, 500)},
-            {("region=EU", "auc"): SliceFacts(0.90, 500), ("region=APAC", "auc"): SliceFacts(0.70, 400)},
+            {key: SliceFacts(candidate, samples)} if candidate is not None else {},
+            {key: SliceFacts(baseline, samples)} if baseline is not None else {},
             SliceRule(max_worsening=0.01),
         )
     )
 
-    assert outcome.status == Status.FAILED
-    assert outcome.summary.startswith("1 slices reported by fraud-scorer v1 are missing from the candidate")
-    [dropped] = [row for row in outcome.numbers["rows"] if row["verdict"] == "missing"]
-    assert (dropped["slice"], dropped["value"], dropped["baseline"]) == ("region=APAC", None, 0.70)
+    assert [row["verdict"] for row in rows] == [verdict]
 
 
 def test_a_thin_production_slice_is_not_judged_either():

@@ -424,7 +424,7 @@ def test_a_finished_run_shows_its_checks_like_ci_and_does_not_reload(client, fai
     slices = html[html.index('id="check-slices"') :]
     slices = slices[: slices.index("</li>")]
     assert "status-failed" in html[html.index('id="check-slices"') - 40 : html.index('id="check-slices"')]
-    assert "Required" in slices and "2 of 4 slices worse than fraud-scorer/v2" in slices
+    assert "Required" in slices and "2 worse of 4 compared with fraud-scorer/v2" in slices
     # The numbers as a table, the worst regression first, and the raw numbers behind a toggle.
     assert slices.index("region=r0") < slices.index("region=r4")
     assert '<details class="raw">' in slices and "&quot;rows&quot;" in slices
@@ -449,22 +449,23 @@ def test_the_slice_view_lists_every_slice_as_the_gate_judged_it(
 
     view = response.context["view"]
     assert [(row["slice"], row["verdict"]) for row in view.rows] == [
-        ("region=r0", "regressed"),
-        ("region=r4", "regressed"),
-        ("region=r1", "within"),
-        ("region=r2", "improved"),
+        ("region=r0", "worse"),
+        ("region=r4", "worse"),
+        ("region=r1", "within_tolerance"),
+        ("region=r2", "better"),
         ("region=r3", "too_few_samples"),
-        ("region=r9", "no_baseline"),
+        ("region=r9", "new_in_candidate"),
     ]
-    assert view.counts["regressed"] == 2 and view.counts["not_checked"] == 0
+    assert view.counts["worse"] == 2 and view.counts["not_checked"] == 0
     html = response.content.decode()
-    assert html.count('class="v-regressed regression"') == 2
+    assert html.count('class="v-worse regression"') == 2
+    assert "New in the candidate" in html and "without a production value" not in html
     assert "production v2" in html and "0.8</td>" in html  # v2's values, not the newer production's
     assert "at most <strong>0.01</strong>" in html and "fewer than <strong>100</strong> samples" in html
     # The chart: server-rendered SVG, a bar per compared slice coloured by verdict.
     assert html.count('<svg class="chart delta-chart"') == 2  # auc and log_loss
-    assert html.count('<g class="v-regressed">') == 2
-    assert html.count('<g class="v-improved">') == 1
+    assert html.count('<g class="v-worse">') == 2
+    assert html.count('<g class="v-better">') == 1
     assert 'class="threshold"' in html
 
 
@@ -476,8 +477,10 @@ def test_the_slice_view_lists_every_slice_as_the_gate_judged_it(
         ("sort=slice", ["region=r0", "region=r1", "region=r2", "region=r3", "region=r4", "region=r9"]),
         # Ties keep the gate's order.
         ("sort=-samples", ["region=r0", "region=r4", "region=r1", "region=r2", "region=r9", "region=r3"]),
+        ("verdict=worse", ["region=r0", "region=r4"]),
+        ("verdict=worse&sort=-slice", ["region=r4", "region=r0"]),
+        # A link made before the verdicts were renamed still filters.
         ("verdict=regressed", ["region=r0", "region=r4"]),
-        ("verdict=regressed&sort=-slice", ["region=r4", "region=r0"]),
         ("sort=nonsense", ["region=r0", "region=r4", "region=r1", "region=r2", "region=r3", "region=r9"]),
     ],
 )
@@ -692,6 +695,6 @@ def test_the_admin_shows_policy_revisions_and_gate_runs_read_only(client, failed
             == 403
         )
     html = client.get(reverse("admin:promotions_gaterun_change", args=[failed_run.pk])).content.decode()
-    assert html.count("slices") >= 1 and "2 of 4 slices worse" in html  # the results, inline
+    assert html.count("slices") >= 1 and "2 worse of 4 compared" in html  # the results, inline
     assert f'href="{run_url(failed_run)}"' in html
     assert GateRun.objects.filter(pk=failed_run.pk, state=GateState.FAILED).exists()

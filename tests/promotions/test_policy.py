@@ -13,6 +13,7 @@ from warehouse.promotions.policies.rules import (
     MetricBar,
     SignoffRule,
     SliceRule,
+    checks_without_rule,
     policy_parse,
     policy_warnings,
 )
@@ -273,3 +274,43 @@ def test_the_warnings_are_empty_when_every_name_is_known():
     rules = policy_parse(rules_with(metric_bars=[{"metric": "auc", "op": ">=", "value": 0.8}]))
 
     assert policy_warnings(rules, known_metrics={"auc"}, known_slices=set()) == []
+
+
+def test_a_revision_that_does_not_say_what_missing_slices_mean_reads_as_the_gate_judged_them_before():
+    rules = policy_parse({"draft_to_staging": {}, "staging_to_production": {}})
+
+    assert rules.draft_to_staging.missing_slices == "warn"
+    assert rules.staging_to_production.missing_slices == "fail"
+    assert DEFAULT_RULES.draft_to_staging.missing_slices == "warn"
+    assert DEFAULT_RULES.staging_to_production.missing_slices == "fail"
+
+
+@pytest.mark.parametrize("value", ["fail", "warn"])
+def test_each_move_says_what_missing_slices_mean(value):
+    rules = policy_parse(
+        {"draft_to_staging": {"missing_slices": value}, "staging_to_production": {"missing_slices": value}}
+    )
+
+    assert rules.draft_to_staging.missing_slices == rules.staging_to_production.missing_slices == value
+    assert rules.as_data()["draft_to_staging"]["missing_slices"] == value
+
+
+@pytest.mark.parametrize("value", ["worse", "", 1, True, ["fail"]])
+def test_it_refuses_missing_slices_other_than_fail_or_warn(value):
+    errors = errors_of({"draft_to_staging": {}, "staging_to_production": {"missing_slices": value}})
+
+    assert errors == {
+        "staging_to_production.missing_slices": [
+            "Use 'fail' (a slice production reports and the candidate does not fails the slices check) "
+            "or 'warn' (it is a warning)."
+        ]
+    }
+
+
+def test_checks_without_a_rule_are_named():
+    assert checks_without_rule(DEFAULT_RULES.staging_to_production) == (
+        Check.METRIC_BARS,
+        Check.BASELINE,
+        Check.LATENCY,
+        Check.COST,
+    )

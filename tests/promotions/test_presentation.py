@@ -9,7 +9,7 @@ from warehouse.promotions.presentation.checks import check_numbers_of
 from warehouse.promotions.presentation.slices import delta_chart, slice_page
 
 
-def row(slice_key: str, delta, *, verdict="within", metric="auc", allowed=0.02, **extra) -> dict:
+def row(slice_key: str, delta, *, verdict="within_tolerance", metric="auc", allowed=0.02, **extra) -> dict:
     return {
         "slice": slice_key,
         "metric": metric,
@@ -25,13 +25,11 @@ def row(slice_key: str, delta, *, verdict="within", metric="auc", allowed=0.02, 
 
 
 def test_the_delta_chart_draws_a_bar_per_compared_slice_and_a_tick_at_the_allowed_worsening():
-    chart = delta_chart(
-        [row("region=EU", -0.05, verdict="regressed"), row("region=US", 0.01, verdict="improved")]
-    )
+    chart = delta_chart([row("region=EU", -0.05, verdict="worse"), row("region=US", 0.01, verdict="better")])
     [panel] = chart.panels
-    assert [r.css for r in panel.rows] == ["v-regressed", "v-improved"]
+    assert [r.css for r in panel.rows] == ["v-worse", "v-better"]
     assert panel.rows[0].title == (
-        "region=EU: 0.9 vs 0.95 in production (−0.05), 500 samples: Regressed; allowed worsening 0.02"
+        "region=EU: 0.9 vs 0.95 in production (−0.05), 500 samples: Worse; allowed worsening 0.02"
     )
     shapes = [type(mark).__name__ for mark in panel.rows[0].marks]
     assert shapes == ["Text", "Bar", "Line", "Text"]
@@ -42,34 +40,40 @@ def test_the_delta_chart_draws_a_bar_per_compared_slice_and_a_tick_at_the_allowe
 
 def test_the_delta_chart_says_what_it_did_not_draw():
     rows = [row(f"region=r{i}", 0.001 * i) for i in range(3)] + [
-        row("region=new", None, verdict="no_baseline")
+        row("region=new", None, verdict="new_in_candidate"),
+        row("region=gone", None, verdict="missing_from_candidate", value=None),
     ]
-    [panel] = delta_chart(rows, max_rows=2).panels
+    chart = delta_chart(rows, max_rows=2)
+    [panel] = chart.panels
     assert len(panel.rows) == 2
     assert panel.caption == (
-        "Not drawn: 1 more compared slice (the chart shows the first 2 in the gate's order, regressions "
-        "first); 1 without a production value. All are in the table."
+        "Not drawn: 1 more compared slice (the chart shows the first 2 in the gate's order, worse first); "
+        "1 missing from the candidate (no candidate value); 1 new in the candidate (no production value). "
+        "All are in the table."
     )
+    assert chart.notice.text.startswith("1 slice result of production is missing from the candidate")
+    assert chart.notice.css == "missing-text"
 
 
 def test_a_delta_chart_with_nothing_compared_has_no_panel_and_says_so():
-    chart = delta_chart([row("region=new", None, verdict="no_baseline")])
+    chart = delta_chart([row("region=new", None, verdict="new_in_candidate")])
     assert chart.panels == [] and chart.legend == [] and "nothing to draw" in chart.empty
 
 
 def test_sort_headers_and_verdict_filters_keep_the_rest_of_the_query():
     result = CheckResult(check_name=Check.SLICES, numbers={"rows": [row("a", 0.1), row("b", -0.1)]})
-    view = slice_regression_view(result=result, sort="delta", verdict="within")
-    page = slice_page(view=view, query=QueryDict("sort=delta&verdict=within"))
+    view = slice_regression_view(result=result, sort="delta", verdict="within_tolerance")
+    page = slice_page(view=view, query=QueryDict("sort=delta&verdict=within_tolerance"))
     headers = {header.label: header for header in page.headers}
     assert headers["Delta"].active and headers["Delta"].aria_sort == "ascending"
-    assert headers["Delta"].href == "?sort=-delta&verdict=within#table"
+    assert headers["Delta"].href == "?sort=-delta&verdict=within_tolerance#table"
     # Counts sort the largest first on the first click.
     assert (
-        headers["Samples"].href == "?sort=-samples&verdict=within#table" and headers["Samples"].arrow == "↕"
+        headers["Samples"].href == "?sort=-samples&verdict=within_tolerance#table"
+        and headers["Samples"].arrow == "↕"
     )
     assert page.all_href == "?sort=delta#table"
-    within = next(f for f in page.filters if f.verdict == "within")
+    within = next(f for f in page.filters if f.verdict == "within_tolerance")
     assert within.current and within.count == 2 and within.label == "Within tolerance"
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
+from warehouse.promotions.gates.comparison import verdict_of
 from warehouse.promotions.models import Decision
 from warehouse.promotions.policies.rules import Check, revision_rules
 from warehouse.promotions.policies.selectors import policy_page_url, policy_revision_document
@@ -164,11 +165,22 @@ def gate_run_json(run, *, results: list | None = None) -> dict:
                 "status": result.status,
                 "required": result.required,
                 "summary": result.summary,
-                "numbers": result.numbers,
+                "numbers": _check_numbers(result.numbers),
             }
             for result in results
         ]
     return answer
+
+
+def _check_numbers(numbers) -> dict:
+    """A check's numbers as recorded, with each slice verdict by today's name (runs recorded earlier used
+    other names for the same verdicts)."""
+    if not isinstance(numbers, dict):
+        return {}
+    rows = numbers.get("rows")
+    if not isinstance(rows, list):
+        return numbers
+    return numbers | {"rows": [row | {"verdict": verdict_of(row)} for row in rows if isinstance(row, dict)]}
 
 
 # --- Promotion requests and sign-offs -------------------------------------------------------------------

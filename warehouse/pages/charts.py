@@ -82,12 +82,21 @@ def slice_chart(page: VersionPage, *, max_rows: int = MAX_ROWS) -> Chart:
         legend = [
             Note("worse than production", "worse"),
             Note("better than production", "better"),
-            Note("same, or not in production's evaluation", "same"),
+            Note("same, or new in this version (not in production's evaluation)", "same"),
             Note(f"production v{baseline.number}", "base"),
         ]
+    missing = len(page.missing_slices)
     return Chart(
         name="chart",
         css="chart",
         panels=[_slice_panel(m, rows, baseline=baseline, max_rows=max_rows) for m, rows in by_metric.items()],
         legend=legend,
+        notice=Note(
+            f"{missing} slice result{'s' if missing != 1 else ''} of production "
+            f"{'is' if missing == 1 else 'are'} missing from this version: nothing to draw for "
+            f"{'it' if missing == 1 else 'them'}. The table lists {'it' if missing == 1 else 'them'}.",
+            "missing-text",
+        )
+        if missing
+        else None,
     )

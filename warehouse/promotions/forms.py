@@ -155,6 +155,12 @@ class SectionForm(forms.Form):
     slices_relative = forms.BooleanField(
         required=False, label="Relative: a fraction of production's value (0.02 is 2%)"
     )
+    slices_missing = forms.ChoiceField(
+        required=False,
+        label="A slice production reports and the candidate does not",
+        choices=[("fail", "Fails the slices check"), ("warn", "Is a warning")],
+        help_text="Missing is never called worse; this says what it costs on this move.",
+    )
     slices_min_samples = forms.CharField(
         required=False,
         label="Minimum samples",
@@ -290,6 +296,8 @@ class SectionForm(forms.Form):
             if data["slices_min_samples"].strip():
                 slices["min_samples"] = _whole(data["slices_min_samples"])
             section["slices"] = slices
+        if data["slices_missing"]:
+            section["missing_slices"] = data["slices_missing"]
         if "allow_first_production" in self.fields:
             section["allow_first_production"] = data["allow_first_production"]
         return section
@@ -315,6 +323,7 @@ class SectionForm(forms.Form):
             self.add_error(field if field in self.fields else "slices_enabled", prefix + problem)
             return
         field = {
+            "missing_slices": "slices_missing",
             "signoffs.count": "signoffs_count",
             "signoffs.roles": "signoffs_roles",
             "slices": "slices_enabled",
@@ -355,6 +364,7 @@ class SectionForm(forms.Form):
             "signoffs_count": str(rules.signoffs.count),
             "signoffs_roles": list(rules.signoffs.roles),
             "allow_first_production": rules.allow_first_production,
+            "slices_missing": rules.missing_slices,
         }
         if rules.slices is not None:
             initial.update(

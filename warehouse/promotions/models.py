@@ -132,6 +132,8 @@ class CheckStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     WARNING = "warning", "Warning"
     ERROR = "error", "Error"
+    # The policy sets no rule for the check: neither a pass nor a failure.
+    NOT_CONFIGURED = "not_configured", "Not configured"
 
 
 class CheckResult(models.Model):
@@ -140,7 +142,7 @@ class CheckResult(models.Model):
     gate_run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="results")
     position = models.PositiveSmallIntegerField()
     check_name = models.CharField(max_length=32)
-    status = models.CharField(max_length=8, choices=CheckStatus.choices)
+    status = models.CharField(max_length=16, choices=CheckStatus.choices)
     required = models.BooleanField(help_text="Whether the policy makes this check block the gate.")
     summary = models.CharField(max_length=500)
     numbers = models.JSONField(default=dict)

@@ -26,7 +26,7 @@ from warehouse.promotions.models import Decision
 from warehouse.promotions.policies.selectors import policy_page, policy_revision_document, policy_revision_get
 from warehouse.promotions.policies.services import policy_revise
 from warehouse.promotions.presentation.checks import check_reports
-from warehouse.promotions.presentation.policy import policy_rule_rows
+from warehouse.promotions.presentation.policy import policy_rule_rows, unruled_required
 from warehouse.promotions.presentation.slices import slice_page
 from warehouse.promotions.requests.selectors import promotion_request_get, request_page, review_queue
 from warehouse.promotions.requests.services import (
@@ -157,10 +157,18 @@ def _policy_view(request, *, model, can_edit: bool, refuse):
     elif can_edit:
         form = PolicyForm(rules=page.viewed_rules if page.viewed_rules is not None else None)
     rule_rows = policy_rule_rows(page.viewed_rules) if page.viewed_rules is not None else []
+    unruled = unruled_required(page.viewed_rules) if page.viewed_rules is not None else []
     return render(
         request,
         "promotions/policy.html",
-        {"page": page, "rule_rows": rule_rows, "form": form, "can_edit": can_edit, "model": model},
+        {
+            "page": page,
+            "rule_rows": rule_rows,
+            "unruled": unruled,
+            "form": form,
+            "can_edit": can_edit,
+            "model": model,
+        },
         status=status,
     )
 

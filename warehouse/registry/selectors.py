@@ -271,6 +271,17 @@ class SliceRow:
 
 
 @dataclass(frozen=True)
+class MissingSliceRow:
+    """A slice result production reports and this version does not: not measured, so neither worse nor
+    better."""
+
+    slice_key: str
+    metric: str
+    baseline: float
+    baseline_sample_count: int
+
+
+@dataclass(frozen=True)
 class VersionPage:
     version: ModelVersion
     baseline: ModelVersion | None
@@ -282,6 +293,15 @@ class VersionPage:
     baseline_profile: object | None = None
     audit_limit: int = 50
     slice_metrics: list[str] = field(default_factory=list)
+    # Slice results of production that this version does not report, by metric and slice.
+    missing_slices: list[MissingSliceRow] = field(default_factory=list)
+
+    @property
+    def new_slice_count(self) -> int:
+        """Slice results this version reports and production does not (none without a production)."""
+        if self.baseline is None:
+            return 0
+        return sum(1 for row in self.slices if row.baseline is None)
 
     @property
     def regressions(self) -> list[SliceRow]:
@@ -342,7 +362,16 @@ def _slice_rows(slice_rows: list[SliceMetric], own_report: int | None, direction
                 baseline_sample_count=base.sample_count if base is not None else None,
             )
         )
-    return sorted(rows, key=lambda s: (s.metric, s.slice_key))
+    own = {(s.slice_key, s.metric) for s in slice_rows if s.report_id == own_report}
+    missing = [
+        MissingSliceRow(key, metric, base.value, base.sample_count)
+        for (key, metric), base in baseline_slices.items()
+        if (key, metric) not in own
+    ]
+    return (
+        sorted(rows, key=lambda s: (s.metric, s.slice_key)),
+        sorted(missing, key=lambda s: (s.metric, s.slice_key)),
+    )
 
 
 def _compared_rows(version: ModelVersion, baseline: ModelVersion | None):
@@ -351,7 +380,7 @@ def _compared_rows(version: ModelVersion, baseline: ModelVersion | None):
     own_report = _report_id(version)
     report_ids = [pk for pk in (own_report, _report_id(baseline)) if pk is not None]
     if not report_ids:
-        return [], []
+        return [], [], []
     metric_rows = list(EvaluationMetric.objects.filter(report_id__in=report_ids))
     slice_rows = list(SliceMetric.objects.filter(report_id__in=report_ids))
     baseline_metrics = {m.name: m.value for m in metric_rows if m.report_id != own_report}
@@ -364,7 +393,7 @@ def _compared_rows(version: ModelVersion, baseline: ModelVersion | None):
         key=lambda m: m.name,
     )
     directions = {m.name: m.direction for m in metrics}
-    return metrics, _slice_rows(slice_rows, own_report, directions)
+    return metrics, *_slice_rows(slice_rows, own_report, directions)
 
 
 def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage:
@@ -373,7 +402,7 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
     A fixed number of queries (six), whatever the number of artifacts, metrics, slices or events.
     """
     baseline = _baseline_of(version)
-    metrics, slices = _compared_rows(version, baseline)
+    metrics, slices, missing_slices = _compared_rows(version, baseline)
     transitions = list(
         version.transitions.select_related("actor", "promotion_request").order_by("-created_at", "-pk")
     )
@@ -393,4 +422,5 @@ def version_page(*, version: ModelVersion, audit_limit: int = 50) -> VersionPage
         baseline_profile=getattr(baseline, "profile", None) if baseline is not None else None,
         audit_limit=audit_limit,
         slice_metrics=sorted({s.metric for s in slices}),
+        missing_slices=missing_slices,
     )

@@ -3,13 +3,21 @@ runs with their check results."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_serializer
 
 from warehouse.api.schemas.answers import Username, VersionId
 from warehouse.api.schemas.common import Answer, Body, Link, Timestamp, text
 from warehouse.cards.sections import Section
-from warehouse.promotions.models import GateState
-from warehouse.promotions.policies.rules import OPERATORS, SECTION_FIELDS, SIGNOFF_ROLES, TRANSITIONS, Check
+from warehouse.promotions.gates.comparison import SliceVerdict
+from warehouse.promotions.models import CheckStatus, GateState
+from warehouse.promotions.policies.rules import (
+    OPERATORS,
+    SECTION_FIELDS,
+    SIGNOFF_ROLES,
+    TRANSITIONS,
+    Check,
+    MissingSlices,
+)
 from warehouse.registry.evidence import METRIC_NAME, SLICE_KEY
 from warehouse.registry.models import ArtifactKind
 
@@ -85,6 +93,14 @@ class PolicySection(Body):
     signoffs: SignoffRule = None
     allow_first_production: bool = Field(
         False, description="Staging → Production: allow a first production version, with no rollback target."
+    )
+    missing_slices: Literal[MissingSlices.ALL] = Field(
+        None,
+        description=(
+            "What a slice production reports and the candidate does not means on this move: `fail` fails the "
+            "slices check, `warn` makes it a warning. Missing is never counted as worse. Left out: warn for "
+            "draft_to_staging, fail for staging_to_production."
+        ),
     )
 
 
@@ -181,18 +197,59 @@ class GateRun(Answer):
     api_url: Link
 
 
+SliceVerdictName = Literal[SliceVerdict.ALL]
+
+
+class SliceRow(Answer):
+    """One slice result of the candidate or of production, as the slices check judged it."""
+
+    slice: str
+    metric: str
+    value: float | None = Field(description="The candidate's value; null when it does not report the slice.")
+    baseline: float | None = Field(description="Production's value; null when it does not report the slice.")
+    samples: int = Field(ge=0, description="The smaller sample count of the two sides.")
+    direction: Literal["higher", "lower"]
+    delta: float | None = Field(description="candidate − production; null when either is missing.")
+    worse_by: float | None = Field(description="How much worse in the metric's direction, when judged.")
+    allowed: float | None = Field(description="How much worse the rule allows, when judged.")
+    verdict: SliceVerdictName = Field(
+        description=(
+            "worse (beyond what the rule allows), within_tolerance, better, missing_from_candidate "
+            "(production reports it, the candidate does not: never counted as worse), new_in_candidate "
+            "(production does not report it), too_few_samples (not judged), not_checked (outside the rule)."
+        )
+    )
+
+
+class CheckNumbers(Answer):
+    """What a check compared. Each check records its own fields; the `slices` check lists every slice in
+    `rows`."""
+
+    model_config = ConfigDict(extra="allow", regex_engine="python-re")
+
+    rows: list[SliceRow] = Field(None, description="The slices check only: every slice result, judged.")
+
+    @model_serializer(mode="wrap")
+    def _as_recorded(self, handler):
+        # Only the slices check records rows: the other checks' numbers are answered as they were recorded.
+        data = handler(self)
+        if data.get("rows") is None:
+            data.pop("rows", None)
+        return data
+
+
 class CheckResult(Answer):
     check: CheckName
     title: str
-    status: Literal["passed", "failed", "warning", "error"]
-    required: bool = Field(description="Whether the policy makes it block the gate.")
-    summary: str = Field(max_length=500)
-    numbers: dict[str, Any] = Field(
+    status: Literal[tuple(CheckStatus.values)] = Field(
         description=(
-            "What the check compared, as it recorded it; the `slices` check lists every slice in `rows` with "
-            "its verdict."
+            "not_configured: the policy sets no rule for the check, so nothing was judged; it is neither a "
+            "pass nor a failure and blocks nothing, even when required."
         )
     )
+    required: bool = Field(description="Whether the policy makes it block the gate.")
+    summary: str = Field(max_length=500)
+    numbers: CheckNumbers = Field(description="What the check compared, as it recorded it.")
 
 
 class GateRunDetail(GateRun):

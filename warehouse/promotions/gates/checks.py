@@ -10,10 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warehouse.cards.sections import Section
-from warehouse.promotions.gates.comparison import JUDGED, metric_direction, slice_comparison, worsening
+from warehouse.promotions.gates.comparison import (
+    JUDGED,
+    SliceVerdict,
+    metric_direction,
+    slice_comparison,
+    worsening,
+)
 from warehouse.promotions.gates.snapshot import EvidenceSnapshot
 from warehouse.promotions.models import CheckStatus
-from warehouse.promotions.policies.rules import Check, SliceRule
+from warehouse.promotions.policies.rules import Check, MissingSlices, SliceRule
 from warehouse.registry.models import Stage
 
 Status = CheckStatus
@@ -36,6 +42,11 @@ def _failed(summary: str, **numbers) -> CheckOutcome:
 
 def _warning(summary: str, **numbers) -> CheckOutcome:
     return CheckOutcome(Status.WARNING, summary, numbers)
+
+
+def _not_configured(summary: str, **numbers) -> CheckOutcome:
+    """The policy sets no rule for the check: nothing was judged, so it is neither a pass nor a failure."""
+    return CheckOutcome(Status.NOT_CONFIGURED, summary, numbers)
 
 
 def _sentence(text: str) -> str:
@@ -123,7 +134,7 @@ def check_evaluation(snapshot: EvidenceSnapshot) -> CheckOutcome:
 def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
     bars = snapshot.rules.metric_bars
     if not bars:
-        return _passed("The policy sets no metric bars.", bars=[])
+        return _not_configured("The policy sets no metric bars.", bars=[])
     rows, below, absent = [], [], []
     for bar in bars:
         metric = snapshot.candidate.metrics.get(bar.metric)
@@ -143,16 +154,24 @@ def check_metric_bars(snapshot: EvidenceSnapshot) -> CheckOutcome:
     return _passed(f"All {len(bars)} metric bars met.", bars=rows)
 
 
-def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
-    rules = snapshot.rules.baseline
-    if snapshot.baseline is None:
-        return _passed("Nothing in production to compare with.", baseline=None, rules=[])
-    if not rules:
-        return _passed(
-            f"The policy sets no rules against {snapshot.baseline.identifier}.",
-            baseline=snapshot.baseline.identifier,
+def _baseline_unjudged(snapshot: EvidenceSnapshot) -> CheckOutcome | None:
+    """The outcome when there is nothing to judge: no rule, or nothing in production."""
+    if not snapshot.rules.baseline:
+        return _not_configured(
+            "The policy sets no rules against the version in production.",
+            baseline=snapshot.baseline.identifier if snapshot.baseline else None,
             rules=[],
         )
+    if snapshot.baseline is None:
+        return _passed("Nothing in production to compare with.", baseline=None, rules=[])
+    return None
+
+
+def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    rules = snapshot.rules.baseline
+    unjudged = _baseline_unjudged(snapshot)
+    if unjudged is not None:
+        return unjudged
     rows, regressions, absent = [], [], []
     for rule in rules:
         candidate = snapshot.candidate.metrics.get(rule.metric)
@@ -209,84 +228,88 @@ def check_baseline(snapshot: EvidenceSnapshot) -> CheckOutcome:
 
 
 def _listed_unjudged(rule: SliceRule, rows: list[dict]) -> list[str]:
-    """The listed slices that could not be judged: a listed slice is one the board named, so it must be
+    """The listed slices that could not be judged for a reason other than being missing from the candidate
+    (which the policy's `missing_slices` decides): a listed slice is one the board named, so it must be
     judged, not skipped for lack of data."""
     if rule.scope != "listed":
         return []
-    judged = {row["slice"] for row in rows if row["verdict"] in JUDGED}
-    return [key for key in rule.slices if key not in judged]
+    accounted = {
+        row["slice"] for row in rows if row["verdict"] in (*JUDGED, SliceVerdict.MISSING_FROM_CANDIDATE)
+    }
+    return [key for key in rule.slices if key not in accounted]
 
 
-def _slices_failure(
-    snapshot: EvidenceSnapshot, rule: SliceRule, regressed: list, dropped: list, numbers: dict
-) -> CheckOutcome | None:
-    baseline = snapshot.baseline.identifier
-    if regressed:
-        worst = regressed[0]
-        return _failed(
-            f"{len(regressed)} of {numbers['judged']} slices worse than {baseline} beyond "
-            f"{_fmt(rule.max_worsening)}{' (relative)' if rule.relative else ''}; worst {worst['slice']} "
-            f"{worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}.",
-            **numbers,
+def _slices_sentence(numbers: dict, worst: dict | None, rule: SliceRule) -> str:
+    """What the slices check found, in the words of the evidence: worse is only what was compared and found
+    worse; a slice the candidate did not report is missing, never worse."""
+    text = f"{numbers['worse']} worse of {numbers['judged']} compared with {numbers['baseline']}"
+    if worst is not None:
+        text += (
+            f" beyond {_fmt(rule.max_worsening)}{' (relative)' if rule.relative else ''}; worst "
+            f"{worst['slice']} {worst['metric']} {_fmt(worst['value'])} vs {_fmt(worst['baseline'])}"
         )
-    if dropped:
-        return _failed(
-            f"{len(dropped)} slices reported by {baseline} are missing from the candidate: "
-            + ", ".join(f"{row['slice']} {row['metric']}" for row in dropped[:5])
-            + ("…" if len(dropped) > 5 else "")
-            + ".",
-            **numbers,
-        )
-    if numbers["missing_listed"]:
-        return _failed(
-            f"Listed slices that could not be judged (not reported by both, or below {rule.min_samples} "
-            f"samples): {', '.join(numbers['missing_listed'])}.",
-            **numbers,
-        )
-    return None
+    if numbers["missing_from_candidate"]:
+        text += f"; {numbers['missing_from_candidate']} missing from the candidate"
+    if numbers["new_in_candidate"]:
+        text += f"; {numbers['new_in_candidate']} new in the candidate"
+    if numbers["too_few_samples"]:
+        text += f"; {numbers['too_few_samples']} below {rule.min_samples} samples, not judged"
+    return text + "."
+
+
+def _slices_numbers(snapshot: EvidenceSnapshot, rule: SliceRule, rows: list[dict]) -> dict:
+    counts = {verdict: 0 for verdict in SliceVerdict.ALL}
+    for row in rows:
+        counts[row["verdict"]] += 1
+    return {
+        "judged": sum(counts[verdict] for verdict in JUDGED),
+        **counts,
+        "min_samples": rule.min_samples,
+        "max_worsening": rule.max_worsening,
+        "relative": rule.relative,
+        "missing_slices": snapshot.rules.missing_slices,
+        "missing_listed": _listed_unjudged(rule, rows),
+        "baseline": snapshot.baseline.identifier,
+        "rows": rows,
+    }
 
 
 def check_slices(snapshot: EvidenceSnapshot) -> CheckOutcome:
     rule = snapshot.rules.slices
     if rule is None:
-        return _passed("The policy sets no slice rule.", rows=[])
+        return _not_configured("The policy sets no slice rule.", rows=[])
     if snapshot.baseline is None:
         return _passed("Nothing in production to compare slices with.", rows=[])
     rows = slice_comparison(snapshot)
-    judged = [row for row in rows if row["verdict"] in JUDGED]
-    regressed = [row for row in rows if row["verdict"] == "regressed"]
-    too_few = [row for row in rows if row["verdict"] == "too_few_samples"]
-    dropped = [row for row in rows if row["verdict"] == "missing"]
-    numbers = {
-        "judged": len(judged),
-        "regressed": len(regressed),
-        "too_few_samples": len(too_few),
-        "min_samples": rule.min_samples,
-        "max_worsening": rule.max_worsening,
-        "relative": rule.relative,
-        "missing_listed": _listed_unjudged(rule, rows),
-        "dropped": len(dropped),
-        "baseline": snapshot.baseline.identifier,
-        "rows": rows,
-    }
-    failure = _slices_failure(snapshot, rule, regressed, dropped, numbers)
-    if failure is not None:
-        return failure
-    if not judged:
-        return _warning(
-            f"No slice could be judged ({len(too_few)} below {rule.min_samples} samples).", **numbers
+    numbers = _slices_numbers(snapshot, rule, rows)
+    worst = next((row for row in rows if row["verdict"] == SliceVerdict.WORSE), None)
+    sentence = _slices_sentence(numbers, worst, rule)
+    if worst is not None:
+        return _failed(sentence, **numbers)
+    if numbers["missing_listed"]:
+        return _failed(
+            f"Listed slices that could not be judged (not reported by both, or below {rule.min_samples} "
+            f"samples): {', '.join(numbers['missing_listed'])}. {sentence}",
+            **numbers,
         )
-    extra = f"; {len(too_few)} below {rule.min_samples} samples not judged" if too_few else ""
-    return _passed(
-        f"{len(judged)} slices within tolerance of {snapshot.baseline.identifier}{extra}.", **numbers
-    )
+    if numbers["missing_from_candidate"]:
+        missing = [row for row in rows if row["verdict"] == SliceVerdict.MISSING_FROM_CANDIDATE]
+        named = ", ".join(f"{row['slice']} {row['metric']}" for row in missing[:3])
+        more = "…" if len(missing) > 3 else ""
+        text = f"{sentence} Missing: {named}{more}."
+        if snapshot.rules.missing_slices == MissingSlices.FAIL:
+            return _failed(f"{text} The policy fails missing slices on this move.", **numbers)
+        return _warning(f"{text} The policy counts missing slices as a warning on this move.", **numbers)
+    if not numbers["judged"]:
+        return _warning(f"No slice could be judged: {sentence}", **numbers)
+    return _passed(sentence, **numbers)
 
 
 def check_latency(snapshot: EvidenceSnapshot) -> CheckOutcome:
     budget = snapshot.rules.latency_p95_ms_max
     measured = snapshot.candidate.latency_p95_ms
     if budget is None:
-        return _passed("The policy sets no latency budget.", p95_ms=measured, budget_ms=None)
+        return _not_configured("The policy sets no latency budget.", p95_ms=measured, budget_ms=None)
     if measured is None:
         return _failed("No performance profile: p95 latency unknown.", p95_ms=None, budget_ms=budget)
     if measured > budget:
@@ -304,7 +327,7 @@ def check_cost(snapshot: EvidenceSnapshot) -> CheckOutcome:
     budget = snapshot.rules.cost_per_1k_max
     measured = snapshot.candidate.cost_per_1k
     if budget is None:
-        return _passed("The policy sets no cost budget.", cost_per_1k=measured, budget=None)
+        return _not_configured("The policy sets no cost budget.", cost_per_1k=measured, budget=None)
     if measured is None:
         return _failed("No cost per 1,000 predictions in the profile.", cost_per_1k=None, budget=budget)
     if measured > budget:
@@ -332,7 +355,7 @@ def check_card_sections(snapshot: EvidenceSnapshot) -> CheckOutcome:
             missing=missing,
         )
     if not required:
-        return _passed("The policy requires no card sections.", required=[], missing=[])
+        return _not_configured("The policy requires no card sections.", required=[], missing=[])
     return _passed(
         f"All {len(required)} required card sections written.", required=list(required), missing=[]
     )
@@ -412,7 +435,9 @@ def _outcome_problem(outcome) -> str:
 def gate_verdict(outcomes: dict[str, CheckOutcome], required: tuple[str, ...]) -> str:
     """passed, failed or error, from the required checks; other checks inform and never block.
 
-    A required check without an outcome did not run: that is an error, never a pass."""
+    A required check without an outcome did not run: that is an error, never a pass. A required check the
+    policy sets no rule for (`not_configured`) neither passes nor blocks: it guarded nothing, which the gate
+    report and the policy page say."""
     statuses = [outcomes[name].status if name in outcomes else Status.ERROR for name in required]
     if Status.FAILED in statuses:
         return "failed"

@@ -34,18 +34,47 @@ def metric_direction(
     return (candidate.direction if candidate is not None else "higher"), conflict
 
 
+class SliceVerdict:
+    """What the gate says of one slice result against production. Missing is never worse: a slice the
+    candidate did not report was not measured, and the policy says what that costs (`missing_slices`)."""
+
+    WORSE = "worse"  # worse than production beyond what the rule allows
+    WITHIN_TOLERANCE = "within_tolerance"  # no better, but within what the rule allows
+    BETTER = "better"
+    MISSING_FROM_CANDIDATE = "missing_from_candidate"  # production reports it, the candidate does not
+    NEW_IN_CANDIDATE = "new_in_candidate"  # the candidate reports it, production does not
+    TOO_FEW_SAMPLES = "too_few_samples"  # reported by both, too thin to judge
+    NOT_CHECKED = "not_checked"  # outside the rule's slices or metrics
+
+    # In the order a report lists them: what is worse first, then what is missing.
+    ALL = (
+        WORSE,
+        MISSING_FROM_CANDIDATE,
+        WITHIN_TOLERANCE,
+        BETTER,
+        TOO_FEW_SAMPLES,
+        NEW_IN_CANDIDATE,
+        NOT_CHECKED,
+    )
+    # Gate runs recorded before the verdicts had these names.
+    LEGACY = {
+        "regressed": WORSE,
+        "within": WITHIN_TOLERANCE,
+        "improved": BETTER,
+        "missing": MISSING_FROM_CANDIDATE,
+        "no_baseline": NEW_IN_CANDIDATE,
+    }
+
+
 # The verdicts of a slice that was compared with production under the rule.
-JUDGED = ("regressed", "within", "improved")
-# The order a report lists slices in: regressions and missing slices first.
-_VERDICT_ORDER = {
-    "regressed": 0,
-    "missing": 1,
-    "within": 2,
-    "improved": 3,
-    "too_few_samples": 4,
-    "no_baseline": 5,
-    "not_checked": 6,
-}
+JUDGED = (SliceVerdict.WORSE, SliceVerdict.WITHIN_TOLERANCE, SliceVerdict.BETTER)
+_VERDICT_ORDER = {verdict: index for index, verdict in enumerate(SliceVerdict.ALL)}
+
+
+def verdict_of(row: dict) -> str:
+    """A recorded row's verdict by today's name, whatever the name it was recorded with."""
+    verdict = row.get("verdict")
+    return SliceVerdict.LEGACY.get(verdict, verdict)
 
 
 def _slice_in_rule(rule: SliceRule | None, key: str, metric: str) -> bool:
@@ -59,20 +88,23 @@ def _slice_in_rule(rule: SliceRule | None, key: str, metric: str) -> bool:
 def _judge_slice(row: dict, rule: SliceRule | None, facts, base) -> None:
     """Set the row's verdict, and how much worse it is against how much is allowed when it was judged."""
     if not _slice_in_rule(rule, row["slice"], row["metric"]):
-        row["verdict"] = "not_checked"
+        row["verdict"] = SliceVerdict.NOT_CHECKED
     elif facts is None:
-        row["verdict"] = "missing"
+        row["verdict"] = SliceVerdict.MISSING_FROM_CANDIDATE
     elif base is None:
-        row["verdict"] = "no_baseline"
+        row["verdict"] = SliceVerdict.NEW_IN_CANDIDATE
     elif row["samples"] < rule.min_samples:
-        row["verdict"] = "too_few_samples"
+        row["verdict"] = SliceVerdict.TOO_FEW_SAMPLES
     else:
         worse_by = worsening(facts.value, base.value, row["direction"])
         allowed = rule.max_worsening * abs(base.value) if rule.relative else rule.max_worsening
         row["worse_by"], row["allowed"] = worse_by, allowed
-        row["verdict"] = (
-            "regressed" if worse_by > allowed + 1e-12 else ("improved" if worse_by < 0 else "within")
-        )
+        if worse_by > allowed + 1e-12:
+            row["verdict"] = SliceVerdict.WORSE
+        elif worse_by < -1e-12:
+            row["verdict"] = SliceVerdict.BETTER
+        else:
+            row["verdict"] = SliceVerdict.WITHIN_TOLERANCE
 
 
 def _slice_row(snapshot: EvidenceSnapshot, key: str, metric: str) -> dict:
@@ -99,9 +131,8 @@ def slice_comparison(snapshot: EvidenceSnapshot) -> list[dict]:
     """Every slice result of the candidate or of production, judged by the policy's slice rule.
 
     Each row: slice, metric, value, baseline, delta (candidate − baseline), worse_by, allowed, samples
-    (the smaller sample count of the two: a slice is only as trustworthy as its thinner side), verdict:
-    "regressed", "missing" (production reports it, the candidate dropped it), "within", "improved",
-    "too_few_samples", "no_baseline", "not_checked". Regressions and missing slices first, worst first.
+    (the smaller sample count of the two: a slice is only as trustworthy as its thinner side), verdict
+    (one of SliceVerdict.ALL). Worse slices first, worst first, then those missing from the candidate.
     """
     baseline_slices = snapshot.baseline.slices if snapshot.baseline else {}
     rows = [

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from warehouse.accounts.permissions import ModelAccess, model_access
+from warehouse.promotions.gates.comparison import SliceVerdict, verdict_of
 from warehouse.promotions.models import CheckResult, GateRun
 from warehouse.promotions.policies.rules import NEXT_STAGE, Check, SectionRules, revision_section
 from warehouse.registry.models import ModelVersion, Stage
@@ -34,6 +35,8 @@ def _gate_runs(version: ModelVersion) -> QuerySet[GateRun]:
                 filter=Q(results__status="warning")
                 | Q(results__required=False, results__status__in=("failed", "error")),
             ),
+            # No rule, nothing judged: counted apart, never as a pass.
+            not_configured_count=Count("results", filter=Q(results__status="not_configured")),
         )
         .order_by("-requested_at", "-pk")
     )
@@ -132,7 +135,7 @@ class GateRunPage:
 
     @property
     def by_status(self) -> dict[str, int]:
-        counts = {"passed": 0, "failed": 0, "warning": 0, "error": 0}
+        counts = {"passed": 0, "failed": 0, "warning": 0, "error": 0, "not_configured": 0}
         for result in self.results:
             counts[result.status] = counts.get(result.status, 0) + 1
         return counts
@@ -151,6 +154,8 @@ class GateRunPage:
                 return (0 if result.required else 1, result.position)
             if result.status == "warning":
                 return (2, result.position)
+            if result.status == "not_configured":
+                return (4, result.position)
             return (3, result.position)
 
         return sorted(self.results, key=rank)
@@ -172,6 +177,11 @@ class GateRunPage:
     def required_checks(self) -> tuple[str, ...]:
         return self.rules.required_checks if self.rules is not None else ()
 
+    @property
+    def required_not_configured(self) -> list[CheckResult]:
+        """Required checks the policy sets no rule for: they guarded nothing, and the report says so."""
+        return [r for r in self.results if r.required and r.status == "not_configured"]
+
 
 def gate_run_page(*, run: GateRun) -> GateRunPage:
     """A gate run with its results: one query for the results."""
@@ -185,15 +195,15 @@ def gate_run_page(*, run: GateRun) -> GateRunPage:
 
 # --- The slice regression view ---------------------------------------------------------------------------
 
-VERDICTS = ("regressed", "missing", "within", "improved", "too_few_samples", "no_baseline", "not_checked")
+VERDICTS = SliceVerdict.ALL
 VERDICT_LABELS = {
-    "regressed": "Regressed",
-    "missing": "Missing from the candidate",
-    "within": "Within tolerance",
-    "improved": "Improved",
-    "too_few_samples": "Too few samples",
-    "no_baseline": "No baseline",
-    "not_checked": "Not checked",
+    SliceVerdict.WORSE: "Worse",
+    SliceVerdict.MISSING_FROM_CANDIDATE: "Missing from the candidate",
+    SliceVerdict.WITHIN_TOLERANCE: "Within tolerance",
+    SliceVerdict.BETTER: "Better",
+    SliceVerdict.TOO_FEW_SAMPLES: "Too few samples",
+    SliceVerdict.NEW_IN_CANDIDATE: "New in the candidate",
+    SliceVerdict.NOT_CHECKED: "Not checked",
 }
 SORTABLE = {
     "verdict": None,  # the order the gate recorded: regressions first, worst first
@@ -235,7 +245,7 @@ def _sort_key(column: str):
 def _recorded_rows(result: CheckResult | None) -> tuple[list[dict], dict]:
     """The rows the slices check recorded, and its other numbers; nothing for a result that holds none."""
     numbers = dict(result.numbers) if result is not None and isinstance(result.numbers, dict) else {}
-    rows = [row for row in numbers.get("rows") or [] if isinstance(row, dict)]
+    rows = [row | {"verdict": verdict_of(row)} for row in numbers.get("rows") or [] if isinstance(row, dict)]
     return rows, {key: value for key, value in numbers.items() if key != "rows"}
 
 
@@ -266,6 +276,7 @@ def slice_regression_view(
     column = sort.removeprefix("-")
     if column not in SORTABLE:
         column, descending = "verdict", False
+    verdict = SliceVerdict.LEGACY.get(verdict, verdict)  # links made before the verdicts were renamed
     verdict = verdict if verdict in VERDICTS else ""
     shown = [row for row in rows if not verdict or row.get("verdict") == verdict]
     return SliceRegressionView(

@@ -74,6 +74,20 @@ OPERATORS = (">=", ">", "<=", "<")
 SIGNOFF_ROLES = ("reviewer", "approver")
 
 
+class MissingSlices:
+    """What a slice that production reports and the candidate does not means for a move: the slices check
+    fails, or it warns. Missing is never worse: it is its own verdict, and the policy says what it costs."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    ALL = (FAIL, WARN)
+
+
+# A revision written before the policy said what missing slices mean reads as the gate judged them then:
+# a warning on the way to Staging, a failure on the way to Production.
+MISSING_SLICES_DEFAULT = {"draft_to_staging": MissingSlices.WARN, "staging_to_production": MissingSlices.FAIL}
+
+
 @dataclass(frozen=True)
 class MetricBar:
     metric: str
@@ -128,6 +142,7 @@ class SectionRules:
     required_card_sections: tuple[str, ...] = ()
     signoffs: SignoffRule = field(default_factory=SignoffRule)
     allow_first_production: bool = False
+    missing_slices: str = MissingSlices.WARN
 
 
 @dataclass(frozen=True)
@@ -158,16 +173,32 @@ DEFAULT_RULES = PolicyRules(
         required_checks=(Check.SOURCE_RUN, Check.ARTIFACTS, Check.EVALUATION, Check.OWNER),
         required_card_sections=(Section.TASK,),
         slices=SliceRule(max_worsening=0.02, min_samples=100),
+        missing_slices=MissingSlices.WARN,
         signoffs=SignoffRule(count=1, roles=("reviewer",)),
     ),
     staging_to_production=SectionRules(
         required_checks=tuple(Check.ALL),
         slices=SliceRule(max_worsening=0.01, min_samples=100),
+        missing_slices=MissingSlices.FAIL,
         required_card_sections=(Section.TASK, Section.KNOWN_FAILURES, Section.OWNERS_CONTACTS),
         signoffs=SignoffRule(count=1, roles=("approver",)),
         allow_first_production=True,
     ),
 )
+
+
+def checks_without_rule(section: SectionRules) -> tuple[str, ...]:
+    """The checks that judge against a rule this section does not set: they report `not_configured`, which
+    is neither a pass nor a failure, so a required one guards nothing."""
+    unset = {
+        Check.METRIC_BARS: not section.metric_bars,
+        Check.BASELINE: not section.baseline,
+        Check.SLICES: section.slices is None,
+        Check.LATENCY: section.latency_p95_ms_max is None,
+        Check.COST: section.cost_per_1k_max is None,
+        Check.CARD_SECTIONS: not section.required_card_sections,
+    }
+    return tuple(name for name in Check.ALL if unset.get(name))
 
 
 # --- Reading rules --------------------------------------------------------------------------------------
@@ -263,6 +294,7 @@ SECTION_FIELDS = (
     "required_card_sections",
     "signoffs",
     "allow_first_production",
+    "missing_slices",
 )
 
 
@@ -364,6 +396,19 @@ def _signoff_rule(reader: _Reader, value: Any, path: str) -> SignoffRule:
     return SignoffRule(count=count, roles=roles)
 
 
+def _missing_slices(reader: _Reader, value: Any, path: str) -> str:
+    if value is None:
+        return MISSING_SLICES_DEFAULT[path]
+    if value not in MissingSlices.ALL:
+        reader.error(
+            f"{path}.missing_slices",
+            "Use 'fail' (a slice production reports and the candidate does not fails the slices check) "
+            "or 'warn' (it is a warning).",
+        )
+        return MISSING_SLICES_DEFAULT[path]
+    return value
+
+
 def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
     data = reader.mapping(value, path, SECTION_FIELDS)
     # Read in this order, so that errors are listed as the fields appear in a policy.
@@ -400,6 +445,7 @@ def _section(reader: _Reader, value: Any, path: str) -> SectionRules:
         allow_first_production=reader.boolean(
             data.get("allow_first_production"), f"{path}.allow_first_production", False
         ),
+        missing_slices=_missing_slices(reader, data.get("missing_slices"), path),
     )
 
 

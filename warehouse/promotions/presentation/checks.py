@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from warehouse.cards.sections import Section
 from warehouse.numbers import metric_text, signed_text
+from warehouse.promotions.gates.comparison import SliceVerdict, verdict_of
 from warehouse.promotions.policies.rules import Check
 from warehouse.registry.models import ArtifactKind
 
@@ -177,24 +178,39 @@ def _baseline(n: dict) -> CheckNumbers:
     )
 
 
+def _count(n: dict, key: str, legacy: str = "") -> int:
+    """A count the slices check recorded; runs recorded before the verdicts were renamed used `legacy`."""
+    value = n.get(key, n.get(legacy, 0) if legacy else 0)
+    return value if isinstance(value, int) else 0
+
+
+_MISSING_MEANS = {"fail": "fail the check", "warn": "a warning"}
+
+
 def _slices(n: dict, link: str) -> CheckNumbers:
-    rows = n.get("rows") or []
+    rows = [row | {"verdict": verdict_of(row)} for row in n.get("rows") or []]
     if "judged" not in n:
         return CheckNumbers(facts=[Fact("Slices compared", "none")])
     relative = n.get("relative")
     allowed = metric_text(n.get("max_worsening"))
+    worse = _count(n, "worse", "regressed")
+    missing = _count(n, "missing_from_candidate", "dropped")
     facts = [
         Fact("Compared with", n.get("baseline") or "—"),
-        Fact("Judged", str(n.get("judged", 0))),
-        Fact("Regressed", str(n.get("regressed", 0)), "worse" if n.get("regressed") else ""),
+        Fact("Compared", str(n.get("judged", 0))),
+        Fact("Worse", str(worse), "worse" if worse else ""),
+        Fact("Missing from the candidate", str(missing), "missing" if missing else ""),
+        Fact("New in the candidate", str(_count(n, "new_in_candidate"))),
         Fact(f"Below {n.get('min_samples')} samples, not judged", str(n.get("too_few_samples", 0))),
         Fact("Allowed worsening", f"{allowed} of production's value" if relative else f"{allowed}"),
     ]
+    if n.get("missing_slices") in _MISSING_MEANS:
+        facts.append(Fact("Missing slices are", _MISSING_MEANS[n["missing_slices"]]))
     if n.get("missing_listed"):
-        facts.append(Fact("Listed slices not reported", _names(n["missing_listed"]), "worse"))
-    regressed = [row for row in rows if row.get("verdict") == "regressed"][:5]
+        facts.append(Fact("Listed slices not judged", _names(n["missing_listed"]), "worse"))
+    shown = [row for row in rows if row.get("verdict") == SliceVerdict.WORSE][:5]
     table = None
-    if regressed:
+    if shown:
         table = Table(
             headers=[
                 ("Slice", False),
@@ -215,13 +231,11 @@ def _slices(n: dict, link: str) -> CheckNumbers:
                     _num(row.get("allowed")),
                     (f"{row.get('samples', 0):,}", "num"),
                 ]
-                for row in regressed
+                for row in shown
             ],
-            row_css=["regression"] * len(regressed),
+            row_css=["regression"] * len(shown),
             caption=(
-                f"The {len(regressed)} worst regressions"
-                if n.get("regressed", 0) > len(regressed)
-                else "Regressions"
+                f"The {len(shown)} worst of {worse} worse" if worse > len(shown) else "Worse than allowed"
             ),
         )
     return CheckNumbers(

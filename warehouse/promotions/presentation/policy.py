@@ -6,7 +6,13 @@ from django.utils.html import format_html, format_html_join
 
 from warehouse.cards.sections import Section
 from warehouse.numbers import metric_text
-from warehouse.promotions.policies.rules import Check, PolicyRules, SectionRules
+from warehouse.promotions.policies.rules import (
+    Check,
+    MissingSlices,
+    PolicyRules,
+    SectionRules,
+    checks_without_rule,
+)
 from warehouse.registry.models import ArtifactKind
 
 _SECTION_LABELS = dict(Section.choices)
@@ -74,6 +80,27 @@ def _slice_rule(section: SectionRules) -> list[str]:
     ]
 
 
+def _required_checks(section: SectionRules) -> list[str]:
+    unruled = checks_without_rule(section)
+    return [
+        Check.TITLES[name] + (" (no rule: not judged)" if name in unruled else "")
+        for name in Check.ALL
+        if name in section.required_checks
+    ]
+
+
+_MISSING_SLICES = {
+    MissingSlices.FAIL: "fail the slices check",
+    MissingSlices.WARN: "are a warning on the slices check",
+}
+
+
+def _missing_slices(section: SectionRules) -> list[str]:
+    if section.slices is None:
+        return []
+    return [f"Slices production reports and the candidate does not {_MISSING_SLICES[section.missing_slices]}"]
+
+
 def _signoffs(section: SectionRules) -> list[str]:
     count, roles = section.signoffs.count, section.signoffs.roles
     if not count or not roles:
@@ -103,7 +130,7 @@ def policy_rule_rows(rules: PolicyRules) -> list[RuleRow]:
         row(
             "Required checks",
             "required_checks",
-            lambda s: [Check.TITLES.get(name, name) for name in Check.ALL if name in s.required_checks],
+            _required_checks,
             "none: every check is advisory",
             inline=True,
         ),
@@ -116,6 +143,7 @@ def policy_rule_rows(rules: PolicyRules) -> list[RuleRow]:
         row("Metric bars", "metric_bars", _bars),
         row("Against production", "baseline", _baselines, "no rules"),
         row("Slices against production", "slices", _slice_rule, "not checked"),
+        row("Missing slices", "missing_slices", _missing_slices, "not checked"),
         row(
             "p95 latency budget",
             "latency_p95_ms_max",
@@ -152,3 +180,23 @@ def policy_rule_rows(rules: PolicyRules) -> list[RuleRow]:
             ],
         ),
     ]
+
+
+@dataclass(frozen=True)
+class UnruledRequired:
+    """Checks a move requires but sets no rule for: they report not_configured and guard nothing."""
+
+    section: str  # the move's section name
+    checks: list[str]  # their titles
+
+
+def unruled_required(rules: PolicyRules) -> list[UnruledRequired]:
+    found = []
+    for name in ("draft_to_staging", "staging_to_production"):
+        section: SectionRules = getattr(rules, name)
+        unruled = [
+            Check.TITLES[check] for check in checks_without_rule(section) if check in section.required_checks
+        ]
+        if unruled:
+            found.append(UnruledRequired(name, unruled))
+    return found

@@ -8,6 +8,7 @@ from django.http import QueryDict
 
 from warehouse.charts import MAX_ROWS, Bar, Chart, Frame, Layout, Line, Note, Row, Text, frame_for
 from warehouse.numbers import direction_text, metric_text, signed_text
+from warehouse.promotions.gates.comparison import SliceVerdict
 from warehouse.promotions.gates.selectors import VERDICT_LABELS, SliceRegressionView
 
 # --- The chart of slice deltas ----------------------------------------------------------------------------
@@ -16,9 +17,9 @@ DELTA_LAYOUT = Layout(
     label_width=260, value_width=92, row_height=22, top=34, bottom=30, grid_gap=10, label_chars=34
 )
 DELTA_LEGEND = [
-    Note("regressed beyond the allowed worsening", "v-regressed"),
-    Note("worse or equal, within it", "v-within"),
-    Note("improved", "v-improved"),
+    Note("worse beyond the allowed worsening", "v-worse"),
+    Note("worse or equal, within tolerance", "v-within_tolerance"),
+    Note("better", "v-better"),
     Note("not judged (too few samples, not checked)", "v-other"),
     Note("allowed worsening", "threshold"),
 ]
@@ -59,17 +60,33 @@ def _delta_row(frame: Frame, index: int, row: dict, zero_x: float) -> Row:
     return Row(f"v-{verdict}", title, marks)
 
 
-def _caption(cut: int, uncompared: int, max_rows: int) -> str:
-    if not (cut or uncompared):
-        return ""
+def _uncompared(rows: list[dict]) -> list[str]:
+    """Why some slices have no bar, in the words of the evidence: a slice production reports and the
+    candidate does not has no candidate value; one the candidate reports and production does not has no
+    production value."""
+    missing = sum(1 for row in rows if row.get("verdict") == SliceVerdict.MISSING_FROM_CANDIDATE)
+    new = sum(1 for row in rows if row.get("verdict") == SliceVerdict.NEW_IN_CANDIDATE)
+    other = sum(1 for row in rows if not isinstance(row.get("delta"), int | float)) - missing - new
+    parts = []
+    if missing:
+        parts.append(f" {missing} missing from the candidate (no candidate value)")
+    if new:
+        parts.append(f" {new} new in the candidate (no production value)")
+    if other > 0:
+        parts.append(f" {other} without a value on one side")
+    return parts
+
+
+def _caption(cut: int, rows: list[dict], max_rows: int) -> str:
     parts = []
     if cut:
         parts.append(
             f" {cut} more compared slice{'s' if cut != 1 else ''} (the chart shows the first {max_rows} "
-            "in the gate's order, regressions first)"
+            "in the gate's order, worse first)"
         )
-    if uncompared:
-        parts.append(f" {uncompared} without a production value")
+    parts += _uncompared(rows)
+    if not parts:
+        return ""
     return f"Not drawn:{';'.join(parts)}. All are in the table."
 
 
@@ -110,14 +127,14 @@ def _delta_panel(metric: str, rows: list[dict], *, max_rows: int):
             Line("zero", zero_x, zero_x, frame.plot_top, frame.plot_bottom),
         ],
         rows=[_delta_row(frame, index, row, zero_x) for index, row in enumerate(drawn)],
-        caption=_caption(len(compared) - len(drawn), len(rows) - len(compared), max_rows),
+        caption=_caption(len(compared) - len(drawn), rows, max_rows),
     )
 
 
 def delta_chart(rows: list[dict], *, max_rows: int = MAX_ROWS) -> Chart:
     """One panel per metric: each compared slice a bar from zero to its delta (candidate − production),
     coloured by the gate's verdict, with a tick where the allowed worsening ends. Rows keep the gate's
-    order (regressions first, worst first), so the top of each panel is what a reviewer must read."""
+    order (worse first, worst first), so the top of each panel is what a reviewer must read."""
     by_metric: dict[str, list[dict]] = {}
     for row in rows:
         by_metric.setdefault(str(row.get("metric")), []).append(row)
@@ -125,12 +142,21 @@ def delta_chart(rows: list[dict], *, max_rows: int = MAX_ROWS) -> Chart:
         _delta_panel(metric, metric_rows, max_rows=max_rows) for metric, metric_rows in by_metric.items()
     ]
     panels = [panel for panel in panels if panel is not None]
+    missing = sum(1 for row in rows if row.get("verdict") == SliceVerdict.MISSING_FROM_CANDIDATE)
     return Chart(
         name="delta",
         css="chart delta-chart",
         panels=panels,
         legend=DELTA_LEGEND if panels else [],
         empty="No slice could be compared with production, so there is nothing to draw.",
+        notice=Note(
+            f"{missing} slice result{'s' if missing != 1 else ''} of production "
+            f"{'is' if missing == 1 else 'are'} missing from the candidate: no candidate value, so no bar. "
+            "They are listed in the table.",
+            "missing-text",
+        )
+        if missing
+        else None,
     )
 
 

@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to, permissions_on_models
+from warehouse.promotions.gates.comparison import JUDGED, SliceVerdict
 from warehouse.promotions.gates.selectors import (
     GateRunPage,
     SliceRegressionView,
@@ -196,7 +197,19 @@ class RequestPage:
 
     @property
     def regressions(self) -> list[dict]:
-        return [row for row in self.slices.all_rows if row.get("verdict") in ("regressed", "missing")]
+        """Slice results compared with production and worse beyond what the policy allows."""
+        return [row for row in self.slices.all_rows if row.get("verdict") == SliceVerdict.WORSE]
+
+    @property
+    def missing_slices(self) -> list[dict]:
+        """Slice results production reports and the candidate does not: unmeasured, not worse."""
+        return [
+            row for row in self.slices.all_rows if row.get("verdict") == SliceVerdict.MISSING_FROM_CANDIDATE
+        ]
+
+    @property
+    def compared_slices(self) -> int:
+        return sum(self.slices.counts.get(verdict, 0) for verdict in JUDGED)
 
     @property
     def checklist(self) -> list[ChecklistItem]:

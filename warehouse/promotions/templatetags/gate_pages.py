@@ -19,7 +19,13 @@ from warehouse.registry.models import Stage
 register = template.Library()
 
 _STATE_LABELS = dict(GateState.choices)
-_STATUS_LABELS = {"passed": "Passed", "failed": "Failed", "warning": "Warning", "error": "Error"}
+_STATUS_LABELS = {
+    "passed": "Passed",
+    "failed": "Failed",
+    "warning": "Warning",
+    "error": "Error",
+    "not_configured": "Not configured",
+}
 
 
 # 16×16 icons drawn with presentation attributes only; their colours come from the stylesheet.
@@ -30,6 +36,7 @@ _ICONS = {
     '<circle class="dotmark" cx="8" cy="12.2" r=".9"/>',
     "error": '<rect x=".5" y=".5" width="15" height="15" rx="3.5"/><path class="mark" d="M8 3.8v5.2"/>'
     '<circle class="dotmark" cx="8" cy="11.9" r=".95"/>',
+    "not_configured": '<circle cx="8" cy="8" r="6.5"/><path class="mark" d="M5 8h6"/>',
     "pending": '<circle cx="8" cy="8" r="7"/><path class="mark" d="M8 4.2V8l2.6 1.7"/>',
     "running": '<circle class="track" cx="8" cy="8" r="6.2"/>'
     '<path class="arc" d="M8 1.8a6.2 6.2 0 0 1 6.2 6.2"/>',
@@ -148,3 +155,9 @@ def policy_warning(text: str) -> str:
         if text.startswith(f"{name}: "):
             return f"{title}: {text.removeprefix(f'{name}: ')}"
     return text
+
+
+@register.filter
+def policy_section_title(name: str) -> str:
+    """Draft → Staging, for a policy's section name."""
+    return SECTION_TITLES.get(name, name)
