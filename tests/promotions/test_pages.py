@@ -370,6 +370,30 @@ def test_the_global_policy_is_edited_by_superusers_only(client, superuser, polic
 # --- What the pages show -------------------------------------------------------------------------------
 
 
+def test_the_gate_pages_of_a_request_lead_back_to_the_request(client, model, version, contributor, viewer):
+    from warehouse.promotions.requests.services import promotion_request_open
+
+    candidate = version_register_for_tests(actor=contributor, model=model)
+    promotion = promotion_request_open(
+        actor=contributor, version=candidate, target_stage=Stage.STAGING, justification="Shadow traffic."
+    )
+    client.force_login(viewer)
+    back = reverse("promotions:request", args=[model.name, promotion.pk])
+
+    for view in ("gate-run", "gate-slices"):
+        html = client.get(run_url(promotion.gate_run, view)).content.decode()
+        assert f'href="{back}">Back to request #{promotion.pk}</a>' in html, view
+        assert f'href="{back}">Request #{promotion.pk}</a>' in html, view
+
+
+def test_a_gate_run_without_a_request_leads_back_to_its_version(client, failed_run, model, viewer):
+    client.force_login(viewer)
+
+    html = client.get(run_url(failed_run)).content.decode()
+
+    assert "Back to request" not in html and f">Back to v{failed_run.version.number}</a>" in html
+
+
 def test_the_version_page_lists_its_gate_runs(client, candidate, failed_run, contributor, viewer):
     open_run = gate_run_start(actor=contributor, version=candidate, target_stage="production")
     client.force_login(viewer)
@@ -597,8 +621,8 @@ def test_rendering_a_gate_or_policy_page_reads_nothing(
 
 # --- Query counts that do not grow with rows -----------------------------------------------------------
 
-GATE_RUN_PAGE_QUERIES = 7  # session, user, model, permissions, version, run, results
-SLICES_PAGE_QUERIES = 7  # the same
+GATE_RUN_PAGE_QUERIES = 8  # session, user, model, permissions, version, run, results, its request
+SLICES_PAGE_QUERIES = 8  # the same
 POLICY_PAGE_QUERIES = 8  # session, user, model, permissions, policies, revisions, metric and slice names
 GLOBAL_POLICY_PAGE_QUERIES = 6  # session, user, policies, revisions, visible models' metric and slice names
 

@@ -18,6 +18,7 @@ from warehouse.promotions.forms import PolicyForm
 from warehouse.promotions.gates.selectors import (
     gate_run_get,
     gate_run_page,
+    gate_run_request,
     gate_version_get,
     slice_regression_view,
 )
@@ -101,6 +102,7 @@ def gate_run_detail(request, name: str, number: int, run_id: int):
             "checks": check_reports(results=page.ordered_results, slices_url=slices_url),
             "run": page.run,
             "version": version,
+            "promotion": gate_run_request(run=page.run),
             "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },
     )
@@ -122,6 +124,7 @@ def gate_run_slices(request, name: str, number: int, run_id: int):
             "run": page.run,
             "version": version,
             "view": view,
+            "promotion": gate_run_request(run=page.run),
             "slices": slice_page(view=view, query=request.GET),
             "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },

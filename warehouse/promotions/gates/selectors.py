@@ -193,6 +193,12 @@ def gate_run_page(*, run: GateRun) -> GateRunPage:
     )
 
 
+def gate_run_request(*, run: GateRun):
+    """The promotion request this gate run was run for (the latest, if a request re-ran it), or None: the
+    gate pages lead back to it, so a reviewer reading the details stays inside the request."""
+    return run.promotion_requests.order_by("-pk").first()
+
+
 # --- The slice regression view ---------------------------------------------------------------------------
 
 VERDICTS = SliceVerdict.ALL
