@@ -145,6 +145,12 @@ def test_a_reviewer_sees_missing_slices_as_missing_and_unruled_checks_as_neutral
     missing = page.locator("#slices .verdict-tag.v-missing_from_candidate")
     assert missing.count() == 3 and missing.first.is_visible()
     assert missing.first.inner_text() == "Missing from the candidate"
+    # The candidate against production, figure by figure, on the request itself.
+    against = page.locator("#against-production")
+    assert against.is_visible()
+    assert f"Against production v{baseline.number}" in against.inner_text()
+    assert against.locator("tbody tr:not(.group)").count() >= 2
+    assert "= same" in against.locator("tbody").inner_text()
     # A check with no rule: a grey icon and a "No rule" tag, never the green of a pass.
     latency = page.locator("#check-latency")
     assert "status-not_configured" in latency.get_attribute("class")

@@ -166,14 +166,14 @@ def test_the_jump_page_compares_production_with_the_target_metric_by_metric(clie
     response = client.get(reverse("incidents:go", args=[model.name]))
 
     rows = {row.name: row for row in response.context["page"].metrics_compared}
-    assert (rows["auc"].production, rows["auc"].target) == (0.93, 0.91)
+    assert (rows["auc"].production, rows["auc"].other) == (0.93, 0.91)
     assert rows["auc"].better == "production"  # higher is better, and v2 is higher
-    assert rows["log_loss"].better == "target"  # lower is better, and v1 is lower
-    assert rows["approval_rate"].target is None and rows["approval_rate"].better == ""
+    assert rows["log_loss"].better == "other"  # lower is better, and v1 is lower
+    assert rows["approval_rate"].other is None and rows["approval_rate"].better == ""
     profile = {row.name: row for row in response.context["page"].profile_compared}
-    assert profile["Latency p95"].delta == pytest.approx(5.0) and profile["Latency p95"].better == "target"
+    assert profile["Latency p95"].delta == pytest.approx(5.0) and profile["Latency p95"].better == "other"
     assert profile["Cost per 1k predictions"].unit == "USD"
-    assert profile["Cost per 1k predictions"].better == "target"
+    assert profile["Cost per 1k predictions"].better == "other"
     html = response.content.decode()
     assert 'data-testid="comparison"' in html and "v2 in production against rollback target v1" in html
     assert "▼ v2 better" in html and "▲ v1 better" in html and "not compared" in html

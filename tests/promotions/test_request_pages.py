@@ -212,3 +212,49 @@ def test_the_queue_runs_the_same_queries_whatever_the_requests(
         body = client.get(reverse("promotions:queue")).content.decode()
     assert body.count("queued-") >= 4
     assert len(five.captured_queries) == len(one.captured_queries)
+
+
+# --- The candidate against production ---------------------------------------------------------------------
+
+
+def test_the_request_shows_the_candidate_against_production_metric_by_metric(
+    client, contributor, reviewer, model, version, superuser
+):
+    from tests.factories import version_move
+
+    version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)  # v1: auc 0.91, log_loss 0.21
+    rules = {
+        "draft_to_staging": {"latency_p95_ms_max": 12, "cost_per_1k_max": 0.02},
+        "staging_to_production": {},
+    }
+    policy_revise(actor=superuser, model=model, rules_data=rules, reason="Budgets.")
+    candidate = version_register_for_tests(
+        actor=contributor, model=model, card=CARD, metrics={"auc": 0.93, "log_loss": 0.25}
+    )
+    promotion = promotion_request_open(
+        actor=contributor, version=candidate, target_stage=Stage.STAGING, justification="Better auc."
+    )
+    gate_run_execute(run_id=promotion.gate_run_id)
+    client.force_login(reviewer)
+
+    response = client.get(_url(promotion))
+
+    against = response.context["page"].against_production
+    assert against.production.pk == version.pk and against.as_the_gate_saw_it
+    rows = {row.name: row for row in against.metrics}
+    assert rows["auc"].better == "other" and rows["auc"].change == pytest.approx(0.02)
+    assert rows["log_loss"].better == "production" and rows["log_loss"].change == pytest.approx(0.04)
+    assert (against.latency_budget, against.cost_budget) == (12, 0.02)
+    html = response.content.decode()
+    section = html[html.index('id="against-production"') : html.index('id="checklist"')]
+    assert "Against production v1" in section and "▲ better" in section and "▼ worse" in section
+    assert "p95 latency at most <strong>12 ms</strong>" in section and "Latency p95" in section
+
+
+def test_with_nothing_in_production_the_request_says_so(client, contributor, reviewer, model):
+    promotion = _awaiting(contributor, model)
+    client.force_login(reviewer)
+
+    html = client.get(_url(promotion)).content.decode()
+
+    assert "Nothing is in production: there is no version to compare" in html

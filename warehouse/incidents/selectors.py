@@ -11,8 +11,8 @@ from django.http import Http404
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.models import AuditEvent
 from warehouse.cards.models import ModelCard
-from warehouse.incidents.comparison import SideBySide, metrics_side_by_side, profiles_side_by_side
 from warehouse.incidents.models import Incident, IncidentStatus
+from warehouse.registry.comparison import SideBySide, metrics_side_by_side, profiles_side_by_side
 from warehouse.registry.models import (
     Artifact,
     EvaluationMetric,

@@ -30,7 +30,14 @@ from warehouse.promotions.policies.rules import (
     revision_rules,
     revision_section,
 )
-from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
+from warehouse.registry.comparison import SideBySide, metrics_side_by_side, profiles_side_by_side
+from warehouse.registry.models import (
+    EvaluationMetric,
+    ModelVersion,
+    PerformanceProfile,
+    RegisteredModel,
+    Stage,
+)
 
 REQUESTS_SHOWN = 50
 TIMELINE_SHOWN = 100
@@ -164,7 +171,20 @@ _CHECKLIST = (
 
 
 @dataclass(frozen=True)
+class AgainstProduction:
+    """The candidate beside the production version, figure by figure: what the reviewer approves."""
+
+    production: ModelVersion | None
+    as_the_gate_saw_it: bool  # the gate's recorded baseline; else what is in production now
+    metrics: list[SideBySide]
+    profile: list[SideBySide]
+    latency_budget: float | None
+    cost_budget: float | None
+
+
+@dataclass(frozen=True)
 class RequestPage:
+    against_production: AgainstProduction
     promotion: PromotionRequest
     gate: GateRunPage
     slices: SliceRegressionView
@@ -268,6 +288,7 @@ def request_page(*, promotion: PromotionRequest, user, access: ModelAccess) -> R
         signoff_eligibility(user=user, promotion=promotion, access=access) if promotion.is_open else None
     )
     return RequestPage(
+        against_production=_against_production(promotion, gate),
         promotion=promotion,
         gate=gate,
         slices=slices,
@@ -277,6 +298,42 @@ def request_page(*, promotion: PromotionRequest, user, access: ModelAccess) -> R
         eligibility=eligibility,
         rules=gate.rules,
         reader_id=user.pk,
+    )
+
+
+def _against_production(promotion: PromotionRequest, gate: GateRunPage) -> AgainstProduction:
+    """Two queries: the versions' overall metrics and performance profiles (and one more to find production
+    while the gate has not recorded its baseline)."""
+    production, recorded = gate.run.baseline, True
+    if production is None:
+        recorded = False
+        production = (
+            ModelVersion.objects.filter(model_id=promotion.version.model_id, stage=Stage.PRODUCTION)
+            .exclude(pk=promotion.version_id)
+            .first()
+        )
+    rules = gate.rules
+    budgets = {
+        "latency_budget": rules.latency_p95_ms_max if rules is not None else None,
+        "cost_budget": rules.cost_per_1k_max if rules is not None else None,
+    }
+    if production is None:
+        return AgainstProduction(None, recorded, [], [], **budgets)
+    ids = [production.pk, promotion.version_id]
+    metrics: dict[int, list] = {pk: [] for pk in ids}
+    for metric in (
+        EvaluationMetric.objects.filter(report__version_id__in=ids).select_related("report").order_by("name")
+    ):
+        metrics[metric.report.version_id].append(metric)
+    profiles = {
+        profile.version_id: profile for profile in PerformanceProfile.objects.filter(version_id__in=ids)
+    }
+    return AgainstProduction(
+        production=production,
+        as_the_gate_saw_it=recorded,
+        metrics=metrics_side_by_side(metrics[production.pk], metrics[promotion.version_id]),
+        profile=profiles_side_by_side(profiles.get(production.pk), profiles.get(promotion.version_id)),
+        **budgets,
     )
 
 

@@ -1,9 +1,10 @@
-"""Production beside its rollback target, figure by figure: what a responder gains and gives up by rolling
-back. Pure functions of what the jump page already read (no query).
+"""The production version beside another, figure by figure: its rollback target on the alert link (what a
+responder gains and gives up by rolling back), a candidate on its promotion request (what a reviewer
+approves). Pure functions of evidence the page already read (no query).
 
 Which way is better for a metric is decided as the gates decide it (promotions/gates/comparison.py), minus
 the policy: the metrics whose direction everyone agrees on first, then production's declared direction, then
-the target's. Latency and cost are always lower-is-better.
+the other version's. Latency and cost are always lower-is-better.
 """
 
 from dataclasses import dataclass
@@ -13,30 +14,36 @@ from warehouse.registry.models import MetricDirection
 from warehouse.registry.selectors import COMPARISON_TOLERANCE
 
 PRODUCTION = "production"
-TARGET = "target"
+OTHER = "other"
 SAME = "same"
 
 
 @dataclass(frozen=True)
 class SideBySide:
-    """One figure of the production version beside the rollback target's."""
+    """One figure of the production version beside the other version's."""
 
     name: str
     production: float | None
-    target: float | None
+    other: float | None
     direction: str  # MetricDirection's "higher" or "lower"
     unit: str = ""
 
     @property
     def delta(self) -> float | None:
-        """Production minus the target, in the figure's own units; None when either is missing."""
-        if self.production is None or self.target is None:
+        """Production minus the other, in the figure's own units; None when either is missing."""
+        if self.production is None or self.other is None:
             return None
-        return self.production - self.target
+        return self.production - self.other
+
+    @property
+    def change(self) -> float | None:
+        """The other minus production: how the other version moves the figure."""
+        delta = self.delta
+        return -delta if delta is not None else None
 
     @property
     def better(self) -> str:
-        """Which of the two is better ("production", "target" or "same"), or "" when one is missing."""
+        """Which of the two is better ("production", "other" or "same"), or "" when one is missing."""
         delta = self.delta
         if delta is None or self.direction not in MetricDirection.values:
             return ""
@@ -44,35 +51,33 @@ class SideBySide:
             return SAME
         production_higher = delta > 0
         return (
-            PRODUCTION
-            if production_higher == (self.direction == MetricDirection.HIGHER_IS_BETTER)
-            else TARGET
+            PRODUCTION if production_higher == (self.direction == MetricDirection.HIGHER_IS_BETTER) else OTHER
         )
 
 
-def _direction(name: str, production, target) -> str:
+def _direction(name: str, production, other) -> str:
     known = KNOWN_DIRECTIONS.get(name.lower())
     if known is not None:
         return str(known)
-    declared = production if production is not None else target
+    declared = production if production is not None else other
     return declared.direction if declared is not None else ""
 
 
-def metrics_side_by_side(production: list, target: list) -> list[SideBySide]:
+def metrics_side_by_side(production: list, other: list) -> list[SideBySide]:
     """The overall metrics of both versions (EvaluationMetric rows), production's first in its order, then
-    those only the target has."""
+    those only the other version has."""
     ours = {metric.name: metric for metric in production}
-    theirs = {metric.name: metric for metric in target}
+    theirs = {metric.name: metric for metric in other}
     names = list(ours) + [name for name in theirs if name not in ours]
     rows = []
     for name in names:
-        mine, other = ours.get(name), theirs.get(name)
+        mine, yours = ours.get(name), theirs.get(name)
         rows.append(
             SideBySide(
                 name=name,
                 production=mine.value if mine is not None else None,
-                target=other.value if other is not None else None,
-                direction=_direction(name, mine, other),
+                other=yours.value if yours is not None else None,
+                direction=_direction(name, mine, yours),
             )
         )
     return rows
@@ -82,24 +87,24 @@ def _number(value) -> float | None:
     return float(value) if value is not None else None
 
 
-def profiles_side_by_side(production, target) -> list[SideBySide]:
+def profiles_side_by_side(production, other) -> list[SideBySide]:
     """Latency p95 and p99 and cost per 1,000 predictions of two PerformanceProfiles (either may be None).
     Costs in different currencies are shown but not compared."""
-    if production is None and target is None:
+    if production is None and other is None:
         return []
     lower = str(MetricDirection.LOWER_IS_BETTER)
 
     def figure(name: str) -> tuple[float | None, float | None]:
         return (
             _number(getattr(production, name, None)) if production is not None else None,
-            _number(getattr(target, name, None)) if target is not None else None,
+            _number(getattr(other, name, None)) if other is not None else None,
         )
 
     rows = [
         SideBySide("Latency p95", *figure("latency_p95_ms"), direction=lower, unit="ms"),
         SideBySide("Latency p99", *figure("latency_p99_ms"), direction=lower, unit="ms"),
     ]
-    currencies = {profile.currency for profile in (production, target) if profile is not None}
+    currencies = {profile.currency for profile in (production, other) if profile is not None}
     cost = figure("cost_per_1k_predictions")
     if cost != (None, None):
         same_money = len(currencies) == 1
