@@ -6,6 +6,7 @@ import re
 from django import forms
 
 from warehouse.cards.markdown import markdown_to_safe_html
+from warehouse.cards.registration import REGISTRATION_DOCUMENT_MAX_BYTES
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
 from warehouse.registry.models import ArtifactKind
@@ -46,6 +47,7 @@ class RegistrationForm(forms.Form):
     )
 
     artifacts = forms.CharField(
+        label="Artifacts, one per line",
         error_messages={"required": "Register at least one artifact (the weights, at least)."},
         widget=forms.Textarea(
             attrs={
@@ -112,6 +114,23 @@ class RegistrationForm(forms.Form):
         ),
     )
 
+    # Required once anything of their section is given: the parser refuses a source run without its run
+    # id, an evaluation without its dataset and metrics, a profile without its three percentiles.
+    WITH_THEIR_SECTION = (
+        "source_run_tracking_system",
+        "source_run_run_id",
+        "dataset",
+        "metrics",
+        "profile_latency_p50_ms",
+        "profile_latency_p95_ms",
+        "profile_latency_p99_ms",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.WITH_THEIR_SECTION:
+            self.fields[name].required_mark = True
+
     def payload(self) -> dict:
         """The cleaned form in the JSON shape the API accepts."""
         data = self.cleaned_data
@@ -138,7 +157,7 @@ class RegistrationForm(forms.Form):
             payload["card"] = data["card"]
         return payload
 
-    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+    def add_service_errors(self, errors: dict[str, list[str]], *, registering: bool = False) -> None:
         """Show the parser's errors (keyed by JSON path) next to the field that was typed."""
         for path, problems in errors.items():
             field, prefix = _field_for(path)
@@ -188,6 +207,69 @@ def _field_for(path: str) -> tuple[str, str]:
     if path.startswith("card"):
         return "card", ""
     return path, ""
+
+
+DOCUMENT_LIMIT = f"{REGISTRATION_DOCUMENT_MAX_BYTES // (1024 * 1024)} MB"
+
+
+class RegistrationDocumentForm(forms.Form):
+    """The registration as the API's JSON body, pasted or uploaded; the model named beside it, as the API's
+    URL names it. The form only gets the bytes: `registration_document_parse` reads them as the API does."""
+
+    model = forms.SlugField(
+        max_length=64,
+        help_text="An existing model, or a new name to create it (the <name> of the API's URL).",
+        error_messages={"required": "Name the model: an existing one, or a new name to create it."},
+        widget=forms.TextInput(attrs={"list": "model-names", "autocomplete": "off"}),
+    )
+    document = forms.CharField(
+        required=False,
+        strip=False,
+        label="Registration JSON",
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono", "spellcheck": "false"}),
+        help_text="The body of POST /api/v1/models/<name>/versions. Paste it here, or upload it below.",
+    )
+    document_file = forms.FileField(
+        required=False,
+        label="Or upload a JSON file",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/json,.json"}),
+        help_text=f"UTF-8 JSON, at most {DOCUMENT_LIMIT}, as the API takes.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["document"].required_mark = True  # this or the file: marked where most people look
+
+    def clean(self):
+        data = super().clean()
+        upload, pasted = data.get("document_file"), data.get("document") or ""
+        if upload is not None and pasted.strip():
+            raise forms.ValidationError("Paste the JSON or upload a file, not both.")
+        if upload is None and not pasted.strip():
+            self.add_error("document", "Paste the registration JSON, or upload it as a file.")
+        elif upload is not None and upload.size > REGISTRATION_DOCUMENT_MAX_BYTES:
+            self.add_error("document_file", f"The file is larger than {DOCUMENT_LIMIT}; nothing was read.")
+        return data
+
+    def body(self) -> bytes:
+        """The document's bytes: the upload as sent (the parser insists on UTF-8), or the pasted text."""
+        upload = self.cleaned_data.get("document_file")
+        if upload is not None:
+            return upload.read()
+        return self.cleaned_data["document"].encode("utf-8", "surrogatepass")
+
+    def add_service_errors(self, errors: dict[str, list[str]], *, registering: bool = False) -> None:
+        """The parser's errors, each by its path in the document (`artifacts[1].sha256: …`), on the input
+        the document came from. Once registering, `model` is the model named in the form."""
+        where = "document_file" if self.cleaned_data.get("document_file") is not None else "document"
+        for path, problems in errors.items():
+            for problem in problems:
+                if registering and path == "model":
+                    self.add_error("model", problem)
+                elif path == "body":
+                    self.add_error(where, problem)
+                else:
+                    self.add_error(where, f"{path}: {problem}")
 
 
 # --- The card editor ------------------------------------------------------------------------------------

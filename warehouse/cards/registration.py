@@ -2,7 +2,7 @@
 the registration page, the demo). Here, not in registry, because the card belongs to cards, which sits
 above registry; the version itself is still written by registry's `version_register`."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from warehouse.accounts.permissions import model_access, permission_denied
 from warehouse.accounts.roles import Role
 from warehouse.cards.services import card_revision_write, card_sections_parse, sections_render
 from warehouse.errors import InvalidInput
+from warehouse.machine_http import json_document
 from warehouse.registry.evidence import Evidence, evidence_parse
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.services import (
@@ -197,3 +198,109 @@ def version_register_named(*, actor, model_name: str, registration: Registration
     return version_register_with_card(
         actor=actor, model=model, evidence=registration.evidence, card_sections=registration.card_sections
     )
+
+
+# --- A registration body given whole, as the API's JSON (the register page's paste and upload) ----------
+
+# The API's limit on a body (api.http.MAX_BODY_BYTES), which the page holds an uploaded document to.
+REGISTRATION_DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
+
+# The API's schema reads a body before `registration_parse` does: it refuses what the parser would let by
+# (`"0.9"` for a number, a field given twice its type). It lives in api, above cards, so api lends it here at
+# start-up (ApiConfig.ready), as promotions lends its stage listener to the registry.
+_schema_reads: list[Callable[[Any], Any]] = []
+
+
+def registration_schema_lend(read: Callable[[Any], Any]) -> None:
+    """`read(document)` answers the body as the API's schema cleaned it, or raises InvalidInput."""
+    if read not in _schema_reads:
+        _schema_reads.append(read)
+
+
+def registration_document_parse(body: bytes) -> Registration:
+    """A registration body read exactly as POST /api/v1/models/<name>/versions reads it: strict JSON (UTF-8,
+    no NUL or lone surrogate), the API's schema, then `registration_parse`. Or InvalidInput, by path."""
+    if len(body) > REGISTRATION_DOCUMENT_MAX_BYTES:
+        raise InvalidInput({"body": [f"At most {REGISTRATION_DOCUMENT_MAX_BYTES // (1024 * 1024)} MB."]})
+    if not _schema_reads:
+        raise RuntimeError("The API's registration schema was not lent (is warehouse.api installed?).")
+    document = json_document(body)
+    for read in _schema_reads:
+        document = read(document)
+    return registration_parse(document)
+
+
+def registration_of(version: ModelVersion) -> dict[str, Any]:
+    """`version`'s evidence and current card as a registration body: a start for the next version (the
+    evidence of `version` itself never changes). Its description is left to write."""
+    body: dict[str, Any] = {
+        "description": "",
+        "artifacts": [_artifact_of(a) for a in version.artifacts.all()],
+    }
+    source_run = getattr(version, "source_run", None)
+    if source_run is not None:
+        body["source_run"] = _without_blanks(
+            {
+                "tracking_system": source_run.tracking_system,
+                "run_id": source_run.run_id,
+                "url": source_run.url,
+                "git_commit": source_run.git_commit,
+                "training_data": source_run.training_data,
+            }
+        )
+    evaluation = getattr(version, "evaluation", None)
+    if evaluation is not None:
+        body["evaluation"] = _without_blanks(
+            {
+                "dataset": evaluation.dataset,
+                "dataset_version": evaluation.dataset_version,
+                "metrics": [
+                    {"name": m.name, "value": m.value, "direction": m.direction}
+                    for m in evaluation.metrics.order_by("name")
+                ],
+                "slices": [
+                    {
+                        "slice": s.slice_key,
+                        "metric": s.metric,
+                        "value": s.value,
+                        "sample_count": s.sample_count,
+                    }
+                    for s in evaluation.slices.order_by("slice_key", "metric")
+                ],
+            }
+        )
+    profile = getattr(version, "profile", None)
+    if profile is not None:
+        cost = profile.cost_per_1k_predictions
+        body["profile"] = _without_blanks(
+            {
+                "latency_p50_ms": profile.latency_p50_ms,
+                "latency_p95_ms": profile.latency_p95_ms,
+                "latency_p99_ms": profile.latency_p99_ms,
+                "hardware": profile.hardware,
+                "throughput_rps": profile.throughput_rps,
+                # A decimal string keeps the cost exact; the schema takes one.
+                "cost_per_1k_predictions": None if cost is None else format(cost.normalize(), "f"),
+                "currency": profile.currency,
+            }
+        )
+    card = getattr(version, "card", None)
+    if card is not None and card.current is not None:
+        body["card"] = {key: text for key, text in card.current.sections.items() if text.strip()}
+    return body
+
+
+def _artifact_of(artifact) -> dict[str, Any]:
+    return _without_blanks(
+        {
+            "name": artifact.name,
+            "kind": artifact.kind,
+            "uri": artifact.uri,
+            "sha256": artifact.sha256,
+            "size_bytes": artifact.size_bytes,
+        }
+    )
+
+
+def _without_blanks(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in (None, "")}

@@ -1,13 +1,22 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.db.models import Max
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from warehouse.accounts.permissions import models_visible_to, permission_denied
-from warehouse.cards.forms import CardForm, RegistrationForm, rendered_preview
+from warehouse.cards.forms import CardForm, RegistrationDocumentForm, RegistrationForm, rendered_preview
 from warehouse.cards.interchange import card_import
-from warehouse.cards.registration import registration_open_to, registration_parse, version_register_named
+from warehouse.cards.registration import (
+    registration_document_parse,
+    registration_of,
+    registration_open_to,
+    registration_parse,
+    version_register_named,
+)
 from warehouse.cards.selectors import (
     card_page,
     card_revision_get,
@@ -19,53 +28,118 @@ from warehouse.cards.selectors import (
 from warehouse.cards.services import card_prefill, card_revise
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
-from warehouse.registry.models import ArtifactKind, RegisteredModel, Stage
-from warehouse.registry.selectors import model_filter_choices, model_get_with_access
+from warehouse.registry.models import ArtifactKind, ModelVersion, RegisteredModel, Stage
+from warehouse.registry.selectors import model_filter_choices, model_get_with_access, version_get_for_user
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def version_register(request):
-    """The page twin of POST /api/v1/models/<name>/versions: the same parser, the same service."""
+    """The page twin of POST /api/v1/models/<name>/versions: the same parser, the same service. The
+    registration comes field by field, or whole as the API's JSON body, pasted or uploaded; `?from=<model>/
+    <number>` starts that JSON from the evidence of a version the user may see (404 for any other)."""
     if request.method == "GET" and not registration_open_to(request.user):
         # Said before the form is filled in, not after: a 403 that explains, with nothing to lose.
         return render(request, "cards/version_register.html", {"may_register": False}, status=403)
-    form = RegistrationForm(request.POST or None, initial={"model": request.GET.get("model", "")})
-    if request.method == "POST" and form.is_valid():
-        try:
-            registration = registration_parse(form.payload())
-            version = version_register_named(
-                actor=request.user, model_name=form.cleaned_data["model"], registration=registration
-            )
-        except InvalidInput as error:
-            form.add_service_errors(error.errors)
-            status = 400
-        except Http404:
-            # The service says only "no such model" (it reveals no names); the page says what to do about it.
-            form.add_error(
-                "model",
-                f"There is no model called {form.cleaned_data['model']!r} that you may see, and you may not "
-                "create models. Pick one from the list, or ask an admin for the contributor role.",
-            )
-            status = 404
-        else:
-            messages.success(request, f"Registered {version.identifier} in Draft.")
-            return redirect("registry:version", version.model.name, version.number)
-    else:
-        status = 400 if request.method == "POST" else 200
-    models = models_visible_to(request.user, RegisteredModel.objects.all()).order_by("name")
+    as_document = request.method == "POST" and request.POST.get("via") == "document"
+    started_from, form, document_form = _register_forms(request, as_document)
+    status = 200
+    if request.method == "POST":
+        outcome = _registered(request, document_form if as_document else form)
+        if not isinstance(outcome, int):
+            return outcome
+        status = outcome
+    latest = _latest_versions(request.user)
     return render(
         request,
         "cards/version_register.html",
         {
             "may_register": True,
             "form": form,
-            "model_names": list(models.values_list("name", flat=True)[:1000]),
+            "document_form": document_form,
+            "document_open": as_document or started_from is not None,
+            "started_from": started_from,
+            "model_names": list(latest),
+            "latest_versions": [f"{name}/{number}" for name, number in latest.items() if number],
+            "suggested_start": _suggested_start(latest, request.GET.get("model", ""), started_from),
             "team_names": model_filter_choices(user=request.user)["teams"],
             "artifact_kinds": ArtifactKind.choices,
         },
         status=status,
     )
+
+
+def _register_forms(request, as_document: bool):
+    """The version started from, if any, and the page's two forms, the posted one bound."""
+    started_from, document_initial = _registration_start(request)
+    named_model = document_initial.get("model") or request.GET.get("model", "")
+    form = RegistrationForm(None if as_document else (request.POST or None), initial={"model": named_model})
+    document_form = RegistrationDocumentForm(
+        request.POST if as_document else None,
+        request.FILES if as_document else None,
+        prefix="json",
+        initial=document_initial or {"model": named_model},
+    )
+    return started_from, form, document_form
+
+
+def _registration_start(request) -> tuple[ModelVersion | None, dict]:
+    """The version named by `?from=<model>/<number>` and the JSON form's start from it; 404 if unseen."""
+    named = request.GET.get("from")
+    if named is None or request.method != "GET":
+        return None, {}
+    name, _, number = named.strip().partition("/")
+    number = whole_number(number.removeprefix("v"))
+    if number is None:
+        raise Http404("Say which version to start from: ?from=<model>/<number>.")
+    version = version_get_for_user(user=request.user, name=name, number=number)
+    document = json.dumps(registration_of(version), indent=2, ensure_ascii=False)
+    return version, {"model": version.model.name, "document": document}
+
+
+def _registered(request, form) -> HttpResponse | int:
+    """Register what `form` holds (fields, or the API's JSON): the redirect to the new version, or the
+    status of the page that shows why not, with nothing written."""
+    if not form.is_valid():
+        return 400
+    try:
+        if isinstance(form, RegistrationDocumentForm):
+            registration = registration_document_parse(form.body())
+        else:
+            registration = registration_parse(form.payload())
+    except InvalidInput as error:
+        form.add_service_errors(error.errors)
+        return 400
+    try:
+        version = version_register_named(
+            actor=request.user, model_name=form.cleaned_data["model"], registration=registration
+        )
+    except InvalidInput as error:
+        form.add_service_errors(error.errors, registering=True)
+        return 400
+    except Http404:
+        # The service says only "no such model" (it reveals no names); the page says what to do about it.
+        form.add_error(
+            "model",
+            f"There is no model called {form.cleaned_data['model']!r} that you may see, and you may not "
+            "create models. Pick one from the list, or ask an admin for the contributor role.",
+        )
+        return 404
+    messages.success(request, f"Registered {version.identifier} in Draft.")
+    return redirect("registry:version", version.model.name, version.number)
+
+
+def _latest_versions(user) -> dict[str, int | None]:
+    """The models `user` can see, by name, with their latest version's number (one query)."""
+    visible = models_visible_to(user, RegisteredModel.objects.all()).order_by("name")
+    return dict(visible.annotate(latest=Max("versions__number")).values_list("name", "latest")[:1000])
+
+
+def _suggested_start(latest: dict[str, int | None], model: str, started_from: ModelVersion | None) -> str:
+    """What "Start from" offers: the version started from, else the latest of the model named."""
+    if started_from is not None:
+        return f"{started_from.model.name}/{started_from.number}"
+    return f"{model}/{latest[model]}" if latest.get(model) else ""
 
 
 README_UPLOAD_MAX_BYTES = 1024 * 1024

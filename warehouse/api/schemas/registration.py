@@ -3,11 +3,12 @@ walking out of its bucket, a slice given twice, a team that must exist, a metric
 known) the registration service says, and the API answers it with a 400 naming the field."""
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from warehouse.api.errors import fields_of
 from warehouse.api.schemas.common import (
     NO_NUL,
     NUMBER_TAG,
@@ -20,6 +21,7 @@ from warehouse.api.schemas.common import (
 from warehouse.cards.registration import registration_parse
 from warehouse.cards.sections import Section
 from warehouse.cards.services import MAX_SECTION_LENGTH
+from warehouse.errors import InvalidInput
 from warehouse.registry.evidence import (
     CURRENCY,
     DIRECTION_ALIASES,
@@ -222,3 +224,16 @@ class Registration(Body):
         except ValueError:
             registration_parse(data)
             raise
+
+
+def registration_schema_read(document: Any) -> dict:
+    """A parsed JSON body read by this schema as the register endpoint reads it, and dumped as the endpoint
+    hands it to `registration_parse`; or InvalidInput with the endpoint's field messages. Lent to the
+    register page (cards.registration), which takes the same body pasted or uploaded."""
+    try:
+        body = Registration.model_validate(document)
+    except ValidationError as error:
+        # Located as ninja locates a body's errors: the source, then the argument that holds the body.
+        located = [{**found, "loc": ("body", "body", *found["loc"])} for found in error.errors()]
+        raise InvalidInput(fields_of(located)) from None
+    return body.model_dump(exclude_unset=True)
