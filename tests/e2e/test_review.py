@@ -112,6 +112,11 @@ _OVERFLOW = """() => {
   }
   return wide;
 }"""
+_AGAINST_VERDICT_SHOWN = """() => {
+  const head = [...document.querySelectorAll('#against-production thead th')].pop();
+  const wrap = head.closest('.table-wrap');
+  return head.getBoundingClientRect().right <= wrap.getBoundingClientRect().right + 1;
+}"""
 _VERDICT_COLUMN_SHOWN = """() => {
   const head = [...document.querySelectorAll('table.slices thead th')].pop();
   const wrap = head.closest('.table-wrap') || head.closest('table');
@@ -151,6 +156,7 @@ def test_a_reviewer_sees_missing_slices_as_missing_and_unruled_checks_as_neutral
     assert f"Against production v{baseline.number}" in against.inner_text()
     assert against.locator("tbody tr:not(.group)").count() >= 2
     assert "= same" in against.locator("tbody").inner_text()
+    assert page.evaluate(_AGAINST_VERDICT_SHOWN), "the comparison's Verdict column is cut off"
     # A check with no rule: a grey icon and a "No rule" tag, never the green of a pass.
     latency = page.locator("#check-latency")
     assert "status-not_configured" in latency.get_attribute("class")
