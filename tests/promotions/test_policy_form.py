@@ -93,7 +93,7 @@ def test_the_form_as_drawn_gives_back_the_same_rules(rules):
     [
         ("auc >= 0.8", {"metric": "auc", "op": ">=", "value": 0.8}),
         ("auc>=0.8", {"metric": "auc", "op": ">=", "value": 0.8}),
-        ("auc => 0.8", {"metric": "auc", "op": ">=", "value": 0.8}),
+        ("auc => 0.8", {"metric": "auc", "op": "=>", "value": 0.8}),  # the parser refuses it
         ("auc ≥ 0.8", {"metric": "auc", "op": ">=", "value": 0.8}),
         ("log_loss < 0.3", {"metric": "log_loss", "op": "<", "value": 0.3}),
         ("recall@0.85 <= 1e-2", {"metric": "recall@0.85", "op": "<=", "value": 0.01}),
@@ -229,6 +229,12 @@ BAD_INPUT = {
         "-0.1",
         "staging_to_production-slices_max_worsening",
         "Must be at least 0.",
+    ),
+    "operator-backwards": (
+        "staging_to_production-metric_bars",
+        "auc => 0.8",
+        "staging_to_production-metric_bars",
+        "Use one of: >=, >, <=, <.",
     ),
     "latency": (
         "staging_to_production-latency_p95_ms_max",

@@ -23,7 +23,9 @@ from warehouse.promotions.policies.rules import (
 from warehouse.registry.models import ArtifactKind, Stage
 
 _BAR = re.compile(r"^(?P<metric>\S+?)\s*(?P<op>>=|<=|=>|=<|==|>|<|=|≥|≤)\s*(?P<value>\S+)$")
-_OP_SPELLINGS = {"=>": ">=", "=<": "<=", "≥": ">=", "≤": "<="}
+# The signs mean what they say. `=>` and `=<` are not read as `>=` and `<=`: a bar typed backwards is
+# refused on its line ("Use one of: >=, >, <=, <"), never guessed at.
+_OP_SPELLINGS = {"≥": ">=", "≤": "<="}
 _LINE_PATH = re.compile(r"^(?P<list>metric_bars|baseline)\[(?P<index>\d+)\](?:\.(?P<field>\w+))?$")
 _SLICE_PATH = re.compile(r"^slices\.(?P<field>\w+)(?:\[(?P<index>\d+)\])?$")
 
