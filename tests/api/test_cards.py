@@ -159,6 +159,33 @@ def test_a_card_may_be_sent_as_one_markdown_document(client, contract, carded, w
     assert body["summary"] == ""
 
 
+def test_intended_users_and_the_decision_are_sections_like_any_other(client, contract, carded, writer):
+    sections = {
+        "task": "Scores payments.",
+        "intended_users": "Fraud analysts; the payment gateway.",
+        "decision_influenced": "Approve, **step up** or decline.",
+    }
+
+    response = put_json(client, card_path(), {"sections": sections}, **writer)
+
+    body = contract.check(response, CARD, "put")
+    assert body["sections"] == sections
+    html = body["sections_html"]["decision_influenced"]
+    assert html == "<p>Approve, <strong>step up</strong> or decline.</p>"
+    assert {"intended_users", "decision_influenced"} <= set(body["completeness"]["filled"])
+    document = "Scores payments.\n\n## Intended users\nAnalysts.\n\n## Decision influenced\nDeclines."
+    body = contract.check(put_json(client, card_path(), {"sections": document}, **writer), CARD, "put")
+    assert body["sections"] == {
+        "task": "Scores payments.",
+        "intended_users": "Analysts.",
+        "decision_influenced": "Declines.",
+    }
+    # The OpenAPI document lists them wherever a section is named.
+    schema = client.get(f"{API}/openapi.json").json()["components"]["schemas"]
+    names = json.dumps(schema)
+    assert names.count('"decision_influenced"') >= 3 and names.count('"intended_users"') >= 3
+
+
 def test_a_save_that_changes_nothing_is_refused(client, contract, carded, writer):
     current = CardRevision.objects.get(card__version=carded).sections
 

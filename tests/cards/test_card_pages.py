@@ -103,6 +103,34 @@ def test_a_save_is_a_new_revision_rendered_and_sanitised_once(client, contributo
     assert "<script" not in client.get(_url("cards:card", carded)).content.decode().split("<main")[1]
 
 
+def test_intended_users_and_the_decision_are_edited_and_read_right_after_the_task(
+    client, contributor, viewer, carded
+):
+    client.force_login(contributor)
+    editor = client.get(_url("cards:card-edit", carded)).content.decode()
+    assert editor.index('id="id_task"') < editor.index('id="id_intended_users"')
+    assert editor.index('id="id_intended_users"') < editor.index('id="id_decision_influenced"')
+    assert editor.index('id="id_decision_influenced"') < editor.index('id="id_out_of_scope"')
+    response = client.post(
+        _url("cards:card-edit", carded),
+        {
+            **CARD,
+            "intended_users": "Fraud analysts <em>and</em> the gateway.",
+            "decision_influenced": "Decline, step up or approve.",
+        },
+    )
+    assert response.status_code == 302
+    assert carded.card.revisions.get(number=2).sections["intended_users"].startswith("Fraud analysts")
+
+    client.force_login(viewer)
+    page = client.get(_url("cards:card", carded)).content.decode()
+    headings = [page.index(f'id="{key}-title"') for key in ("task", "intended_users", "decision_influenced")]
+    assert headings == sorted(headings)
+    assert ">Intended users</h2>" in page and ">Decision influenced</h2>" in page
+    assert "Fraud analysts <em>and</em> the gateway." in page  # Markdown allows it; nh3 keeps <em>
+    assert "5 of 10 sections" in page
+
+
 def test_the_preview_uses_the_same_sanitiser_and_writes_nothing(client, contributor, carded):
     client.force_login(contributor)
     before = CardRevision.objects.count()
@@ -138,17 +166,20 @@ def test_history_and_a_diff_of_two_revisions(client, contributor, viewer, carded
     diff = client.get(_url("cards:card-diff", carded, **{"from": 1, "to": 2}))
     page = diff.content.decode()
     assert diff.status_code == 200
-    assert "− Scores card payments for fraud." in page and "+ Scores card and wallet payments." in page
+    # Word by word: in r1 only " for fraud" is struck out, in r2 only "and wallet " is marked added.
+    assert "<ins>and wallet </ins>" in page and "<del> for fraud</del>" in page
+    assert page.index("r1 by") < page.index("r2 by")
     assert client.get(_url("cards:card-diff", carded, **{"from": 1, "to": 9})).status_code == 404
 
 
-def test_the_cards_of_two_versions_compare_per_section(client, contributor, viewer, model, carded):
-    other = version_register_for_tests(
-        actor=contributor, model=model, card={**CARD, "known_failures": "- Holidays."}
-    )
+def test_the_old_version_comparison_address_redirects_base_to_head(client, viewer, model, carded):
     client.force_login(viewer)
-    page = client.get(_url("cards:card-compare", other, **{"with": carded.number})).content.decode()
-    assert "− - New merchants in their first week." in page and "+ - Holidays." in page
+    # From the card of v2, "with v1": the older is the base, whichever card asked.
+    response = client.get(_url("cards:card-compare", carded, **{"with": 1}))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cards:compare", args=[model.name]) + "?base=1&head=2"
+    response = client.get(_url("cards:card-compare", carded))
+    assert response["Location"] == reverse("cards:compare", args=[model.name]) + "?head=2"
 
 
 def test_a_draft_card_is_prefilled_from_the_previous_version(client, contributor, model, carded):

@@ -30,6 +30,8 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "model_card_toolkit.v0.0.2.sch
 
 FULL_CARD = {
     "task": "Scores card payments for fraud before authorisation.\n\nUsed by the payments risk team.",
+    "intended_users": "The payment gateway; fraud operations analysts.",
+    "decision_influenced": "Approve, step up or decline a card payment.",
     "out_of_scope": "Bank transfers; anything outside card payments.",
     "data_summary": "Six months of labelled card payments; thin in LATAM.",
     "evaluation_notes": "Out-of-time holdout, November.",
@@ -219,8 +221,10 @@ def test_the_toolkit_json_places_each_section(carded, contributor):
     assert training["name"] == "s3://data/payments/2026-10"
     assert FULL_CARD["data_summary"] in training["description"]
     considerations = document["considerations"]
+    assert considerations["users"] == [{"description": FULL_CARD["intended_users"]}]
     assert considerations["use_cases"] == [
         {"description": FULL_CARD["task"]},
+        {"description": f"Decision influenced: {FULL_CARD['decision_influenced']}"},
         {"description": f"Out of scope: {FULL_CARD['out_of_scope']}"},
     ]
     assert considerations["limitations"] == [{"description": FULL_CARD["known_failures"]}]
@@ -305,6 +309,22 @@ def test_a_hugging_face_readme_maps_to_the_sections():
         "known_failures": "New merchants.\n\n### Gift cards\n\nAlso gift cards.",
         "ethical_considerations": "Declines fall on customers.",
         "owners_contacts": "payments-ml@example.com",
+    }
+
+
+def test_intended_users_and_the_decision_are_read_under_the_headings_people_write():
+    readme = (
+        "# fraud-scorer\n\nScores payments.\n\n## Intended users\nFraud analysts.\n\n"
+        "## Decision influenced\nDecline or approve.\n\n## Primary intended users\nThe gateway.\n"
+    )
+    assert card_import_huggingface(readme) == {
+        "task": "Scores payments.",
+        "intended_users": "Fraud analysts.\n\nThe gateway.",
+        "decision_influenced": "Decline or approve.",
+    }
+    assert card_import_huggingface("## Users\nAnalysts.\n## Decisions\nDeclines.") == {
+        "intended_users": "Analysts.",
+        "decision_influenced": "Declines.",
     }
 
 

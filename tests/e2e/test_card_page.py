@@ -1,5 +1,6 @@
 """The demo's fraud-scorer card in a real browser: the product lead's page reads right, on screen and in
-print. Screenshots are saved in test-results/."""
+print, and is reached from the model page; two versions compare base → head with word marks, on a laptop and
+on a 390 px phone without scrolling sideways. Screenshots are saved in test-results/ and /tmp/cards-*.png."""
 
 import io
 
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.e2e.conftest import RESULTS
+from tests.e2e.test_incident import assert_no_page_scroll
 from warehouse.registry.models import ModelVersion, Stage
 
 pytestmark = pytest.mark.e2e
@@ -91,4 +93,82 @@ def test_the_editor_previews_as_one_types_and_saves_a_revision(
     page.click("text=Save a new revision")
     page.wait_for_url(f"**{reverse('cards:card', args=[model.name, version.number])}")
     assert "card payments" in page.locator("#task").inner_text()
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_product_lead_reaches_the_card_reads_who_and_what_and_compares(
+    live_server, demo, chromium, width
+):
+    production = ModelVersion.objects.get(model__name="fraud-scorer", stage=Stage.PRODUCTION)
+    page = chromium.new_page(viewport={"width": width, "height": 900 if width > 1000 else 844})
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    model_path = reverse("registry:model", args=["fraud-scorer"])
+    page.goto(live_server.url + model_path)
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{model_path}")
+    assert_no_page_scroll(page, "the model page")
+    page.screenshot(path=f"/tmp/cards-{width}-model.png", full_page=True)
+    page.locator("[data-testid=model-card]").scroll_into_view_if_needed()
+    page.screenshot(path=f"/tmp/cards-{width}-model-screen.png")
+
+    page.click(f"text=Read the model card of v{production.number}")
+    page.wait_for_url(f"**{reverse('cards:card', args=['fraud-scorer', production.number])}")
+    users, decision = page.locator("#intended_users"), page.locator("#decision_influenced")
+    assert users.locator("h2").inner_text() == "Intended users" and "fraud operations" in users.inner_text()
+    assert (
+        decision.locator("h2").inner_text() == "Decision influenced" and "declined" in decision.inner_text()
+    )
+    assert users.is_visible() and decision.is_visible()
+    task_top = page.locator("#task").bounding_box()["y"]
+    assert task_top < users.bounding_box()["y"] < decision.bounding_box()["y"]
+    assert_no_page_scroll(page, "the card")
+    page.screenshot(path=f"/tmp/cards-{width}-card.png", full_page=True)
+    users.scroll_into_view_if_needed()
+    page.screenshot(path=f"/tmp/cards-{width}-card-screen.png")
+
+    page.click("text=Compare with the version before")
+    page.wait_for_url("**/models/fraud-scorer/compare/**")
+    assert page.locator("#base").input_value() == str(production.number - 1)
+    assert page.locator("#head").input_value() == str(production.number)
+    changed = page.locator(".diff-section:not(.unchanged)")
+    assert changed.count() >= 1
+    inserted, deleted = (
+        changed.first.locator(".diff-side.head ins"),
+        changed.first.locator(".diff-side.base del"),
+    )
+    assert inserted.count() >= 1 and deleted.count() >= 1
+    assert inserted.first.is_visible()
+    # Marks are coloured, not only underlined: a reader sees the words that changed.
+    assert inserted.first.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)",)
+    assert page.locator("[data-testid=compare-metrics] tbody tr").count() >= 3
+    assert page.locator("[data-testid=compare-slices] tbody tr").count() >= 10
+    assert "Latency p95" in page.locator("[data-testid=compare-profile]").inner_text()
+    assert_no_page_scroll(page, "the comparison")
+    page.screenshot(path=f"/tmp/cards-{width}-compare.png", full_page=True)
+    page.screenshot(path=f"/tmp/cards-{width}-compare-screen.png")
+    page.locator("#slices").scroll_into_view_if_needed()
+    page.screenshot(path=f"/tmp/cards-{width}-compare-slices.png")
+    changed.first.screenshot(path=f"/tmp/cards-{width}-compare-section.png")
+
+    # Picking the pair the other way round still reads base → head.
+    page.select_option("#base", str(production.number))
+    page.select_option("#head", str(production.number - 2))
+    page.locator(".compare-picker button").click()
+    page.wait_for_url(f"**?base={production.number - 2}&head={production.number}")
+
+    # The version page leads with its card: a panel with its completeness and the way in.
+    page.goto(live_server.url + reverse("registry:version", args=["fraud-scorer", production.number]))
+    panel = page.locator("[data-testid=card-panel]")
+    assert panel.is_visible() and "sections written" in panel.inner_text()
+    assert panel.locator("a.btn.primary", has_text="Read the model card").is_visible()
+    assert_no_page_scroll(page, "the version page")
+    page.screenshot(path=f"/tmp/cards-{width}-version-screen.png")
     assert problems == []

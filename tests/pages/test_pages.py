@@ -82,6 +82,41 @@ def test_the_model_page_draws_the_stage_flow_with_the_rollback_target(client, mo
     assert "Replaced by fraud-scorer/v2" in html and "test: to production" in html
 
 
+def test_the_model_page_leads_to_the_production_card_and_the_comparison(client, model, promoted, viewer):
+    client.force_login(viewer)
+    html = client.get(reverse("registry:model", args=[model.name])).content.decode()
+    panel = html[
+        html.index('data-testid="model-card"') : html.index(
+            "</section>", html.index('data-testid="model-card"')
+        )
+    ]
+    assert f'href="{reverse("cards:card", args=[model.name, 2])}"' in panel  # v2 is in production
+    assert "Read the model card of v2" in panel
+    assert f'href="{reverse("cards:compare", args=[model.name])}"' in panel
+
+
+def test_without_production_the_model_page_leads_to_the_newest_card(client, model, version, viewer):
+    client.force_login(viewer)
+    html = client.get(reverse("registry:model", args=[model.name])).content.decode()
+    assert f'href="{reverse("cards:card", args=[model.name, version.number])}"' in html
+    assert f"the newest version, v{version.number}" in html
+
+
+def test_the_version_page_leads_with_its_card_and_how_complete_it_is(client, model, promoted, viewer):
+    client.force_login(viewer)
+    v3 = promoted["v3"]
+    html = client.get(reverse("registry:version", args=[model.name, v3.number])).content.decode()
+    panel = html[
+        html.index('data-testid="card-panel"') : html.index(
+            "</section>", html.index('data-testid="card-panel"')
+        )
+    ]
+    assert html.index('data-testid="card-panel"') < html.index('id="artifacts"')
+    assert f'class="btn primary" href="{reverse("cards:card", args=[model.name, v3.number])}"' in panel
+    assert "sections written" in panel and "the promotion policy" in panel
+    assert f"{reverse('cards:compare', args=[model.name])}?head={v3.number}" in panel
+
+
 def test_the_version_page_shows_the_evidence(client, model, promoted, viewer):
     client.force_login(viewer)
     v3 = promoted["v3"]
@@ -228,9 +263,10 @@ HOME_QUERIES = 10  # + open incidents, production, recent events, counts by stag
 # permission, 2 for the reviewer queue (requests awaiting me, my requests)
 MODEL_PAGE_QUERIES = 8  # + model, its object permissions, versions, transitions, open requests,
 #                         2 for register permission
-VERSION_PAGE_QUERIES = 14  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
-#                            artifacts, the gate panel's runs and request permission, and the promotion
-#                            panel's requests (its permissions are the ones the model lookup read)
+VERSION_PAGE_QUERIES = 16  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
+#                            artifacts, the gate panel's runs and request permission, the promotion
+#                            panel's requests (its permissions are the ones the model lookup read), and the
+#                            card panel's current revision and the policy that says what it must hold
 
 
 def test_the_home_page_queries_do_not_grow(

@@ -768,6 +768,21 @@ def test_it_fails_missing_and_blank_card_sections():
     assert outcome.summary == "Card sections missing or empty: Known failures, Owners and contacts."
 
 
+def test_a_policy_may_require_intended_users_and_the_decision_influenced():
+    card = {"task": "Scores payments.", "intended_users": "Fraud analysts."}
+
+    outcome = check_card_sections(
+        snapshot(
+            candidate=evidence(card_sections=card),
+            required_card_sections=("task", "intended_users", "decision_influenced"),
+        )
+    )
+
+    assert outcome.status == Status.FAILED
+    assert outcome.numbers["missing"] == ["decision_influenced"]
+    assert outcome.summary == "Card sections missing or empty: Decision influenced."
+
+
 def test_it_fails_required_card_sections_when_there_is_no_card():
     outcome = check_card_sections(
         snapshot(candidate=evidence(card_sections={}), required_card_sections=("task",))

@@ -43,6 +43,20 @@ def test_the_default_rules_survive_a_trip_through_json():
     assert policy_parse(data).as_data() == data
 
 
+def test_intended_users_and_the_decision_may_be_required_but_are_not_by_default():
+    for section in ("draft_to_staging", "staging_to_production"):
+        required = DEFAULT_RULES.as_data()[section]["required_card_sections"]
+        assert "intended_users" not in required and "decision_influenced" not in required
+
+    rules = policy_parse(rules_with(required_card_sections=["task", "intended_users", "decision_influenced"]))
+
+    assert rules.staging_to_production.required_card_sections == (
+        "task",
+        "intended_users",
+        "decision_influenced",
+    )
+
+
 def test_it_reads_every_kind_of_rule():
     rules = policy_parse(
         rules_with(

@@ -347,3 +347,11 @@ def test_the_section_form_reads_lines_with_their_numbers():
     assert section.lines["metric_bars"] == [3, 5]
     section.add_rule_error("metric_bars[1].value", "Too low.")
     assert section.errors["metric_bars"] == ["Line 5 (value): Too low."]
+
+
+def test_intended_users_and_the_decision_are_offered_as_required_card_sections():
+    choices = dict(SectionForm(section="staging_to_production").fields["required_card_sections"].choices)
+    assert choices["intended_users"] == "Intended users"
+    assert choices["decision_influenced"] == "Decision influenced"
+    keys = list(choices)
+    assert keys.index("task") + 1 == keys.index("intended_users") == keys.index("decision_influenced") - 1

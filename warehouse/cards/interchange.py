@@ -285,6 +285,13 @@ def _toolkit_considerations(material: CardMaterial, version: ModelVersion) -> di
     considerations: dict = {}
     if material.section(Section.TASK):
         considerations["use_cases"] = [{"description": material.section(Section.TASK)}]
+    if material.section(Section.INTENDED_USERS):
+        considerations["users"] = [{"description": material.section(Section.INTENDED_USERS)}]
+    if material.section(Section.DECISION_INFLUENCED):
+        # No field for the decision a model feeds either: it is how the model is used, so a use case.
+        considerations.setdefault("use_cases", []).append(
+            {"description": f"Decision influenced: {material.section(Section.DECISION_INFLUENCED)}"}
+        )
     if material.section(Section.OUT_OF_SCOPE):
         # The schema has no field for uses a model is not for: they are use cases, marked as excluded.
         considerations.setdefault("use_cases", []).append(

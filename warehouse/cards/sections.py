@@ -5,6 +5,9 @@ from django.db.models import TextChoices
 
 class Section(TextChoices):
     TASK = "task", "Task"
+    # Who uses the model and what they decide with it: what a product lead must know before anything else.
+    INTENDED_USERS = "intended_users", "Intended users"
+    DECISION_INFLUENCED = "decision_influenced", "Decision influenced"
     OUT_OF_SCOPE = "out_of_scope", "Out of scope"
     DATA_SUMMARY = "data_summary", "Data summary"
     EVALUATION_NOTES = "evaluation_notes", "Evaluation notes"
@@ -20,6 +23,13 @@ HEADING_ALIASES: dict[str, Section] = {
     "intended use": Section.TASK,
     "intended uses": Section.TASK,
     "uses": Section.TASK,
+    "users": Section.INTENDED_USERS,
+    "primary intended users": Section.INTENDED_USERS,
+    "intended user": Section.INTENDED_USERS,
+    "decision": Section.DECISION_INFLUENCED,
+    "decisions influenced": Section.DECISION_INFLUENCED,
+    "decision influenced by the model": Section.DECISION_INFLUENCED,
+    "decisions": Section.DECISION_INFLUENCED,
     "out-of-scope use": Section.OUT_OF_SCOPE,
     "out of scope use": Section.OUT_OF_SCOPE,
     "training data": Section.DATA_SUMMARY,

@@ -1,16 +1,16 @@
 """Reads about model cards, shaped for the card pages: the written sections, the sections generated from
 evidence, completeness, history and diffs. Each runs a fixed number of queries."""
 
-import difflib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from django.http import Http404
 from django.utils.module_loading import import_string
 
 from warehouse.cards.models import CardRevision, ModelCard
 from warehouse.cards.sections import Section
+from warehouse.cards.wording import TextDiff, text_diff
 from warehouse.registry.models import MetricDirection, ModelVersion
 from warehouse.registry.selectors import SliceRow, VersionPage, version_page
 
@@ -62,6 +62,10 @@ class Completeness:
     @property
     def written_count(self) -> int:
         return len(self.filled)
+
+    @property
+    def section_count(self) -> int:
+        return len(Section.values)
 
 
 def completeness_of(sections: dict[str, str], required: tuple[str, ...], source: str) -> Completeness:
@@ -165,6 +169,26 @@ def card_page(*, version: ModelVersion) -> CardPage:
     )
 
 
+@dataclass(frozen=True)
+class CardSummary:
+    """What the version page says of the card: whether one is written, and how complete it is."""
+
+    revision: CardRevision | None
+    completeness: Completeness
+
+
+def card_summary(*, version: ModelVersion) -> CardSummary:
+    """The current revision (one query) and the sections the policy in force requires (the policy's reads)."""
+    revision = (
+        CardRevision.objects.filter(card__version=version, card__current=F("pk"))
+        .only("number", "sections", "created_at")
+        .first()
+    )
+    required, source = required_sections_for(version)
+    sections = revision.sections if revision is not None else {}
+    return CardSummary(revision=revision, completeness=completeness_of(sections, required, source))
+
+
 # --- History and diffs ----------------------------------------------------------------------------------
 
 
@@ -186,46 +210,32 @@ def card_revision_get(*, version: ModelVersion, number: int) -> CardRevision:
 
 
 @dataclass(frozen=True)
-class DiffLine:
-    kind: str  # "same", "added", "removed"
-    text: str
-
-
-@dataclass(frozen=True)
 class SectionDiff:
     key: str
     label: str
-    lines: list[DiffLine]
+    text: TextDiff
 
     @property
     def changed(self) -> bool:
-        return any(line.kind != "same" for line in self.lines)
+        return self.text.changed
 
     @property
     def added(self) -> int:
-        return sum(1 for line in self.lines if line.kind == "added")
+        return self.text.added
 
     @property
     def removed(self) -> int:
-        return sum(1 for line in self.lines if line.kind == "removed")
+        return self.text.removed
 
 
-def sections_diff(before: dict[str, str], after: dict[str, str]) -> list[SectionDiff]:
-    """Line by line, per section in reading order: what `after` added and removed against `before`.
-    The Markdown source is compared, never HTML, and the page escapes every line."""
+def sections_diff(base: dict[str, str], head: dict[str, str]) -> list[SectionDiff]:
+    """Per section in reading order, `base` → `head` word by word, leaving out sections empty in both. The
+    Markdown source is compared, never HTML; the page escapes every piece."""
     diffs = []
     for key, label in Section.choices:
-        old = (before.get(key) or "").splitlines()
-        new = (after.get(key) or "").splitlines()
-        if not old and not new:
-            continue
-        lines = []
-        for line in difflib.ndiff(old, new):
-            tag, text = line[:2], line[2:]
-            if tag == "? ":
-                continue  # ndiff's intraline hints
-            lines.append(DiffLine({"+ ": "added", "- ": "removed"}.get(tag, "same"), text))
-        diffs.append(SectionDiff(key, label, lines))
+        old, new = base.get(key) or "", head.get(key) or ""
+        if old.strip() or new.strip():
+            diffs.append(SectionDiff(key, label, text_diff(old, new)))
     return diffs
 
 

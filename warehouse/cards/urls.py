@@ -1,6 +1,6 @@
 from django.urls import path
 
-from warehouse.cards import views
+from warehouse.cards import compare_views, views
 
 app_name = "cards"
 
@@ -15,5 +15,7 @@ urlpatterns = [
     path(f"{CARD}import/", views.card_import_view, name="card-import"),
     path(f"{CARD}history/", views.card_history, name="card-history"),
     path(f"{CARD}diff/", views.card_diff, name="card-diff"),
-    path(f"{CARD}compare/", views.card_compare, name="card-compare"),
+    # The comparison of two versions used to live under one version's card; that address redirects.
+    path(f"{CARD}compare/", compare_views.card_compare, name="card-compare"),
+    path("models/<slug:name>/compare/", compare_views.version_compare, name="compare"),
 ]

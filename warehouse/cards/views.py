@@ -327,24 +327,3 @@ def card_diff(request, name: str, number: int):
             "diffs": sections_diff(before.sections, after.sections),
         },
     )
-
-
-@login_required
-@require_GET
-def card_compare(request, name: str, number: int):
-    """This version's card against another version's card, section by section."""
-    version, _ = _card_target(request, name, number)
-    other = card_version_get(model=version.model, number=_number(request, "with"))
-    mine, theirs = card_page(version=version).revision, card_page(version=other).revision
-    return render(
-        request,
-        "cards/card_diff.html",
-        {
-            "version": version,
-            "model": version.model,
-            "title": f"v{other.number}'s card → v{version.number}'s card",
-            "before_label": f"v{other.number}",
-            "after_label": f"v{version.number}",
-            "diffs": sections_diff(theirs.sections if theirs else {}, mine.sections if mine else {}),
-        },
-    )

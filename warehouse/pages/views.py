@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from warehouse.audit.selectors import AuditFilters, audit_event_list
+from warehouse.cards.selectors import card_summary
 from warehouse.incidents.selectors import incidents_open
 from warehouse.pages.charts import slice_chart
 from warehouse.promotions.gates.selectors import version_gate_panel
@@ -75,6 +76,7 @@ def version_detail(request, name: str, number: int):
         {
             "page": page,
             "slice_chart": slice_chart(page),
+            "card": card_summary(version=version),
             "requests_panel": version_requests_panel(user=request.user, version=version, access=access),
             "gate_panel": version_gate_panel(user=request.user, version=version),
         },

@@ -157,6 +157,8 @@ class CardSections(Body):
     """The written sections of the card, each Markdown. Empty sections are left out."""
 
     task: SectionText = None
+    intended_users: SectionText = None
+    decision_influenced: SectionText = None
     out_of_scope: SectionText = None
     data_summary: SectionText = None
     evaluation_notes: SectionText = None
