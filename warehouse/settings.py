@@ -92,6 +92,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "warehouse.urls"
+# A form may carry the API's largest body (5 MB) pasted as text: the registration page takes the API's JSON.
+# Django's default (2.5 MB) would answer a larger paste with its bare 400 page before the view could say
+# anything; nginx admits 6 MB (client_max_body_size), and so does this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 WSGI_APPLICATION = "warehouse.wsgi.application"
 
 TEMPLATES = [

@@ -175,6 +175,18 @@ def test_a_file_over_the_apis_limit_is_not_read(client, model, contributor):
     ]
 
 
+def test_a_paste_as_large_as_the_api_takes_is_read(client, model, contributor):
+    """Past Django's default form limit (2.5 MB), up to the API's 5 MB: read, not Django's bare 400."""
+    client.force_login(contributor)
+    text = json.dumps(evidence_payload())
+    text += " " * (4 * 1024 * 1024 - len(text))
+
+    response = client.post(URL, pasted(text))
+
+    assert response.status_code == 302, response.content[:300]
+    assert ModelVersion.objects.filter(model=model).count() == 2
+
+
 def test_it_asks_for_the_json_or_a_file_and_not_both(client, model, contributor):
     client.force_login(contributor)
     before = written()
