@@ -15,14 +15,13 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from warehouse.errors import InvalidInput
+from warehouse.text import NUL_MESSAGE, SURROGATE_MESSAGE
 
 JSON_CONTENT_TYPE = "application/json"
 # `\u0000` and `\ud800`–`\udfff` escapes: the only way NUL or a lone surrogate gets into JSON text that is
 # valid UTF-8 (a raw NUL is not valid JSON, and strict UTF-8 refuses encoded surrogates).
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
 _UNKEEPABLE = re.compile("[\x00\ud800-\udfff]")
-NUL_MESSAGE = "Must not contain NUL characters."
-SURROGATE_MESSAGE = "Must be valid Unicode text: it holds a lone surrogate."
 
 
 def error_response(

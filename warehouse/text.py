@@ -1,5 +1,8 @@
 """Checking the free text people and machines send (reasons, comments, justifications, card sections)."""
 
+NUL_MESSAGE = "Must not contain NUL characters."
+SURROGATE_MESSAGE = "Must be valid Unicode text: it holds a lone surrogate."
+
 
 def is_encodable(text: str) -> bool:
     """False for text holding a lone surrogate (JSON can carry "\\ud800"): no database stores it and no
@@ -22,7 +25,7 @@ def text_problem(value, *, required: str, max_length: int) -> str:
     if len(value) > max_length:
         return f"At most {max_length} characters."
     if "\x00" in value:
-        return "Must not contain NUL characters."
+        return NUL_MESSAGE
     if not is_encodable(value):
-        return "Must be valid Unicode text: it holds a lone surrogate."
+        return SURROGATE_MESSAGE
     return ""

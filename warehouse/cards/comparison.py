@@ -14,6 +14,7 @@ from django.http import Http404
 
 from warehouse.cards.models import CardRevision
 from warehouse.cards.selectors import SectionDiff, sections_diff
+from warehouse.registry.comparison import change_verdict, metric_direction
 from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import (
     EvaluationMetric,
@@ -23,7 +24,6 @@ from warehouse.registry.models import (
     SliceMetric,
     Stage,
 )
-from warehouse.registry.selectors import COMPARISON_TOLERANCE
 
 HIGHER, LOWER = MetricDirection.HIGHER_IS_BETTER.value, MetricDirection.LOWER_IS_BETTER.value
 PROFILE_FIGURES = (
@@ -58,10 +58,7 @@ class Figure:
     @property
     def is_better(self) -> bool | None:
         """True if the head is better than the base, False if worse, None if equal, missing or unknown."""
-        delta = self.delta
-        if delta is None or self.direction not in (HIGHER, LOWER) or abs(delta) <= COMPARISON_TOLERANCE:
-            return None
-        return (delta > 0) == (self.direction == HIGHER)
+        return {"better": True, "worse": False}.get(change_verdict(self.delta, self.direction))
 
     @property
     def is_worse(self) -> bool:
@@ -135,13 +132,6 @@ def comparison_pair(
     return versions, base, head
 
 
-def _direction(name: str, *declared: EvaluationMetric | None) -> str:
-    known = KNOWN_DIRECTIONS.get(name.lower())
-    if known is not None:
-        return str(known)
-    return next((str(metric.direction) for metric in declared if metric is not None), "")
-
-
 def _metric_figures(base: list[EvaluationMetric], head: list[EvaluationMetric]) -> list[Figure]:
     theirs, ours = {m.name: m for m in base}, {m.name: m for m in head}
     return [
@@ -149,7 +139,7 @@ def _metric_figures(base: list[EvaluationMetric], head: list[EvaluationMetric]) 
             name=name,
             base=theirs[name].value if name in theirs else None,
             head=ours[name].value if name in ours else None,
-            direction=_direction(name, ours.get(name), theirs.get(name)),
+            direction=metric_direction(name, ours.get(name), theirs.get(name)),
         )
         for name in sorted(theirs.keys() | ours.keys())
     ]

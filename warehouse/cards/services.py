@@ -15,7 +15,7 @@ from warehouse.cards.models import CardRevision, ModelCard
 from warehouse.cards.sections import HEADING_ALIASES, Section
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.models import ModelVersion, Stage
-from warehouse.text import is_encodable
+from warehouse.text import SURROGATE_MESSAGE, is_encodable
 
 MAX_SECTION_LENGTH = 50_000
 _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$")
@@ -43,7 +43,7 @@ def card_sections_parse(value: Any, *, path: str = "card") -> dict[str, str]:
         elif len(text) > MAX_SECTION_LENGTH or "\x00" in text:
             errors[f"{path}.{key}"] = [f"At most {MAX_SECTION_LENGTH} characters, and no NUL characters."]
         elif not is_encodable(text):
-            errors[f"{path}.{key}"] = ["Must be valid Unicode text: it holds a lone surrogate."]
+            errors[f"{path}.{key}"] = [SURROGATE_MESSAGE]
         elif text.strip():
             sections[key] = text.strip()
     if errors:

@@ -44,23 +44,28 @@ class SideBySide:
     @property
     def better(self) -> str:
         """Which of the two is better ("production", "other" or "same"), or "" when one is missing."""
-        delta = self.delta
-        if delta is None or self.direction not in MetricDirection.values:
-            return ""
-        if abs(delta) <= COMPARISON_TOLERANCE:
-            return SAME
-        production_higher = delta > 0
-        return (
-            PRODUCTION if production_higher == (self.direction == MetricDirection.HIGHER_IS_BETTER) else OTHER
+        return {"better": OTHER, "worse": PRODUCTION, "same": SAME}.get(
+            change_verdict(self.change, self.direction), ""
         )
 
 
-def _direction(name: str, production, other) -> str:
+def metric_direction(name: str, *declared) -> str:
+    """Which way is better for the metric `name`: where everyone agrees (auc up, log_loss down), that way;
+    else as the first of the `declared` EvaluationMetric rows (None for a side without it) says."""
     known = KNOWN_DIRECTIONS.get(name.lower())
     if known is not None:
         return str(known)
-    declared = production if production is not None else other
-    return declared.direction if declared is not None else ""
+    return next((str(metric.direction) for metric in declared if metric is not None), "")
+
+
+def change_verdict(change: float | None, direction: str) -> str:
+    """How a change reads for a figure whose better way is `direction`: "better", "worse", "same" (within
+    COMPARISON_TOLERANCE), or "" when a side is missing or nobody said which way is better."""
+    if change is None or direction not in MetricDirection.values:
+        return ""
+    if abs(change) <= COMPARISON_TOLERANCE:
+        return SAME
+    return "better" if (change > 0) == (direction == MetricDirection.HIGHER_IS_BETTER) else "worse"
 
 
 def metrics_side_by_side(production: list, other: list) -> list[SideBySide]:
@@ -77,7 +82,7 @@ def metrics_side_by_side(production: list, other: list) -> list[SideBySide]:
                 name=name,
                 production=mine.value if mine is not None else None,
                 other=yours.value if yours is not None else None,
-                direction=_direction(name, mine, yours),
+                direction=metric_direction(name, mine, yours),
             )
         )
     return rows
