@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import MetricDirection
-from warehouse.registry.selectors import COMPARISON_TOLERANCE
+
+# Differences smaller than this are rounding noise, neither better nor worse.
+COMPARISON_TOLERANCE = 1e-12
 
 PRODUCTION = "production"
 OTHER = "other"

@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404
 
 from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to
 from warehouse.audit.models import AuditEvent
+from warehouse.registry.comparison import change_verdict
 from warehouse.registry.evidence import KNOWN_DIRECTIONS
 from warehouse.registry.models import (
     EvaluationMetric,
-    MetricDirection,
     ModelVersion,
     RegisteredModel,
     SliceMetric,
@@ -212,18 +212,11 @@ def model_page(*, model: RegisteredModel, transitions_limit: int = 50) -> ModelP
 
 # --- One version ----------------------------------------------------------------------------------------
 
-# Differences smaller than this are rounding noise, neither better nor worse.
-COMPARISON_TOLERANCE = 1e-12
-
 
 def _verdict(value: float, baseline: float | None, direction: str) -> bool | None:
     """True if `value` is better than `baseline`, False if worse, None if equal, unknown or incomparable."""
-    if baseline is None or direction not in MetricDirection.values:
-        return None
-    delta = value - baseline
-    if abs(delta) <= COMPARISON_TOLERANCE:
-        return None
-    return (delta > 0) == (direction == MetricDirection.HIGHER_IS_BETTER)
+    change = value - baseline if baseline is not None else None
+    return {"better": True, "worse": False}.get(change_verdict(change, direction))
 
 
 @dataclass(frozen=True)
