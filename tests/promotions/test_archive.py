@@ -140,7 +140,12 @@ def test_archiving_supersedes_the_versions_open_requests(contributor, model):
     assert promotion.state == RequestState.SUPERSEDED
     assert promotion.closed_reason == f"{version.identifier} moved from Draft to Archived meanwhile."
     event = AuditEvent.objects.get(action="promotion.superseded")
-    assert event.data == {"promotion_request": promotion.pk, "reason": promotion.closed_reason}
+    assert event.data == {
+        "promotion_request": promotion.pk,
+        "target_stage": promotion.target_stage,
+        "requested_by": promotion.requested_by.username,
+        "reason": promotion.closed_reason,
+    }
 
 
 def test_archiving_a_version_whose_request_is_still_checking_supersedes_it(contributor, model):

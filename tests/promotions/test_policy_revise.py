@@ -50,7 +50,7 @@ def test_each_revision_is_audited_with_its_reason(model, policy_admin):
     assert event.actor == policy_admin
     assert event.model_name == "fraud-scorer"
     assert event.target_type == "promotions.policyrevision"
-    assert event.data == {"scope": "fraud-scorer", "revision": 1, "reason": "Tighter."}
+    assert event.data == {"scope": "fraud-scorer", "revision": 1, "reason": "Tighter.", "superseded": []}
     assert revision.reason == "Tighter."
 
 
@@ -125,7 +125,7 @@ def test_a_superuser_revises_the_global_default_after_the_built_in_one(db, super
         .values_list("actor_label", "data")
     ) == [
         ("system", {"scope": "global", "revision": 1}),
-        ("root", {"scope": "global", "revision": 2, "reason": "House rules."}),
+        ("root", {"scope": "global", "revision": 2, "reason": "House rules.", "superseded": []}),
     ]
 
 

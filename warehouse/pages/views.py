@@ -10,7 +10,12 @@ from warehouse.cards.selectors import card_summary
 from warehouse.incidents.selectors import incidents_open
 from warehouse.pages.charts import slice_chart
 from warehouse.promotions.gates.selectors import version_gate_panel
-from warehouse.promotions.requests.selectors import model_open_requests, review_queue, version_requests_panel
+from warehouse.promotions.requests.selectors import (
+    model_open_requests,
+    requests_superseded_for_requester,
+    review_queue,
+    version_requests_panel,
+)
 from warehouse.registry.selectors import (
     audit_visible_model_names,
     model_get_with_access,
@@ -48,6 +53,8 @@ def home(request):
             "counts": version_counts_for_user(user=request.user),
             "recent_events": recent,
             "queue": review_queue(user=request.user, limit=HOME_QUEUE_ROWS),
+            # Told where they look first: requests of theirs that a policy or stage change closed.
+            "superseded": requests_superseded_for_requester(user=request.user),
         },
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from warehouse.promotions import views
+from warehouse.promotions import policy_views, views
 
 app_name = "promotions"
 
@@ -43,16 +43,16 @@ urlpatterns = [
         name="request-recheck",
     ),
     path("reviews/", views.review_queue_view, name="queue"),
-    path("models/<slug:name>/policy/", views.policy_detail, name="policy"),
+    path("models/<slug:name>/policy/", policy_views.policy_detail, name="policy"),
     path(
         "models/<slug:name>/policy/revisions/<int:number>.json",
-        views.policy_revision_download,
+        policy_views.policy_revision_download,
         name="policy-revision-json",
     ),
-    path("policy/", views.global_policy_detail, name="global-policy"),
+    path("policy/", policy_views.global_policy_detail, name="global-policy"),
     path(
         "policy/revisions/<int:number>.json",
-        views.global_policy_revision_download,
+        policy_views.global_policy_revision_download,
         name="global-policy-revision-json",
     ),
 ]

@@ -1,20 +1,15 @@
 """Pages of gates and policies. Thin: get the object for this user (or 404), call one service or read a
 selector, render or redirect."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from warehouse import clock
-from warehouse.accounts.permissions import permission_denied
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
-from warehouse.promotions.forms import PolicyForm
 from warehouse.promotions.gates.selectors import (
     gate_run_get,
     gate_run_page,
@@ -24,10 +19,7 @@ from warehouse.promotions.gates.selectors import (
 )
 from warehouse.promotions.gates.services import gate_run_start
 from warehouse.promotions.models import Decision
-from warehouse.promotions.policies.selectors import policy_page, policy_revision_document, policy_revision_get
-from warehouse.promotions.policies.services import policy_revise
 from warehouse.promotions.presentation.checks import check_reports
-from warehouse.promotions.presentation.policy import policy_rule_rows, unruled_required
 from warehouse.promotions.presentation.slices import slice_page
 from warehouse.promotions.requests.selectors import promotion_request_get, request_page, review_queue
 from warehouse.promotions.requests.services import (
@@ -42,16 +34,6 @@ from warehouse.registry.selectors import model_get_with_access
 
 # Seconds between reloads of a gate page while its run is queued or running.
 REFRESH_SECONDS = 2
-
-
-def _revision_number(request) -> int | None:
-    raw = request.GET.get("revision", "")
-    if not raw:
-        return None
-    number = whole_number(raw)
-    if number is None:
-        raise Http404("No such policy revision.")
-    return number
 
 
 # --- Gates ----------------------------------------------------------------------------------------------
@@ -129,105 +111,6 @@ def gate_run_slices(request, name: str, number: int, run_id: int):
             "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },
     )
-
-
-# --- Policies -------------------------------------------------------------------------------------------
-
-
-def _policy_view(request, *, model, can_edit: bool, refuse):
-    """The policy page of `model` (None: the global default), and its edit form for those who may."""
-    page = policy_page(model=model, user=request.user, revision_number=_revision_number(request))
-    form, status = None, 200
-    if request.method == "POST":
-        # A refusal first, and on the record, whatever the form holds.
-        if not can_edit:
-            raise refuse()
-        form = PolicyForm(request.POST)
-        if form.is_valid():
-            try:
-                revision = policy_revise(
-                    actor=request.user, model=model, rules_data=form.rules_data(), reason=form.reason_text
-                )
-            except InvalidInput as error:
-                form.add_service_errors(error.errors)
-            else:
-                where = model.name if model is not None else "the global default"
-                messages.success(request, f"Saved revision {revision.number} of the policy of {where}.")
-                return redirect(request.path)
-        else:
-            form.add_parser_errors()
-        status = 400
-    elif can_edit:
-        form = PolicyForm(rules=page.viewed_rules if page.viewed_rules is not None else None)
-    rule_rows = policy_rule_rows(page.viewed_rules) if page.viewed_rules is not None else []
-    unruled = unruled_required(page.viewed_rules) if page.viewed_rules is not None else []
-    return render(
-        request,
-        "promotions/policy.html",
-        {
-            "page": page,
-            "rule_rows": rule_rows,
-            "unruled": unruled,
-            "form": form,
-            "can_edit": can_edit,
-            "model": model,
-        },
-        status=status,
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def policy_detail(request, name: str):
-    model, access = model_get_with_access(user=request.user, name=name)
-
-    def refuse():
-        return permission_denied(
-            actor=request.user,
-            target=model,
-            permission="registry.admin_policy",
-            attempted=f"edit the promotion policy of {model.name}",
-        )
-
-    return _policy_view(request, model=model, can_edit=access.can("registry.admin_policy"), refuse=refuse)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def global_policy_detail(request):
-    def refuse():
-        return permission_denied(
-            actor=request.user,
-            target=None,
-            permission="superuser",
-            attempted="edit the global promotion policy",
-        )
-
-    return _policy_view(request, model=None, can_edit=request.user.is_superuser, refuse=refuse)
-
-
-def _revision_json(revision, filename: str) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(policy_revision_document(revision), indent=2, ensure_ascii=False) + "\n",
-        content_type="application/json; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-@login_required
-@require_GET
-def policy_revision_download(request, name: str, number: int):
-    model, _ = model_get_with_access(user=request.user, name=name)
-    revision = policy_revision_get(model=model, number=number)
-    return _revision_json(revision, f"{model.name}-policy-r{number}.json")
-
-
-@login_required
-@require_GET
-def global_policy_revision_download(request, number: int):
-    revision = policy_revision_get(model=None, number=number)
-    return _revision_json(revision, f"global-policy-r{number}.json")
 
 
 # --- Promotion requests ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from warehouse.webhooks.models import WebhookEvent
 EVENT_FOR_ACTION: dict[str, WebhookEvent] = {
     "version.registered": WebhookEvent.VERSION_REGISTERED,
     "promotion.requested": WebhookEvent.PROMOTION_REQUESTED,
+    "promotion.superseded": WebhookEvent.PROMOTION_SUPERSEDED,
     "gate.finished": WebhookEvent.GATE_FINISHED,
     "signoff.recorded": WebhookEvent.SIGNOFF_RECORDED,
     "version.stage_changed": WebhookEvent.STAGE_CHANGED,
@@ -37,8 +38,13 @@ def _links(event: AuditEvent) -> dict[str, str]:
     base = settings.WAREHOUSE_BASE_URL
     links = {"model": base + reverse("registry:model", args=[event.model_name])}
     version = _VERSION_LABEL.match(event.target_label or "")
-    if event.target_type == "registry.modelversion" and version and version["name"] == event.model_name:
+    about_version = event.target_type in ("registry.modelversion", "promotions.promotionrequest")
+    if about_version and version and version["name"] == event.model_name:
         links["version"] = base + reverse("registry:version", args=[event.model_name, int(version["number"])])
+    if event.target_type == "promotions.promotionrequest" and event.target_id.isdigit():
+        links["promotion_request"] = base + reverse(
+            "promotions:request", args=[event.model_name, int(event.target_id)]
+        )
     return links
 
 

@@ -18,6 +18,7 @@ from warehouse.registry.models import RegisteredModel
 class WebhookEvent(models.TextChoices):
     VERSION_REGISTERED = "version.registered", "Version registered"
     PROMOTION_REQUESTED = "promotion.requested", "Promotion requested"
+    PROMOTION_SUPERSEDED = "promotion.superseded", "Promotion request superseded"
     GATE_FINISHED = "gate.finished", "Gate finished"
     SIGNOFF_RECORDED = "signoff.recorded", "Sign-off recorded"
     STAGE_CHANGED = "version.stage_changed", "Stage changed"

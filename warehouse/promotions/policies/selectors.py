@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.errors import InvalidInput
-from warehouse.promotions.models import PolicyRevision, PromotionPolicy
+from warehouse.promotions.models import PolicyRevision, PromotionPolicy, PromotionRequest
+from warehouse.promotions.policies.impact import open_requests_under, requests_superseded_by
 from warehouse.promotions.policies.rules import (
     NEXT_STAGE,
     PolicyRules,
@@ -33,6 +34,7 @@ class PolicyPage:
     viewed: PolicyRevision  # the revision shown (in force, unless one was asked for)
     viewed_rules: PolicyRules | None  # None when a stored revision no longer parses
     warnings: list[str]
+    previous: PolicyRevision | None = None  # the revision of the same policy before `viewed`
     revisions_limit: int = REVISIONS_SHOWN
 
     @property
@@ -46,6 +48,10 @@ class PolicyPage:
     @property
     def revisions_truncated(self) -> bool:
         return len(self.revisions) >= self.revisions_limit
+
+    @property
+    def previous_rules(self) -> PolicyRules | None:
+        return _rules_or_none(self.previous) if self.previous is not None else None
 
 
 def _known_names(models_queryset) -> tuple[set[str], set[str]]:
@@ -132,7 +138,27 @@ def policy_page(*, model: RegisteredModel | None, user, revision_number: int | N
         viewed=viewed,
         viewed_rules=viewed_rules,
         warnings=warnings,
+        previous=_previous_revision(own, revisions, viewed),
     )
+
+
+def _previous_revision(own, revisions: list[PolicyRevision], viewed: PolicyRevision) -> PolicyRevision | None:
+    """The revision before `viewed` in the same policy: from the history already read, or (past the history
+    shown) one query."""
+    if own is None or viewed.policy_id != own.pk or viewed.number <= 1:
+        return None
+    previous = next((r for r in revisions if r.number < viewed.number), None)
+    if previous is None and len(revisions) >= REVISIONS_SHOWN:
+        previous = own.revisions.filter(number__lt=viewed.number).order_by("-number").first()
+    if previous is not None:
+        previous.policy = own
+    return previous
+
+
+def policy_change_preview(*, model: RegisteredModel | None, rules_data) -> list[PromotionRequest]:
+    """The open requests that saving `rules_data` as the policy's next revision would supersede: those whose
+    move it changes (what `policy_revise` closes). Raises InvalidInput when the rules do not parse."""
+    return requests_superseded_by(open_requests_under(model), policy_parse(rules_data))
 
 
 def policy_warnings_read(*, rules: PolicyRules | None, model: RegisteredModel | None, user) -> list[str]:

@@ -200,3 +200,29 @@ def unruled_required(rules: PolicyRules) -> list[UnruledRequired]:
         if unruled:
             found.append(UnruledRequired(name, unruled))
     return found
+
+
+_MOVES = ("Draft → Staging", "Staging → Production")
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """One rule of one move that differs between two revisions, in the words of the policy table."""
+
+    label: str
+    anchor: str
+    move: str
+    before: list[str]  # lines; empty means `none_text`
+    after: list[str]
+    none_text: str
+
+
+def policy_changes(before: PolicyRules, after: PolicyRules) -> list[RuleChange]:
+    """What `after` changes of `before`, rule by rule and move by move: the policy page's diff between a
+    revision and the one before it. Empty when the two ask the same of both moves."""
+    changes = []
+    for old, new in zip(policy_rule_rows(before), policy_rule_rows(after), strict=True):
+        for move, old_lines, new_lines in zip(_MOVES, old.cells, new.cells, strict=True):
+            if [str(line) for line in old_lines] != [str(line) for line in new_lines]:
+                changes.append(RuleChange(new.label, new.anchor, move, old_lines, new_lines, new.none_text))
+    return changes

@@ -157,7 +157,7 @@ def promotions_after_stage_change(change: StageChange) -> None:
     )
     if isinstance(change.cause, PromotionRequest):
         stale = stale.exclude(pk=change.cause.pk)
-    for promotion in stale.select_related("version__model").order_by("pk"):
+    for promotion in stale.select_related("version__model", "requested_by").order_by("pk"):
         promotion_request_supersede(promotion=promotion, why=_stale_reason(change, promotion))
 
 
@@ -174,5 +174,10 @@ def promotion_request_supersede(*, promotion: PromotionRequest, why: str) -> Non
         target=promotion,
         target_label=promotion.version.identifier,
         model_name=promotion.version.model.name,
-        data={"promotion_request": promotion.pk, "reason": why},
+        data={
+            "promotion_request": promotion.pk,
+            "target_stage": promotion.target_stage,
+            "requested_by": promotion.requested_by.get_username(),
+            "reason": why,
+        },
     )

@@ -3,10 +3,12 @@ reviewer's page of one request, the reviewer queue, and the requests on the vers
 runs a fixed number of queries, whatever the number of requests, sign-offs or events."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
+from warehouse import clock
 from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to, permissions_on_models
 from warehouse.promotions.gates.comparison import JUDGED, SliceVerdict
 from warehouse.promotions.gates.selectors import (
@@ -446,3 +448,26 @@ def model_open_requests(*, model: RegisteredModel) -> list[PromotionRequest]:
             .order_by("created_at", "pk")
         )
     )
+
+
+SUPERSEDED_NOTICE_DAYS = 14
+
+
+def requests_superseded_for_requester(*, user, limit: int = 5) -> list[PromotionRequest]:
+    """The requester's own requests that the warehouse superseded in the last two weeks (a policy change or
+    a stage change made them stale), newest first, on models they can still see: their home page tells
+    them, with the reason, so that they can ask again. One query."""
+    since = clock.now() - timedelta(days=SUPERSEDED_NOTICE_DAYS)
+    superseded = list(
+        PromotionRequest.objects.filter(
+            requested_by=user,
+            state=RequestState.SUPERSEDED,
+            closed_at__gte=since,
+            model__in=models_visible_to(user, RegisteredModel.objects.all()),
+        )
+        .select_related("model", "version")
+        .order_by("-closed_at", "-pk")[:limit]
+    )
+    for promotion in superseded:
+        promotion.version.model = promotion.model
+    return superseded

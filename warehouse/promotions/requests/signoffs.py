@@ -8,6 +8,7 @@ from warehouse.accounts.permissions import model_access, permission_denied
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.promotions.models import Decision, PolicyRevision, PromotionRequest, RequestState, SignOff
+from warehouse.promotions.policies.rules import revision_section
 from warehouse.promotions.policies.services import policy_in_force
 from warehouse.promotions.requests.lifecycle import (
     promotion_request_execute,
@@ -149,6 +150,15 @@ def _signoff_denied(actor, promotion, permission, attempted, message):
     return denied
 
 
+def _move_rules_changed(run, in_force: PolicyRevision, target_stage: str) -> bool:
+    """Whether the revision in force asks anything other of this move than the one the gate ran under: a
+    revision that changed only the other move leaves the gate run, and the sign-offs on it, standing."""
+    if in_force.pk == run.policy_revision_id:
+        return False
+    now = revision_section(in_force, target_stage)
+    return now is None or revision_section(run.policy_revision, target_stage) != now
+
+
 # --- Under lock ------------------------------------------------------------------------------------------
 
 
@@ -158,11 +168,11 @@ def _signoff_locked(
     locked = promotion_request_lock(promotion=promotion)
     _require_signable(locked, actor, gate_run_id)
     run = locked.gate_run
-    if in_force.pk != run.policy_revision_id and locked.state != RequestState.CHECKING:
+    if locked.state != RequestState.CHECKING and _move_rules_changed(run, in_force, locked.target_stage):
         promotion_request_supersede(
             promotion=locked,
-            why=f"The promotion policy changed since the gate ran (now revision {in_force.number}). "
-            "Ask again: a new gate run under the new rules is needed.",
+            why=f"The promotion policy changed its rules for this move since the gate ran (now revision "
+            f"{in_force.number}). Ask again: a new gate run under the new rules is needed.",
         )
         # Returned, not raised: raising here would roll the supersession back with the transaction.
         return Conflict(
