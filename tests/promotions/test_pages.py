@@ -323,7 +323,7 @@ def test_a_policy_admin_saves_a_revision_from_the_page(client, model, policy_adm
 
     response = client.post(policy_url(model), data, follow=True)
 
-    assert response.redirect_chain == [(policy_url(model), 302)]
+    assert response.redirect_chain == [(policy_url(model) + "#main", 302)]
     assert "Saved revision 1 of the policy of fraud-scorer." in response.content.decode()
     revision = PolicyRevision.objects.get(policy__model=model)
     rules = revision.rules["staging_to_production"]

@@ -82,7 +82,7 @@ def test_confirming_supersedes_only_the_changed_moves_requests_and_lands_on_the_
 
     response = client.post(policy_url(model), data | {CONFIRM_FIELD: str(to_production.pk)}, follow=True)
 
-    assert response.redirect_chain == [(policy_url(model), 302)]
+    assert response.redirect_chain == [(policy_url(model) + "#main", 302)]
     html = response.content.decode()
     assert (
         f"Saved revision 1 of the policy of fraud-scorer. It superseded 1 open request (#{to_production.pk}) "
@@ -93,10 +93,12 @@ def test_confirming_supersedes_only_the_changed_moves_requests_and_lands_on_the_
     assert to_staging.state == RequestState.AWAITING_SIGNOFF
     assert to_production.state == RequestState.SUPERSEDED
     assert "rules for Staging → Production" in to_production.closed_reason
-    # The page opens on the new revision and what it changed from the global default's rules it copied.
+    # The page opens on the new revision and what it changed from the global default's, which applied before.
     assert response.context["page"].viewed.number == 1
-    # (A model's first revision has no earlier one of its own to compare with.)
-    assert response.context["changes"] is None
+    assert [(c.label, c.move, [str(x) for x in c.after]) for c in response.context["changes"]] == [
+        ("p95 latency budget", "Staging → Production", ["at most 50 ms"])
+    ]
+    assert "What revision 1 changed from the global default's revision 1, which applied before" in html
 
     # The requester is told where they look first, and receivers by the webhook.
     client.force_login(contributor)
@@ -161,7 +163,7 @@ def test_a_change_that_supersedes_nothing_is_saved_without_a_warning(
 
     response = client.post(policy_url(model), data, follow=True)
 
-    assert response.redirect_chain == [(policy_url(model), 302)]
+    assert response.redirect_chain == [(policy_url(model) + "#main", 302)]
     assert "No open request was superseded." in response.content.decode()
     assert PolicyRevision.objects.filter(policy__model=model).count() == 1
     assert all(p.state != RequestState.SUPERSEDED for p in open_requests)

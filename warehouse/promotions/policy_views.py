@@ -100,8 +100,10 @@ def _policy_view(request, *, model, can_edit: bool, refuse):
             else:
                 if revision is not None:
                     messages.success(request, _saved_message(revision, model))
-                    # The new revision is in force: the page opens on it and on what it changed.
-                    return redirect(request.path)
+                    # The new revision is in force: the page opens at its top (the form posted to #edit, and
+                    # a browser keeps that anchor through a redirect without one), on the message and on
+                    # what the revision changed.
+                    return redirect(f"{request.path}#main")
         else:
             form.add_parser_errors()
             status = 400

@@ -138,15 +138,31 @@ def policy_page(*, model: RegisteredModel | None, user, revision_number: int | N
         viewed=viewed,
         viewed_rules=viewed_rules,
         warnings=warnings,
-        previous=_previous_revision(own, revisions, viewed),
+        previous=_previous_revision(own, revisions, viewed, global_policy.current),
     )
 
 
-def _previous_revision(own, revisions: list[PolicyRevision], viewed: PolicyRevision) -> PolicyRevision | None:
+def _previous_revision(
+    own, revisions: list[PolicyRevision], viewed: PolicyRevision, global_current: PolicyRevision
+) -> PolicyRevision | None:
     """The revision before `viewed` in the same policy: from the history already read, or (past the history
-    shown) one query."""
-    if own is None or viewed.policy_id != own.pk or viewed.number <= 1:
+    shown) one query. A model's first revision of its own follows the global default's revision that was in
+    force when it was saved (one query when the global default changed since)."""
+    if own is None or viewed.policy_id != own.pk:
         return None
+    if viewed.number <= 1:
+        if own.model_id is None:
+            return None
+        # The usual case: the global default has not changed since. Its first revision is the built-in
+        # default, written when first needed, which applied before it was written too.
+        if global_current.created_at <= viewed.created_at or global_current.number == 1:
+            return global_current
+        return (
+            PolicyRevision.objects.filter(policy__model__isnull=True, created_at__lte=viewed.created_at)
+            .select_related("policy")
+            .order_by("-number")
+            .first()
+        )
     previous = next((r for r in revisions if r.number < viewed.number), None)
     if previous is None and len(revisions) >= REVISIONS_SHOWN:
         previous = own.revisions.filter(number__lt=viewed.number).order_by("-number").first()
