@@ -221,10 +221,10 @@ def policy_changes(before: PolicyRules, after: PolicyRules) -> list[RuleChange]:
     """What `after` changes of `before`, rule by rule and move by move: the policy page's diff between a
     revision and the one before it. Empty when the two ask the same of both moves."""
     changes = []
-    sections = [(before.draft_to_staging, after.draft_to_staging)]
-    sections.append((before.staging_to_production, after.staging_to_production))
+    pairs = [(before.draft_to_staging, after.draft_to_staging)]
+    pairs.append((before.staging_to_production, after.staging_to_production))
     for old, new in zip(policy_rule_rows(before), policy_rule_rows(after), strict=True):
-        for move, (was, now), old_lines, new_lines in zip(_MOVES, sections, old.cells, new.cells, strict=True):
+        for move, (was, now), old_lines, new_lines in zip(_MOVES, pairs, old.cells, new.cells, strict=True):
             # Judged on the rule itself, each row's anchor being its field: a row's words also mention
             # other rules (a required check reads "no rule: not judged" until its budget is set).
             if getattr(was, new.anchor) != getattr(now, new.anchor):
