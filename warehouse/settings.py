@@ -338,6 +338,9 @@ ARTIFACT_STORAGE_ROOT = Path(os.environ.get("ARTIFACT_STORAGE_ROOT", VAR_DIR / "
 GATE_LEASE_SECONDS = env_int("GATE_LEASE_SECONDS", 300)
 GATE_MAX_ATTEMPTS = env_int("GATE_MAX_ATTEMPTS", 3)
 GATE_REQUEUE_AFTER_SECONDS = env_int("GATE_REQUEUE_AFTER_SECONDS", 600)
+# For tests only: a worker waits this long after each check, so a browser test can watch the checks
+# appear one by one. 0 (no wait) everywhere else.
+GATE_CHECK_PAUSE_SECONDS = float(os.environ.get("GATE_CHECK_PAUSE_SECONDS") or 0)
 if not CELERY_BROKER_URL.startswith("filesystem://") and (
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= GATE_LEASE_SECONDS * GATE_MAX_ATTEMPTS
 ):

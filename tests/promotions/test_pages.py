@@ -18,6 +18,7 @@ from tests.registry.test_pages import assert_queries_do_not_grow
 from warehouse.audit.models import AuditEvent
 from warehouse.promotions.gates.services import gate_run_execute, gate_run_start
 from warehouse.promotions.models import GateRun, GateState, PolicyRevision
+from warehouse.promotions.policies.rules import Check
 from warehouse.promotions.policies.services import policy_revise
 from warehouse.registry.models import Stage
 
@@ -408,25 +409,35 @@ def test_the_version_page_lists_its_gate_runs(client, candidate, failed_run, con
     assert ">1</td>" in rows[1]  # attempts
 
 
-def test_an_open_run_shows_progress_and_reloads_itself(client, candidate, contributor, viewer):
+def test_an_open_run_shows_progress_and_follows_itself(client, candidate, contributor, viewer):
     run = gate_run_start(actor=contributor, version=candidate, target_stage="production")
     client.force_login(viewer)
 
     html = client.get(run_url(run)).content.decode()
-    assert '<meta http-equiv="refresh" content="2">' in html
+    # htmx asks for the live part again every second; without JavaScript, the page reloads itself.
+    assert f'id="live" class="live" hx-get="{run_url(run)}" hx-trigger="every 1s"' in html
     head = html[: html.index("</head>")]
-    assert "http-equiv" in head
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in head
+    assert "/static/js/htmx.min.js" in head and 'name="htmx-config"' in head
     assert "Queued" in html
     # Never handed to a broker (on_commit does not run in a test transaction): shown as kept for the sweeper.
     assert "the sweeper hands it to a worker" in html
-    assert "Checks" in html and "Waiting" in html
+    assert "Checks" in html and "Waiting" in html and "0 of 11 checks done" in html
 
-    GateRun.objects.filter(pk=run.pk).update(state=GateState.RUNNING, checks_done=4, attempts=1)
+    finished = [
+        {"check": name, "status": status, "summary": f"{name} said {status}"}
+        for name, status in zip(Check.ALL[:4], ("passed", "failed", "warning", "passed"), strict=True)
+    ]
+    GateRun.objects.filter(pk=run.pk).update(
+        state=GateState.RUNNING, checks_done=4, attempts=1, progress=finished
+    )
     html = client.get(run_url(run)).content.decode()
     assert "4 of 11 checks done" in html
     assert '<progress max="11" value="4"' in html
-    assert '<meta http-equiv="refresh" content="2">' in html
-    assert html.count("icon-done") == 4 and html.count("icon-running") >= 1
+    assert html.count("icon-passed") == 2 and "icon-failed" in html and "icon-warning" in html
+    assert f"{Check.ALL[1]} said failed" in html
+    assert html.count("icon-running") >= 1 and html.count('data-status="waiting"') == 6
+    assert "reloads itself" not in html and "all at once" not in html
 
 
 def test_a_run_queued_by_the_broker_says_so(client, candidate, contributor, viewer):

@@ -99,6 +99,10 @@ class GateRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     checks_total = models.PositiveIntegerField(default=0)
     checks_done = models.PositiveIntegerField(default=0)
+    # What the current attempt found so far, one {"check", "status", "summary"} per finished check, in
+    # the order they ran: what the pages show while the run is open. Emptied when an attempt claims the
+    # run; the CheckResults written when it finishes stay the record.
+    progress = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from warehouse import clock
@@ -32,8 +33,23 @@ from warehouse.promotions.requests.signoffs import signoff_record
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import model_get_with_access
 
-# Seconds between reloads of a gate page while its run is queued or running.
+# Seconds between reloads of a gate page while its run is queued or running, for a browser without
+# JavaScript (a <noscript> refresh); with it, htmx asks for the page's live part every second instead.
 REFRESH_SECONDS = 2
+
+
+def _render_live(request, *, page: str, live: str, context: dict, is_open: bool):
+    """A page with a live part: the whole page, or, asked by htmx (HX-Request), only the live part, the one
+    template the page includes. While the gate is open the part carries the address it polls; once closed it
+    carries none, and polling stops."""
+    context = {
+        **context,
+        "poll_url": request.get_full_path() if is_open else None,
+        "refresh": REFRESH_SECONDS,
+    }
+    response = render(request, live if request.headers.get("HX-Request") == "true" else page, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # --- Gates ----------------------------------------------------------------------------------------------
@@ -76,17 +92,18 @@ def gate_run_detail(request, name: str, number: int, run_id: int):
     version, _ = gate_version_get(user=request.user, name=name, number=number)
     page = gate_run_page(run=gate_run_get(version=version, run_id=run_id))
     slices_url = reverse("promotions:gate-slices", args=[version.model.name, version.number, page.run.pk])
-    return render(
+    return _render_live(
         request,
-        "promotions/gate_run.html",
-        {
+        page="promotions/gate_run.html",
+        live="promotions/_gate_run_live.html",
+        context={
             "page": page,
             "checks": check_reports(results=page.ordered_results, slices_url=slices_url),
             "run": page.run,
             "version": version,
             "promotion": gate_run_request(run=page.run),
-            "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },
+        is_open=page.run.is_open,
     )
 
 
@@ -98,18 +115,19 @@ def gate_run_slices(request, name: str, number: int, run_id: int):
     view = slice_regression_view(
         result=page.slices_result, sort=request.GET.get("sort", ""), verdict=request.GET.get("verdict", "")
     )
-    return render(
+    return _render_live(
         request,
-        "promotions/gate_slices.html",
-        {
+        page="promotions/gate_slices.html",
+        live="promotions/_gate_slices_live.html",
+        context={
             "page": page,
             "run": page.run,
             "version": version,
             "view": view,
             "promotion": gate_run_request(run=page.run),
             "slices": slice_page(view=view, query=request.GET),
-            "refresh": REFRESH_SECONDS if page.run.is_open else None,
         },
+        is_open=page.run.is_open,
     )
 
 
@@ -150,19 +168,19 @@ def promotion_request_detail(request, name: str, request_id: int):
     model, access = model_get_with_access(user=request.user, name=name)
     promotion = promotion_request_get(model=model, request_id=request_id)
     page = request_page(promotion=promotion, user=request.user, access=access)
-    checking = promotion.state == "checking"
-    return render(
+    return _render_live(
         request,
-        "promotions/request.html",
-        {
+        page="promotions/request.html",
+        live="promotions/_request_live.html",
+        context={
             "page": page,
             "promotion": promotion,
             "version": promotion.version,
             "model": model,
             "run": promotion.gate_run,
             "decisions": Decision,
-            "refresh": REFRESH_SECONDS if checking else None,
         },
+        is_open=promotion.state == "checking",
     )
 
 

@@ -3,6 +3,7 @@ regressions its slices check recorded. Each runs a fixed number of queries, what
 results or slices."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -164,14 +165,37 @@ class GateRunPage:
     def slices_result(self) -> CheckResult | None:
         return next((r for r in self.results if r.check_name == Check.SLICES), None)
 
+    @cached_property
+    def live_checks(self) -> list[dict]:
+        """While the run is open: every check the worker will run, in its order, with what the current
+        attempt found for those it finished (status and summary), which one it is on, and the others
+        waiting. Read from the run's progress: no query."""
+        found = {entry.get("check"): entry for entry in self.run.progress or () if isinstance(entry, dict)}
+        running = self.run.state == "running"
+        rows, current_marked = [], False
+        for name in Check.ALL:
+            entry = found.get(name)
+            if entry is not None:
+                status, summary = entry.get("status", ""), entry.get("summary", "")
+            elif running and not current_marked:
+                status, summary, current_marked = "running", "Checking…", True
+            else:
+                status, summary = "waiting", "Waiting"
+            rows.append(
+                {
+                    "name": name,
+                    "title": Check.TITLES[name],
+                    "status": status,
+                    "summary": summary,
+                    "done": entry is not None,
+                    "required": name in self.required_checks,
+                }
+            )
+        return rows
+
     @property
-    def pending_checks(self) -> list[dict]:
-        """While the run is open: every check the worker will run, and whether it got there yet."""
-        done = self.run.checks_done
-        return [
-            {"name": name, "title": Check.TITLES[name], "done": index < done}
-            for index, name in enumerate(Check.ALL)
-        ]
+    def live_done(self) -> int:
+        return sum(1 for row in self.live_checks if row["done"])
 
     @property
     def required_checks(self) -> tuple[str, ...]:

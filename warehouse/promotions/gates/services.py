@@ -2,12 +2,14 @@
 
 The gate's life: `gate_run_start` writes the run (pending) and, after commit, publishes its id;
 `gate_run_execute` (the worker) claims it with a conditional update, runs the checks outside any
-transaction, and writes every result with the final state in one transaction; `gate_runs_sweep`
+transaction, records each check's outcome on the run as it finishes (the pages show it live), and writes
+every result with the final state in one transaction; `gate_runs_sweep`
 (Celery beat, and `manage.py sweep_gates`) re-publishes runs the broker lost and gives up on runs that
 keep failing. Publishing never raises: a broker that is down leaves a pending run for the sweeper.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -147,6 +149,8 @@ def _claim(run_id: int) -> Claim | None:
         lease_expires_at=now + timedelta(seconds=settings.GATE_LEASE_SECONDS),
         started_at=now,
         checks_done=0,
+        # A new attempt starts from nothing: what an earlier one found is not this one's progress.
+        progress=[],
     )
     if not taken:
         return None
@@ -198,14 +202,27 @@ def gate_run_execute(*, run_id: int) -> str | None:
     outcomes = {}
     for name in CHECKS:
         outcomes[name] = check_run(name, snapshot)
-        # Progress for the report page, and a renewed lease: a worker that is still making progress is
-        # not taken for dead. Tied to this attempt, so a stale worker cannot move either.
-        GateRun.objects.filter(pk=run_id, attempts=claim.attempt, state=GateState.RUNNING).update(
-            checks_done=len(outcomes),
-            lease_expires_at=clock.now() + timedelta(seconds=settings.GATE_LEASE_SECONDS),
-        )
+        gate_run_progress_record(claim=claim, outcomes=outcomes)
+        if settings.GATE_CHECK_PAUSE_SECONDS:
+            time.sleep(settings.GATE_CHECK_PAUSE_SECONDS)
     state = gate_verdict(outcomes, rules.required_checks)
     return _finish(run, claim, outcomes, rules.required_checks, state, snapshot.baseline_version_id)
+
+
+def gate_run_progress_record(*, claim: Claim, outcomes) -> bool:
+    """Put the checks finished so far on the run, for the pages that show it live, and renew the lease: a
+    worker that is still making progress is not taken for dead. Tied to the attempt that claimed the run,
+    so a stale worker whose lease another took over writes nothing. Returns whether it wrote."""
+    progress = [
+        {"check": name, "status": outcome.status, "summary": outcome.summary[:500]}
+        for name, outcome in outcomes.items()
+    ]
+    written = GateRun.objects.filter(pk=claim.run_id, attempts=claim.attempt, state=GateState.RUNNING).update(
+        checks_done=len(progress),
+        progress=progress,
+        lease_expires_at=clock.now() + timedelta(seconds=settings.GATE_LEASE_SECONDS),
+    )
+    return bool(written)
 
 
 def _finish(
