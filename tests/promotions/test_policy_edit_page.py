@@ -60,7 +60,7 @@ def test_the_page_warns_before_superseding_and_saves_nothing_yet(client, policy_
     assert [p.pk for p in response.context["to_confirm"]] == [to_production.pk]
     html = response.content.decode()
     assert "Saving supersedes 1 open request" in html
-    assert f"#{to_production.pk}" in html and f"#{to_staging.pk}<" not in html
+    assert f"Request #{to_production.pk}</a>" in html and f"Request #{to_staging.pk}<" not in html
     assert f'name="{CONFIRM_FIELD}" value="{to_production.pk}"' in html
     assert "Save and supersede 1 request" in html
     # Nothing was written: no revision, both requests open.
