@@ -311,3 +311,28 @@ def test_the_global_default_is_revised_by_superusers_only(client, contract, mode
     # A model without its own policy follows it at once.
     follows = get(client, "/models/fraud-scorer/policy", **bearer(policy_admin)).json()
     assert follows["revision"]["number"] == 2 and follows["revision"]["scope"] == "global"
+
+
+def test_a_revision_answers_the_requests_it_superseded_and_only_those(client, contract, model, policy_admin):
+    from tests.promotions.test_promotion_request import asked, awaiting, in_staging, ready_version
+    from warehouse.registry.models import Stage
+
+    contributor = model.created_by
+    to_staging = awaiting(ready_version(actor=contributor, model=model), actor=contributor)
+    to_production = asked(in_staging(actor=contributor, model=model), actor=contributor, to=Stage.PRODUCTION)
+    rules = json.loads(json.dumps(DEFAULT_RULES.as_data()))
+    rules["staging_to_production"]["latency_p95_ms_max"] = 50.0
+    body = {"rules": rules, "reason": "A latency budget for production."}
+
+    response = put_json(client, "/models/fraud-scorer/policy", body, **bearer(policy_admin))
+
+    assert response.status_code == 200, response.content
+    answer = contract.check(response, POLICY, "put")
+    assert [(s["id"], s["target_stage"], s["requested_by"]) for s in answer["superseded"]] == [
+        (to_production.pk, "production", contributor.username)
+    ]
+    assert answer["superseded"][0]["api_url"].endswith(
+        f"/api/v1/models/fraud-scorer/promotions/{to_production.pk}"
+    )
+    to_staging.refresh_from_db()
+    assert to_staging.state == "awaiting_signoff"

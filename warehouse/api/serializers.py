@@ -126,6 +126,20 @@ def policy_json(*, model, revision, warnings: list[str]) -> dict:
     }
 
 
+def superseded_request_json(promotion) -> dict:
+    """A request a policy revision superseded, fetched with its version, model and requester."""
+    model = promotion.version.model
+    return {
+        "id": promotion.pk,
+        "model": model.name,
+        "version": promotion.version.number,
+        "target_stage": promotion.target_stage,
+        "requested_by": promotion.requested_by.get_username(),
+        "url": absolute(reverse("promotions:request", args=[model.name, promotion.pk])),
+        "api_url": absolute(reverse("api:promotion", args=[model.name, promotion.pk])),
+    }
+
+
 def gate_run_json(run, *, results: list | None = None) -> dict:
     """A GateRun fetched with its policy revision (and its policy), requester and baseline; `run.version`
     carries its model. With `results`, the checks are included."""

@@ -12,10 +12,16 @@ from warehouse.api.schemas.policies import (
     GateRunList,
     GateRunRequest,
     Policy,
+    PolicyRevised,
     PolicyUpdate,
 )
 from warehouse.api.schemas.policies import PolicyRevision as PolicyRevisionAnswer
-from warehouse.api.serializers import gate_run_json, policy_json, policy_revision_json
+from warehouse.api.serializers import (
+    gate_run_json,
+    policy_json,
+    policy_revision_json,
+    superseded_request_json,
+)
 from warehouse.errors import InvalidInput
 from warehouse.promotions.gates.selectors import gate_run_get, gate_run_list, gate_run_page, gate_version_get
 from warehouse.promotions.gates.services import gate_run_start
@@ -50,9 +56,10 @@ def _policy_answer(request: HttpRequest, model) -> dict:
     return policy_json(model=model, revision=revision, warnings=warnings)
 
 
-def _policy_put(request: HttpRequest, model, body: PolicyUpdate) -> None:
+def _policy_put(request: HttpRequest, model, body: PolicyUpdate) -> dict:
+    """Save the revision; the answer is the policy now in force and the requests the revision superseded."""
     try:
-        policy_revise(
+        revision = policy_revise(
             actor=request.user,
             model=model,
             rules_data=body.rules.model_dump(exclude_unset=True),
@@ -64,6 +71,8 @@ def _policy_put(request: HttpRequest, model, body: PolicyUpdate) -> None:
         raise InvalidInput(
             {_in_body(path): found for path, found in error.errors.items()}, error.message
         ) from None
+    superseded = [superseded_request_json(promotion) for promotion in revision.superseded_requests]
+    return {**_policy_answer(request, model), "superseded": superseded}
 
 
 def _in_body(path: str) -> str:
@@ -87,16 +96,14 @@ def policy(request: HttpRequest, name: str = model_name()):
 
 @router.put(
     "/models/{name}/policy",
-    response={200: Policy, **WRITE_ERRORS},
+    response={200: PolicyRevised, **WRITE_ERRORS},
     operation_id="revisePolicy",
     summary="Save new rules as the next revision of the model's policy",
     description=f"Needs the policy admin permission on the model (refusals are audited). {POLICY_PUT}",
     openapi_extra=answered_with(200, examples={"review-board": EXAMPLE_POLICY_UPDATE}),
 )
 def policy_put(request: HttpRequest, body: PolicyUpdate, name: str = model_name()):
-    model = model_get_for_user(user=request.user, name=name)
-    _policy_put(request, model, body)
-    return _policy_answer(request, model)
+    return _policy_put(request, model_get_for_user(user=request.user, name=name), body)
 
 
 @router.get(
@@ -137,8 +144,7 @@ def global_policy(request: HttpRequest):
     openapi_extra=answered_with(200, examples={"review-board": EXAMPLE_POLICY_UPDATE}),
 )
 def global_policy_put(request: HttpRequest, body: PolicyUpdate):
-    _policy_put(request, None, body)
-    return _policy_answer(request, None)
+    return _policy_put(request, None, body)
 
 
 @router.get(

@@ -149,6 +149,28 @@ class Policy(Answer):
     )
 
 
+class SupersededRequest(Answer):
+    """An open request the new revision closed: its move's rules changed, so its gate no longer holds."""
+
+    id: int = Field(ge=1)
+    model: str
+    version: int = Field(ge=1)
+    target_stage: Literal["staging", "production"]
+    requested_by: str
+    url: Link = Field(description="The request's page, for people.")
+    api_url: Link
+
+
+class PolicyRevised(Policy):
+    superseded: list[SupersededRequest] = Field(
+        description=(
+            "The open requests this revision superseded: those for the moves whose rules it changed "
+            "(their requesters are told, and `promotion.superseded` is sent). Requests for unchanged "
+            "moves stay open."
+        )
+    )
+
+
 # --- Gate runs ------------------------------------------------------------------------------------------
 
 
