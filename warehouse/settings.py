@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "warehouse.accounts.context_processors.reach",
             ],
         },
     },
@@ -141,7 +142,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out account or address is refused before its password is checked.
     "warehouse.accounts.signin.SignInThrottle",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the signed-in person with what the navigation offers them.
+    "warehouse.accounts.reach.PersonBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # Sign-in throttling (django-axes): after SIGNIN_FAILURE_LIMIT wrong passwords for one account, or from one

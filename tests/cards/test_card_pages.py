@@ -52,7 +52,10 @@ def test_it_shows_written_and_generated_sections_with_known_failures_first(clien
         assert generated in body
     assert "sha256:" + "ab" * 32 in body
     assert "Complete:" in body
-    assert "Edit the card" not in body  # a viewer reads; the editor is for those who may edit
+    # A viewer reads: the editor is not theirs, and the button says why.
+    assert reverse("cards:card-edit", args=[carded.model.name, carded.number]) not in body
+    assert 'disabled aria-describedby="edit-why">Edit the card</button>' in body
+    assert "Needs the contributor role on fraud-scorer." in body
 
 
 def test_it_lists_slices_weakest_first(client, viewer, carded):

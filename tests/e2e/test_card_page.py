@@ -1,6 +1,7 @@
 """The demo's fraud-scorer card in a real browser: the product lead's page reads right, on screen and in
-print, and is reached from the model page; two versions compare base → head with word marks, on a laptop and
-on a 390 px phone without scrolling sideways. Screenshots are saved in test-results/ and /tmp/cards-*.png."""
+print, and is reached from the model page, whose navigation offers them only what they may use; two
+versions compare base → head with word marks, on a laptop and on a 390 px phone without scrolling sideways.
+Screenshots are saved in test-results/ and /tmp/cards-*.png."""
 
 import io
 
@@ -114,6 +115,8 @@ def test_the_product_lead_reaches_the_card_reads_who_and_what_and_compares(
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"**{model_path}")
+    # The navigation offers the product lead nothing they would be refused: no registering, no webhooks.
+    assert_nav(page, shown=["Models", "Reviews", "Audit trail", "API tokens"], hidden=NOT_FOR_READERS)
     assert_no_page_scroll(page, "the model page")
     page.screenshot(path=f"/tmp/cards-{width}-model.png", full_page=True)
     page.locator("[data-testid=model-card]").scroll_into_view_if_needed()
@@ -172,3 +175,28 @@ def test_the_product_lead_reaches_the_card_reads_who_and_what_and_compares(
     assert_no_page_scroll(page, "the version page")
     page.screenshot(path=f"/tmp/cards-{width}-version-screen.png")
     assert problems == []
+
+    # A contributor, at the same width, is offered registration, and still not the webhooks of others.
+    contributing = chromium.new_page(viewport=page.viewport_size)
+    contributing.goto(live_server.url + model_path)
+    contributing.fill("#id_username", "contributor")
+    contributing.fill("#id_password", DEMO_PASSWORD)
+    contributing.click("button[type=submit]")
+    contributing.wait_for_url(f"**{model_path}")
+    assert_nav(contributing, shown=["Register a version", "API tokens"], hidden=["Webhooks", "Admin"])
+    contributing.locator("nav.mainnav").screenshot(path=f"/tmp/nav-{width}-contributor.png")
+    page.locator("nav.mainnav").screenshot(path=f"/tmp/nav-{width}-product-lead.png")
+    contributing.click("nav.mainnav >> text=Register a version")
+    contributing.wait_for_url(f"**{reverse('cards:register')}")
+    assert contributing.locator("h1").is_visible()
+
+
+NOT_FOR_READERS = ["Register a version", "Webhooks", "Admin"]
+
+
+def assert_nav(page, *, shown: list[str], hidden: list[str]) -> None:
+    nav = page.locator("nav.mainnav")
+    for entry in shown:
+        assert nav.get_by_role("link", name=entry, exact=True).is_visible(), f"{entry} is not offered"
+    for entry in hidden:
+        assert nav.get_by_role("link", name=entry, exact=True).count() == 0, f"{entry} is offered"

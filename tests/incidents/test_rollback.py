@@ -173,5 +173,7 @@ def test_the_button_is_only_for_responders(client, production_with_target, viewe
     _, target = production_with_target
     client.force_login(viewer)
     page = client.get(reverse("incidents:go", args=[model.name])).content.decode()
-    assert f"Roll back to v{target.number}" not in page
-    assert "needs the incident responder role" in page
+    # Shown where a reader of the page looks for it, disabled, with the role it needs.
+    assert reverse("incidents:rollback", args=[model.name]) not in page
+    assert f'disabled aria-describedby="rollback-why">Roll back to v{target.number}</button>' in page
+    assert "Needs the incident responder role on fraud-scorer." in page

@@ -193,8 +193,9 @@ def test_a_viewer_has_no_gate_button_and_a_post_is_refused_on_the_record(client,
     client.force_login(viewer)
     html = client.get(version_url(candidate)).content.decode()
     assert 'id="gate"' in html and "Quality gate" in html
-    assert "Run the gate for" not in html
-    assert "can be run by people who may request promotion" in html
+    assert reverse("promotions:gate-start", args=[model.name, candidate.number]) not in html
+    assert 'disabled aria-describedby="gate-why">Run the gate for Production</button>' in html
+    assert "Needs the contributor role on fraud-scorer." in html
 
     response = client.post(
         reverse("promotions:gate-start", args=[model.name, candidate.number]), {"target_stage": "production"}

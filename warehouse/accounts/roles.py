@@ -54,3 +54,17 @@ def role_groups_sync_after_migrate(sender, **kwargs) -> None:
     # post_migrate fires once per app; the registry's permissions exist only after its turn.
     if sender.label == "registry":
         role_groups_sync()
+
+
+def roles_holding(permission: str) -> list[Role]:
+    """The roles whose holders may use `permission` (`app_label.codename`), in the order roles are listed."""
+    return [role for role, perms in ROLE_PERMISSIONS.items() if permission in perms]
+
+
+def role_needed(permission: str, model_name: str) -> str:
+    """Why an action is not offered, in the words a person can take to an admin: "Needs the approver role
+    on fraud-scorer." Formats only: whether the person holds it is the caller's question."""
+    labels = [role.label.lower() for role in roles_holding(permission)]
+    if not labels:
+        return f"Only a superuser may do this for {model_name}."
+    return f"Needs the {' or '.join(labels)} role on {model_name}."

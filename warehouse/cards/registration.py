@@ -9,9 +9,9 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
 
 from warehouse.accounts.permissions import model_access, permission_denied
+from warehouse.accounts.reach import reach_of
 from warehouse.accounts.roles import Role
 from warehouse.cards.services import card_revision_write, card_sections_parse, sections_render
 from warehouse.errors import InvalidInput
@@ -29,15 +29,9 @@ from warehouse.registry.services import (
 
 def registration_open_to(user) -> bool:
     """Whether `user` may register a version of some model, or create one: the registration page offers its
-    form only then, instead of a refusal after the whole form is filled in."""
-    if not user.is_active:
-        return False
-    if any(user.has_perm(perm) for perm in ("registry.add_registeredmodel", "registry.register_version")):
-        return True
-    granted = get_objects_for_user(
-        user, "registry.register_version", klass=RegisteredModel, accept_global_perms=False
-    )
-    return granted.exists()
+    form only then, instead of a refusal after the whole form is filled in. The main navigation's rule too
+    (accounts' reach), so the link and the page never disagree."""
+    return reach_of(user).register
 
 
 @dataclass(frozen=True)

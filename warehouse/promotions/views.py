@@ -178,6 +178,8 @@ def promotion_request_detail(request, name: str, request_id: int):
             "version": promotion.version,
             "model": model,
             "run": promotion.gate_run,
+            # The requester's own button, but the gate runs again only for who may still request promotion.
+            "can_recheck": access.can("registry.request_promotion"),
             "decisions": Decision,
         },
         is_open=promotion.state == "checking",
