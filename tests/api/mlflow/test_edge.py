@@ -160,3 +160,42 @@ def test_the_database_out_of_reach_is_mlflows_503(client, contributor, model, mo
     response = client.get(f"{MLFLOW}/registered-models/get", {"name": model.name}, **bearer(contributor))
     assert error_of(response) == (503, "TEMPORARILY_UNAVAILABLE")
     assert response["Retry-After"]
+
+
+def test_the_clients_prompt_filter_matches_a_model_without_the_tag(client, model, contributor):
+    search = "name ILIKE 'FRAUD-%' AND tag.`mlflow.prompt.is_prompt` != 'true'"
+    response = client.get(f"{MLFLOW}/registered-models/search", {"filter": search}, **bearer(contributor))
+    assert response.status_code == 200
+    assert [found["name"] for found in response.json()["registered_models"]] == ["fraud-scorer"]
+
+
+def test_prompt_tags_are_refused(client, db, contributor):
+    body = {"name": "a-prompt", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]}
+    response = send(client, "post", "registered-models/create", body, **bearer(contributor))
+    assert error_of(response) == (400, "INVALID_PARAMETER_VALUE")
+
+
+# Queries, whatever the number of versions: the token (1) and its last use (1, at most once a minute), the
+# model (1), the caller's permissions on it (1); then what is answered.
+ALIAS_QUERIES = 2 + 2 + 4  # the production version with its run, its artifacts, its tags, its aliases
+MODEL_QUERIES = 2 + 2 + 4 + 2  # the latest versions with artifacts, tags, aliases; the model's tags, aliases
+
+
+@pytest.mark.parametrize("versions", [1, 4])
+def test_the_alias_lookup_and_a_model_read_run_a_fixed_number_of_queries(
+    client, model, contributor, superuser, django_assert_max_num_queries, versions
+):
+    from tests.factories import version_register_for_tests
+
+    for _ in range(versions - 1):
+        version_register_for_tests(actor=contributor, model=model)
+    version_move(model.versions.get(number=1), Stage.STAGING, Stage.PRODUCTION, actor=superuser)
+    credentials = bearer(contributor)
+    with django_assert_max_num_queries(ALIAS_QUERIES):
+        response = client.get(
+            f"{MLFLOW}/registered-models/alias", {"name": model.name, "alias": "production"}, **credentials
+        )
+    assert response.json()["model_version"]["version"] == "1"
+    with django_assert_max_num_queries(MODEL_QUERIES):
+        response = client.get(f"{MLFLOW}/registered-models/get", {"name": model.name}, **credentials)
+    assert response.status_code == 200
