@@ -144,3 +144,14 @@ def test_without_a_token_the_client_is_unauthenticated(mlflow_as, in_production)
     with pytest.raises(MlflowException) as raised:
         client.get_registered_model("fraud-scorer")
     assert error_code(raised) == "UNAUTHENTICATED"
+
+
+def test_register_model_is_refused_until_mlflow_registration_carries_evidence(mlflow_as, model, contributor):
+    # The model exists: register_model goes on past RESOURCE_ALREADY_EXISTS to create the version, which
+    # is refused with the way to register through /api/v1.
+    mlflow_as(contributor)
+    with pytest.raises(MlflowException) as raised:
+        mlflow.register_model("s3://bucket/fraud/model", "fraud-scorer", await_registration_for=0)
+    assert error_code(raised) == "PERMISSION_DENIED"
+    assert "/api/v1/models/fraud-scorer/versions" in raised.value.message
+    assert model.versions.count() == 1
