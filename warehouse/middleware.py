@@ -9,11 +9,16 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 
 from warehouse.api.http import NOT_FOUND_MESSAGE
+from warehouse.api.mlflow.http import MLFLOW_PATHS, code_of_status, mlflow_error_response
 from warehouse.api.production import DATABASE_UNAVAILABLE, UNREACHABLE
 from warehouse.audit.services import acting_via
 from warehouse.machine_http import error_response
 
 MACHINE_PATHS = ("/api/", "/hooks/")
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The registry's database cannot be reached; nothing was answered or saved. Try again shortly."
+)
+DATABASE_RETRY = {"Retry_After": dict(DATABASE_UNAVAILABLE.header_items())["Retry-After"]}
 # Django's own answers on those paths, reworded for a program: unknown paths (an odd character, a
 # missing version), a Host Django refuses, a body Django would not read, a server error.
 ENVELOPES = {
@@ -83,7 +88,11 @@ def _failure_note(sender, request=None, **kwargs) -> None:
 
 def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     status = response.status_code
-    if status == 500 and isinstance(getattr(request, "machine_edge_failure", None), UNREACHABLE):
+    unreachable = status == 500 and isinstance(getattr(request, "machine_edge_failure", None), UNREACHABLE)
+    if request.path_info.startswith(MLFLOW_PATHS):
+        # The MLflow client reads its own shape, `{"error_code", "message"}`.
+        replacement = _mlflow_enveloped(status, unreachable)
+    elif unreachable:
         replacement = HttpResponse(
             DATABASE_UNAVAILABLE.body, status=503, headers=dict(DATABASE_UNAVAILABLE.header_items())
         )
@@ -95,6 +104,18 @@ def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
             replacement[name] = value
     replacement.cookies = response.cookies
     return replacement
+
+
+def _mlflow_enveloped(status: int, unreachable: bool) -> HttpResponse:
+    if unreachable:
+        message = DATABASE_UNAVAILABLE_MESSAGE
+        return mlflow_error_response(503, "TEMPORARILY_UNAVAILABLE", message, **DATABASE_RETRY)
+    message = ENVELOPES.get(status, ("", f"The request was refused ({status})."))[1]
+    if status == 404:
+        message = (
+            "No such MLflow endpoint here: see the README's 'Use it from MLflow' for those Warehouse answers."
+        )
+    return mlflow_error_response(status, code_of_status(status), message)
 
 
 def _code_of(status: int) -> str:

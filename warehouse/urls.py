@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from warehouse import health
 from warehouse.api import views as api_views
+from warehouse.api.mlflow import version_views as mlflow_version_views
 from warehouse.pages import urls as pages_urls
 from warehouse.registry import urls as registry_urls
 from warehouse.registry import views as registry_views
@@ -19,6 +20,9 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("warehouse.api.urls")),
+    # The MLflow model-registry subset (warehouse/api/mlflow/), for the unmodified MLflow client.
+    path("api/2.0/mlflow/", include("warehouse.api.mlflow.urls")),
+    path("api/3.0/mlflow/server-info", mlflow_version_views.server_info),
     path("hooks/", include("warehouse.incidents.urls_hooks")),
     path("", include(pages_urls.urlpatterns)),
     path("accounts/", include("warehouse.accounts.urls")),

@@ -30,3 +30,59 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.method} {self.path})"
+
+
+# --- What the MLflow client keeps beside a model (warehouse/api/mlflow/) ---------------------------------
+# Tags and free-form aliases are the MLflow client's metadata: shown to MLflow callers, audited when they
+# change, never read by a gate, a stage change or the production answer. The stage aliases (`production`,
+# `staging`, `archived`) are never stored: they are answered from the real stage.
+
+
+class MlflowModelTag(models.Model):
+    model = models.ForeignKey(
+        "registry.RegisteredModel", on_delete=models.CASCADE, related_name="mlflow_tags"
+    )
+    key = models.CharField(max_length=250)
+    value = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["model", "key"], name="mlflow_model_tag_once")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class MlflowVersionTag(models.Model):
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="mlflow_tags")
+    key = models.CharField(max_length=250)
+    value = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["version", "key"], name="mlflow_version_tag_once")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class MlflowAlias(models.Model):
+    """A free-form alias (`champion`, `candidate`): a name for a version, for MLflow callers only."""
+
+    model = models.ForeignKey(
+        "registry.RegisteredModel", on_delete=models.CASCADE, related_name="mlflow_aliases"
+    )
+    alias = models.CharField(max_length=250)
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="mlflow_aliases"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["alias"]
+        constraints = [models.UniqueConstraint(fields=["model", "alias"], name="mlflow_alias_once")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} → {self.version_id}"
