@@ -169,7 +169,8 @@ def test_once_attached_it_leaves_draft_like_any_version(model, contributor):
 def test_the_database_refuses_to_change_attached_evidence_state(version, column, value):
     with pytest.raises(DatabaseError), transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE registry_modelversion SET {column} = %s WHERE id = %s", [value, version.pk])
+            sql = f"UPDATE registry_modelversion SET {column} = %s WHERE id = %s"
+            cursor.execute(sql, [value, version.pk])
 
 
 def test_the_database_lets_pending_evidence_be_attached_once(model, contributor):
