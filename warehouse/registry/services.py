@@ -329,14 +329,7 @@ def _transition_locked(version, to_stage, actor, reason, expected_production, ca
 
     if from_stage == to_stage:
         raise Conflict(f"{version.identifier} is already in {to_stage.label}.", code="already_in_stage")
-    if version.evidence_pending and to_stage in (Stage.STAGING, Stage.PRODUCTION):
-        # Whatever asks (a request, an override, the admin, a command): nothing without evidence serves.
-        raise Conflict(
-            f"{version.identifier} has no evidence yet (registered from {version.source_uri or 'a source'} "
-            "without digests, evaluation or profile): attach it with PUT "
-            f"/api/v1/models/{model.name}/versions/{version.number}/evidence before it leaves Draft.",
-            code="evidence_pending",
-        )
+    _require_evidence(version, to_stage)
 
     current = model.versions.filter(stage=Stage.PRODUCTION).exclude(pk=version.pk).first()
     if current is not None:
@@ -388,6 +381,17 @@ def _transition_locked(version, to_stage, actor, reason, expected_production, ca
         _production_answer_write(model, now)
     stage_listeners_run(StageChange(version, from_stage, to_stage, transition, cause))
     return transition
+
+
+def _require_evidence(version: ModelVersion, to_stage: Stage) -> None:
+    """Whatever asks (a request, an override, the admin, a command), nothing without evidence moves up."""
+    if version.evidence_pending and to_stage in (Stage.STAGING, Stage.PRODUCTION):
+        raise Conflict(
+            f"{version.identifier} has no evidence yet (registered from {version.source_uri or 'a source'} "
+            "without digests, evaluation or profile): attach it with PUT "
+            f"/api/v1/models/{version.model.name}/versions/{version.number}/evidence before it leaves Draft.",
+            code="evidence_pending",
+        )
 
 
 def _require_expected_production(current, expected_production) -> None:
