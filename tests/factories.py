@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from warehouse.accounts.roles import Role
 from warehouse.cards.registration import NewModel, registration_parse, version_register_with_card
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
-from warehouse.registry.services import version_transition
+from warehouse.registry.services import version_register_pending, version_transition
 
 _names = itertools.count(1)
 
@@ -128,3 +128,10 @@ def version_move(version: ModelVersion, *stages: Stage, actor: User) -> ModelVer
         )
         version.refresh_from_db()
     return version
+
+
+def version_register_pending_for_tests(
+    *, actor: User, model: RegisteredModel, source_uri: str = "s3://mlflow/artifacts/7/abc/model"
+) -> ModelVersion:
+    """A version registered as MLflow's registry API registers one: its source and run, no evidence yet."""
+    return version_register_pending(actor=actor, model=model, source_uri=source_uri, run_id="abc123")

@@ -278,13 +278,22 @@ def test_every_answer_of_every_endpoint_matches_the_document(
     # lookup's 429 is `locked_out` here (its `too_many_waiting`, five waits at once, is in
     # tests/api/test_production.py), and the edge's answers, 503 among them, are produced in
     # test_machine_edge.py and by a real server in tests/web/. The policy, gate, promotion, archive,
-    # test_promotions.py, test_rollback.py and test_cards.py.
+    # rollback, card and evidence operations' answers are produced in test_policy.py, test_gates.py,
+    # test_promotions.py, test_rollback.py, test_cards.py and test_evidence_attach.py.
     documented = {
         (path, method, int(status))
         for path, item in contract.document["paths"].items()
         if not any(
             part in path
-            for part in ("/policy", "/gate-runs", "/promotions", "/archive", "/rollback", "/card")
+            for part in (
+                "/policy",
+                "/gate-runs",
+                "/promotions",
+                "/archive",
+                "/rollback",
+                "/card",
+                "/evidence",
+            )
         )
         for method, operation in item.items()
         for status in own_statuses(operation)

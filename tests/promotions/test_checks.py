@@ -1104,3 +1104,50 @@ def test_a_listed_slice_without_a_baseline_fails_rather_than_passing_unjudged():
 
     assert outcome.status == Status.FAILED
     assert outcome.numbers["missing_listed"] == ["region=LATAM"]
+
+
+# --- evidence pending (registered through MLflow's registry API, attached later) ------------------------
+
+PENDING = evidence(
+    has_source_run=False,
+    source_run="",
+    artifacts=(),
+    has_evaluation=False,
+    dataset="",
+    metrics={},
+    slices={},
+    latency_p95_ms=None,
+    cost_per_1k=None,
+    evidence_pending=True,
+    source_uri="s3://mlflow/7/abc/model",
+    attach_with="PUT /api/v1/models/fraud-scorer/versions/2/evidence",
+)
+PENDING_SUMMARY = (
+    "Evidence not attached: the version was registered from s3://mlflow/7/abc/model without digests, "
+    "evaluation or profile; attach it with PUT /api/v1/models/fraud-scorer/versions/2/evidence."
+)
+
+
+@pytest.mark.parametrize("check", [check_evaluation, check_artifacts, check_source_run])
+def test_a_check_of_evidence_fails_a_version_whose_evidence_is_pending_saying_so(check):
+    outcome = check(snapshot(candidate=PENDING, required_artifact_kinds=("weights",)))
+
+    assert outcome.status == Status.FAILED
+    assert outcome.summary == PENDING_SUMMARY
+    assert outcome.numbers == {"evidence": "pending", "source": "s3://mlflow/7/abc/model"}
+
+
+def test_no_check_breaks_on_a_version_whose_evidence_is_pending():
+    rules = {
+        "metric_bars": (MetricBar("auc", ">=", 0.8),),
+        "baseline": (BaselineRule("auc", tolerance=0.01),),
+        "slices": SliceRule(min_samples=100, max_worsening=0.02),
+        "latency_p95_ms_max": 20.0,
+        "cost_per_1k_max": 0.05,
+    }
+    pending = snapshot(candidate=PENDING, against=production(), **rules)
+
+    outcomes = {name: check_run(name, pending) for name in CHECKS}
+
+    assert not [name for name, outcome in outcomes.items() if outcome.status == Status.ERROR]
+    assert gate_verdict(outcomes, tuple(CHECKS)) == "failed"

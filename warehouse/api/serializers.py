@@ -44,6 +44,7 @@ def version_summary_json(version: ModelVersion) -> dict:
             f"{version.model.name}/v{version.rollback_target.number}" if version.rollback_target_id else None
         ),
         "url": absolute(reverse("registry:version", args=[version.model.name, version.number])),
+        "evidence": "pending" if version.evidence_pending else "attached",
     }
 
 
@@ -56,6 +57,8 @@ def version_detail_json(page) -> dict:
     return {
         **version_summary_json(version),
         "description": version.description,
+        "source_uri": version.source_uri or None,
+        "run_id": version.run_id or None,
         "artifacts": [artifact_summary(a) for a in page.artifacts],
         "source_run": None
         if source_run is None

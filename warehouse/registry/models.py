@@ -68,6 +68,14 @@ class ModelVersion(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollback_for"
     )
     rolled_back_at = models.DateTimeField(null=True, blank=True)
+    # When the evidence was written: at registration, or once afterwards for a version registered without it
+    # (MLflow's registry API gives only where the files are and the run). Null while the evidence is pending;
+    # once set it never changes, and neither do `source_uri` and `run_id` (a trigger holds it).
+    evidence_attached_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    source_uri = models.CharField(
+        max_length=2048, blank=True, help_text="Where the version's files are, as registered. Never fetched."
+    )
+    run_id = models.CharField(max_length=200, blank=True, help_text="The tracked run, as registered.")
 
     class Meta:
         ordering = ["model", "-number"]
@@ -82,6 +90,10 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+    @property
+    def evidence_pending(self) -> bool:
+        return self.evidence_attached_at is None
 
     @property
     def identifier(self) -> str:

@@ -3,19 +3,28 @@
 import re
 from dataclasses import asdict
 
-from django.contrib.auth.models import Group
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Max
-from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms, remove_perm
 
 from warehouse import clock
-from warehouse.accounts.permissions import VIEW_MODEL, model_access, permission_denied
+from warehouse.accounts.permissions import model_access
 from warehouse.audit.services import audit_record
 from warehouse.changes import heard_before_answering
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.registry.evidence import Evidence
+
+# Writes about models themselves (warehouse/registry/model_services.py), named here with the other services.
+from warehouse.registry.model_services import (  # noqa: F401
+    MODEL_NAME,
+    RESERVED_MODEL_NAMES,
+    ModelNameTaken,
+    description_problem,
+    model_create,
+    model_name_problem,
+    model_permissions_set,
+    model_update,
+)
 from warehouse.registry.models import (
-    DESCRIPTION_MAX_LENGTH,
     Artifact,
     EvaluationMetric,
     EvaluationReport,
@@ -31,124 +40,10 @@ from warehouse.registry.models import (
 )
 from warehouse.registry.serving import production_body, production_document
 from warehouse.registry.stage_listeners import StageChange, stage_listeners_run
+from warehouse.registry.uris import UriRefused, uri_validate
 
-MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-RESERVED_MODEL_NAMES = frozenset({"new", "register", "search", "api", "static", "admin"})
-
-
-class ModelNameTaken(InvalidInput):
-    """Another model has this name, perhaps created a moment ago by a concurrent request."""
-
-
-# --- Registered models --------------------------------------------------------------------------------
-
-
-def model_name_problem(name: str) -> str:
-    """Why `name` cannot name a model, or "" if it can (uniqueness is the database's to decide)."""
-    if not name:
-        return "A model name is required."
-    if not MODEL_NAME.match(name):
-        return "Use 1–64 lower-case letters, digits and hyphens, starting and ending with a letter or digit."
-    if name in RESERVED_MODEL_NAMES:
-        return f"{name!r} is reserved; choose another name."
-    return ""
-
-
-def description_problem(description) -> str:
-    """Why `description` cannot describe a model, or ""."""
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH or "\x00" in description:
-        return f"Must be text of at most {DESCRIPTION_MAX_LENGTH} characters."
-    return ""
-
-
-def model_create(
-    *, actor, name: str, description: str = "", owner=None, team: Group | None = None
-) -> RegisteredModel:
-    """Create a model. Its owner, its creator and its team may see it; everyone else is denied by default."""
-    if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
-        raise permission_denied(
-            actor=actor,
-            target=None,
-            permission="registry.add_registeredmodel",
-            attempted=f"create the model {name!r}",
-        )
-    problem = model_name_problem(name)
-    if problem:
-        raise InvalidInput({"name": [problem]})
-    problem = description_problem(description)
-    if problem:
-        raise InvalidInput({"description": [problem]})
-    owner = owner or actor
-    try:
-        with transaction.atomic():
-            model = RegisteredModel.objects.create(
-                name=name, description=description, owner=owner, team=team, created_by=actor
-            )
-            for principal in {owner, actor} | ({team} if team else set()):
-                assign_perm(VIEW_MODEL, principal, model)
-            audit_record(
-                actor=actor,
-                action="model.created",
-                target=model,
-                model_name=model.name,
-                data={"owner": owner.get_username(), "team": team.name if team else None},
-            )
-    except IntegrityError as error:
-        if RegisteredModel.objects.filter(name=name).exists():
-            raise ModelNameTaken({"name": [f"A model named {name!r} already exists."]}) from error
-        raise
-    return model
-
-
-def model_update(
-    *, actor, model: RegisteredModel, description: str, owner, team: Group | None
-) -> RegisteredModel:
-    """Change what a model says about itself. Its name is permanent: alerts and pipelines refer to it.
-
-    Access follows the owner and the team: the new ones are granted view, and a team or owner that is
-    replaced loses the view it was given for that role (other grants, made in the admin, stay).
-    """
-    if not actor.is_superuser:
-        raise permission_denied(
-            actor=actor, target=model, permission="superuser", attempted="edit this model"
-        )
-    with transaction.atomic():
-        locked = (
-            RegisteredModel.objects.select_for_update(of=("self",))
-            .select_related("owner", "team")
-            .get(pk=model.pk)
-        )
-        old_owner, old_team = locked.owner, locked.team
-        before = {
-            "description": locked.description,
-            "owner": old_owner.get_username(),
-            "team": old_team and old_team.name,
-        }
-        locked.description, locked.owner, locked.team = description, owner, team
-        locked.save(update_fields=["description", "owner", "team"])
-        if old_team is not None and old_team != team:
-            remove_perm(VIEW_MODEL, old_team, locked)
-        if old_owner != owner and old_owner != locked.created_by:
-            remove_perm(VIEW_MODEL, old_owner, locked)
-        if team is not None:
-            assign_perm(VIEW_MODEL, team, locked)
-        assign_perm(VIEW_MODEL, owner, locked)
-        audit_record(
-            actor=actor,
-            action="model.updated",
-            target=locked,
-            model_name=locked.name,
-            data={
-                "before": before,
-                "after": {
-                    "description": description,
-                    "owner": owner.get_username(),
-                    "team": team and team.name,
-                },
-            },
-        )
-    return locked
-
+# A tracked run's id as MLflow and its peers write them: no spaces or control characters.
+RUN_ID = re.compile(r"^[^\x00-\x20\x7f]*$")
 
 # --- Registering a version ----------------------------------------------------------------------------
 
@@ -160,20 +55,7 @@ def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> Mo
     )
     # No savepoint inside a caller's transaction: a registration that fails leaves nothing to keep.
     with transaction.atomic(savepoint=False):
-        # The lock makes version numbers gapless and unique under concurrent registrations.
-        RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        number = (model.versions.aggregate(last=Max("number"))["last"] or 0) + 1
-        now = clock.now()
-        version = ModelVersion.objects.create(
-            model=model,
-            number=number,
-            stage=Stage.DRAFT,
-            stage_changed_at=now,
-            created_at=now,
-            description=evidence.description,
-            registered_by=actor,
-        )
-        version.model = model
+        version = _version_next(actor, model, description=evidence.description, attached=True)
         _evidence_create(version, evidence)
         audit_record(
             actor=actor,
@@ -181,21 +63,163 @@ def version_register(*, actor, model: RegisteredModel, evidence: Evidence) -> Mo
             target=version,
             target_label=version.identifier,
             model_name=model.name,
+            data={"number": version.number, "uuid": str(version.uuid), **_evidence_summary(evidence)},
+        )
+    return version
+
+
+def version_register_pending(
+    *, actor, model: RegisteredModel, source_uri: str, run_id: str = "", description: str = ""
+) -> ModelVersion:
+    """Register the next version of `model` in Draft knowing only where its files are and the run that made
+    them (all MLflow's registry API gives): no digests, evaluation or profile. Its evidence is pending until
+    `version_evidence_attach` writes it, once; meanwhile the gate fails it and the stage door keeps it out of
+    Staging and Production. The source URI is checked like an artifact's, stored and shown, never fetched."""
+    model_access(actor, model).require(
+        "registry.register_version", attempted=f"register versions of {model.name}"
+    )
+    errors = _pending_problems(source_uri, run_id, description)
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic(savepoint=False):
+        version = _version_next(
+            actor, model, description=description, attached=False, source_uri=source_uri, run_id=run_id
+        )
+        audit_record(
+            actor=actor,
+            action="version.registered",
+            target=version,
+            target_label=version.identifier,
+            model_name=model.name,
             data={
-                "number": number,
+                "number": version.number,
                 "uuid": str(version.uuid),
-                "artifacts": [
-                    {"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256}
-                    for a in evidence.artifacts
-                ],
-                "source_run": asdict(evidence.source_run) if evidence.source_run else None,
-                "metrics": {m.name: m.value for m in evidence.evaluation.metrics}
-                if evidence.evaluation
-                else {},
-                "slice_count": len(evidence.evaluation.slices) if evidence.evaluation else 0,
+                "evidence": "pending",
+                "source_uri": source_uri,
+                "run_id": run_id or None,
             },
         )
     return version
+
+
+def _pending_problems(source_uri, run_id, description) -> dict[str, list[str]]:
+    errors = {}
+    try:
+        uri_validate(source_uri)
+    except UriRefused as refusal:
+        errors["source_uri"] = [str(refusal)]
+    if not isinstance(run_id, str) or len(run_id) > 200 or not RUN_ID.match(run_id):
+        errors["run_id"] = ["Must be text of at most 200 characters, without spaces or control characters."]
+    problem = description_problem(description)
+    if problem:
+        errors["description"] = [problem]
+    return errors
+
+
+def _version_next(
+    actor, model: RegisteredModel, *, description: str, attached: bool, **known
+) -> ModelVersion:
+    """The next version of `model`, in Draft. In the caller's transaction."""
+    # The lock makes version numbers gapless and unique under concurrent registrations.
+    RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    number = (model.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+    now = clock.now()
+    version = ModelVersion.objects.create(
+        model=model,
+        number=number,
+        stage=Stage.DRAFT,
+        stage_changed_at=now,
+        created_at=now,
+        description=description,
+        registered_by=actor,
+        evidence_attached_at=now if attached else None,
+        **known,
+    )
+    version.model = model
+    return version
+
+
+def _evidence_summary(evidence: Evidence) -> dict:
+    """What the audit trail keeps of evidence as it is written."""
+    return {
+        "artifacts": [
+            {"name": a.name, "kind": a.kind, "uri": a.uri, "sha256": a.sha256} for a in evidence.artifacts
+        ],
+        "source_run": asdict(evidence.source_run) if evidence.source_run else None,
+        "metrics": {m.name: m.value for m in evidence.evaluation.metrics} if evidence.evaluation else {},
+        "slice_count": len(evidence.evaluation.slices) if evidence.evaluation else 0,
+    }
+
+
+def version_evidence_attach(*, actor, version: ModelVersion, evidence: Evidence) -> ModelVersion:
+    """Write the evidence of a version registered with its evidence pending: once, all or nothing.
+
+    The same permission as registering, and the same evidence as a registration carries. Once attached it
+    is immutable like any version's: a second attempt is refused (Conflict `evidence_already_attached`, on
+    the record) and writes nothing. The model row is locked, so of two attempts at once exactly one writes.
+    """
+    model = version.model
+    model_access(actor, model).require(
+        "registry.register_version", attempted=f"attach the evidence of {version.identifier}"
+    )
+    try:
+        with transaction.atomic():
+            RegisteredModel.objects.select_for_update().get(pk=model.pk)
+            version.refresh_from_db(fields=["evidence_attached_at", "description", "run_id", "source_uri"])
+            if not version.evidence_pending:
+                raise Conflict(
+                    f"The evidence of {version.identifier} was attached at "
+                    f"{version.evidence_attached_at.isoformat()} and never changes; register a new version "
+                    "for new evidence.",
+                    code="evidence_already_attached",
+                )
+            errors = _attach_problems(version, evidence)
+            if errors:
+                raise InvalidInput(errors)
+            _evidence_create(version, evidence)
+            version.evidence_attached_at = clock.now()
+            fields = ["evidence_attached_at"]
+            if evidence.description and not version.description:
+                version.description = evidence.description
+                fields.append("description")
+            version.save(update_fields=fields)
+            audit_record(
+                actor=actor,
+                action="version.evidence_attached",
+                target=version,
+                target_label=version.identifier,
+                model_name=model.name,
+                data={
+                    "number": version.number,
+                    "source_uri": version.source_uri,
+                    **_evidence_summary(evidence),
+                },
+            )
+    except Conflict as refusal:
+        audit_record(
+            actor=actor,
+            action="version.evidence_attach_refused",
+            target=version,
+            target_label=version.identifier,
+            model_name=model.name,
+            data={"code": refusal.code, "message": refusal.message},
+        )
+        raise
+    return version
+
+
+def _attach_problems(version: ModelVersion, evidence: Evidence) -> dict[str, list[str]]:
+    """What in `evidence` contradicts what the version was registered with."""
+    errors = {}
+    if version.description and evidence.description and evidence.description != version.description:
+        errors["description"] = [
+            f"{version.identifier} was registered with another description; leave it out or repeat it."
+        ]
+    if version.run_id and evidence.source_run and evidence.source_run.run_id != version.run_id:
+        errors["source_run.run_id"] = [
+            f"{version.identifier} was registered from run {version.run_id}; its evidence is that run's."
+        ]
+    return errors
 
 
 def _evidence_create(version: ModelVersion, evidence: Evidence) -> None:
@@ -298,13 +322,14 @@ def version_transition(
 
 def _transition_locked(version, to_stage, actor, reason, expected_production, cause) -> StageTransition:
     model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
-    version.refresh_from_db(fields=["stage", "rollback_target", "rolled_back_at"])
+    version.refresh_from_db(fields=["stage", "rollback_target", "rolled_back_at", "evidence_attached_at"])
     version.model = model
     from_stage = Stage(version.stage)
     now = clock.now()
 
     if from_stage == to_stage:
         raise Conflict(f"{version.identifier} is already in {to_stage.label}.", code="already_in_stage")
+    _require_evidence(version, to_stage)
 
     current = model.versions.filter(stage=Stage.PRODUCTION).exclude(pk=version.pk).first()
     if current is not None:
@@ -356,6 +381,17 @@ def _transition_locked(version, to_stage, actor, reason, expected_production, ca
         _production_answer_write(model, now)
     stage_listeners_run(StageChange(version, from_stage, to_stage, transition, cause))
     return transition
+
+
+def _require_evidence(version: ModelVersion, to_stage: Stage) -> None:
+    """Whatever asks (a request, an override, the admin, a command), nothing without evidence moves up."""
+    if version.evidence_pending and to_stage in (Stage.STAGING, Stage.PRODUCTION):
+        raise Conflict(
+            f"{version.identifier} has no evidence yet (registered from {version.source_uri or 'a source'} "
+            "without digests, evaluation or profile): attach it with PUT "
+            f"/api/v1/models/{version.model.name}/versions/{version.number}/evidence before it leaves Draft.",
+            code="evidence_pending",
+        )
 
 
 def _require_expected_production(current, expected_production) -> None:
@@ -458,39 +494,3 @@ def _production_answer_write(model: RegisteredModel, now) -> None:
     # Whoever made the change is answered once this process has heard it (a millisecond or so): from then
     # on it serves the new answer too. Robust: a committed change is reported done, whatever happens here.
     transaction.on_commit(heard_before_answering, robust=True)
-
-
-# --- Who may do what on a model -------------------------------------------------------------------------
-
-
-def model_permissions_set(*, actor, model: RegisteredModel, principal, codenames: set[str]) -> None:
-    """Make `principal` (a user or a group) hold exactly `codenames` on `model`, audited.
-
-    The admin's object-permission pages save through here, so a grant is on the record like any change.
-    """
-    if not actor.is_superuser:
-        raise permission_denied(
-            actor=actor, target=model, permission="superuser", attempted="change who may act on this model"
-        )
-    is_group = isinstance(principal, Group)
-    with transaction.atomic():
-        RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        held = set(get_group_perms(principal, model) if is_group else get_user_perms(principal, model))
-        granted, revoked = sorted(codenames - held), sorted(held - codenames)
-        for codename in revoked:
-            remove_perm(codename, principal, model)
-        for codename in granted:
-            assign_perm(codename, principal, model)
-        transaction.on_commit(heard_before_answering, robust=True)
-        if granted or revoked:
-            audit_record(
-                actor=actor,
-                action="model.permissions_changed",
-                target=model,
-                model_name=model.name,
-                data={
-                    "group" if is_group else "user": principal.name if is_group else principal.get_username(),
-                    "granted": granted,
-                    "revoked": revoked,
-                },
-            )

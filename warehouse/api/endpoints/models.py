@@ -28,7 +28,7 @@ from warehouse.api.schemas.answers import (
     VersionSummary,
 )
 from warehouse.api.schemas.promotions import Rollback, VersionArchive
-from warehouse.api.schemas.registration import Registration
+from warehouse.api.schemas.registration import Evidence, Registration
 from warehouse.api.serializers import absolute, model_json, version_detail_json, version_summary_json
 from warehouse.cards.registration import registration_parse, version_register_named
 from warehouse.errors import InvalidInput
@@ -36,6 +36,7 @@ from warehouse.incidents.rollback import production_rollback
 from warehouse.incidents.selectors import incidents_visible_to
 from warehouse.promotions.gates.selectors import gate_version_get
 from warehouse.promotions.requests.services import version_archive
+from warehouse.registry.evidence import evidence_parse
 from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -44,6 +45,7 @@ from warehouse.registry.selectors import (
     version_get_for_user,
     version_page,
 )
+from warehouse.registry.services import version_evidence_attach
 
 router = Router()
 PAGE_SIZE = 50
@@ -142,12 +144,50 @@ def register(request: HttpRequest, response: HttpResponse, body: Registration, n
     response={200: VersionDetail, **READ_ERRORS},
     operation_id="getVersion",
     summary="One version with its evidence",
-    description="Read-only: evidence never changes after registration (PUT, PATCH and DELETE answer 405).",
+    description=(
+        "Read-only: evidence never changes once written (PUT, PATCH and DELETE answer 405). A version "
+        "registered with its evidence pending gets it once through PUT …/evidence."
+    ),
     tags=["versions"],
     url_name="version",
 )
 def version_detail(request: HttpRequest, name: str = model_name(), number: int = whole()):
     version = version_get_for_user(user=request.user, name=name, number=number)
+    return version_detail_json(version_page(version=version))
+
+
+@router.put(
+    "/models/{name}/versions/{int:number}/evidence",
+    response={200: VersionDetail, **WRITE_ERRORS, 409: Error},
+    operation_id="attachEvidence",
+    summary="Attach the evidence of a version registered without it",
+    description=(
+        "For a version registered with only its source (through MLflow's registry API, say): its evidence "
+        "is pending, the gate fails it and it cannot leave Draft until this attaches it. The body is the "
+        "evidence part of a registration (artifacts, source run, evaluation, profile, description), checked "
+        "the same way. Accepted once, while the evidence is pending; then it is immutable like any "
+        "version's: 409 `evidence_already_attached` (on the record). A source run must be the run the "
+        "version was registered from. Needs the register permission on the model. Answers the version as "
+        "GET does. Session callers send the CSRF token in the X-CSRFToken header."
+    ),
+    tags=["versions"],
+    openapi_extra=answered_with(
+        200,
+        examples={
+            "fraud-scorer": {
+                key: EXAMPLE_REGISTRATION[key]
+                for key in ("artifacts", "source_run", "evaluation", "profile")
+                if key in EXAMPLE_REGISTRATION
+            }
+        },
+    ),
+    url_name="version-evidence",
+)
+def evidence_attach(request: HttpRequest, body: Evidence, name: str = model_name(), number: int = whole()):
+    version = version_get_for_user(user=request.user, name=name, number=number)
+    version_evidence_attach(
+        actor=request.user, version=version, evidence=evidence_parse(body.model_dump(exclude_unset=True))
+    )
     return version_detail_json(version_page(version=version))
 
 

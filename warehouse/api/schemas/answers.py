@@ -65,6 +65,13 @@ class VersionSummary(Answer):
         description="While in production: the version a rollback returns to (model/v<n>)."
     )
     url: Link = Field(description="The version's page, for people.")
+    evidence: Literal["attached", "pending"] = Field(
+        description=(
+            "`pending`: registered with only its source (as through MLflow's registry API), without digests, "
+            "evaluation or profile; the gate fails it and it stays out of Staging and Production until the "
+            "evidence is attached with PUT …/versions/<n>/evidence."
+        )
+    )
 
 
 class VersionList(Answer):
@@ -135,6 +142,10 @@ class Profile(Answer):
 
 class VersionDetail(VersionSummary):
     description: str
+    source_uri: str | None = Field(
+        description="Where the files are, as given when registered without evidence. Stored, never fetched."
+    )
+    run_id: str | None = Field(description="The tracked run, as given when registered without evidence.")
     artifacts: list[Artifact]
     source_run: SourceRun | None
     evaluation: Evaluation | None

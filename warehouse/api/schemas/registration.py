@@ -32,6 +32,7 @@ from warehouse.registry.evidence import (
     MAX_SLICES,
     METRIC_NAME,
     SLICE_KEY,
+    evidence_parse,
 )
 from warehouse.registry.field_reader import MAX_MAGNITUDE
 from warehouse.registry.models import DESCRIPTION_MAX_LENGTH, ArtifactKind, MetricDirection
@@ -185,11 +186,12 @@ class NewModelInfo(Body):
     team: str | None = Field(None, description="The name of an existing team.")
 
 
-class Registration(Body):
-    """A candidate version with its evidence and first card, registered in Draft in one transaction.
-    Evidence (artifacts, source run, evaluation, profile) is immutable once registered. Unknown fields are
-    refused at every level. Optional fields may be left out or given as null. Every problem is listed at once
-    in `error.fields`, keyed by its path (`artifacts[0].sha256`, `evaluation.slices[3]`, `card.summary`)."""
+class Evidence(Body):
+    """A version's evidence: its artifacts, source run, evaluation and profile, and what changed in it.
+    Immutable once written. Unknown fields are refused at every level. Optional fields may be left out or
+    given as null. Every problem is listed at once in `error.fields`, keyed by its path
+    (`artifacts[0].sha256`,
+    `evaluation.slices[3]`)."""
 
     description: str | None = text(
         DESCRIPTION_MAX_LENGTH,
@@ -205,6 +207,25 @@ class Registration(Body):
     source_run: SourceRunIn | None = None
     evaluation: EvaluationIn | None = None
     profile: ProfileIn | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_the_registrys_words(cls, data, handler):
+        # When the schema refuses, the registry's own parser names every problem at once (the duplicates and
+        # sums a schema cannot see among them), in the same words as the register page's.
+        try:
+            return handler(data)
+        except ValueError:
+            evidence_parse(data)
+            raise
+
+
+class Registration(Evidence):
+    """A candidate version with its evidence and first card, registered in Draft in one transaction.
+    Evidence (artifacts, source run, evaluation, profile) is immutable once registered. Unknown fields are
+    refused at every level. Optional fields may be left out or given as null. Every problem is listed at once
+    in `error.fields`, keyed by its path (`artifacts[0].sha256`, `evaluation.slices[3]`, `card.summary`)."""
+
     card: Card | None = Field(
         None,
         description=(
@@ -218,9 +239,8 @@ class Registration(Body):
     @model_validator(mode="wrap")
     @classmethod
     def _in_the_registrys_words(cls, data, handler):
-        # The register page reads the same body with `registration_parse`: when it refuses too, its answer,
-        # which names every problem at once (the duplicates and sums a schema cannot see among them), is
-        # the API's, in the same words as the page's.
+        # The register page reads the same body with `registration_parse`: when it refuses too, its answer
+        # is the API's, in the same words as the page's.
         try:
             return handler(data)
         except ValueError:

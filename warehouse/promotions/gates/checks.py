@@ -60,9 +60,18 @@ def _fmt(value: float | None) -> str:
 # --- The checks -----------------------------------------------------------------------------------------
 
 
+def _evidence_not_attached(snapshot: EvidenceSnapshot) -> CheckOutcome | None:
+    """The failure of a check that reads evidence, for a version whose evidence is still pending."""
+    missing = snapshot.candidate.evidence_missing
+    return _failed(missing, evidence="pending", source=snapshot.candidate.source_uri) if missing else None
+
+
 def check_source_run(snapshot: EvidenceSnapshot) -> CheckOutcome:
     if snapshot.candidate.has_source_run:
         return _passed(f"Tracked run {snapshot.candidate.source_run}.", run=snapshot.candidate.source_run)
+    pending = _evidence_not_attached(snapshot)
+    if pending is not None:
+        return pending
     return _failed("No tracked source run: nobody can say how these weights were made.")
 
 
@@ -93,6 +102,9 @@ _ARTIFACT_PROBLEMS = (
 
 
 def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
+    pending = _evidence_not_attached(snapshot)
+    if pending is not None:
+        return pending
     artifacts = snapshot.candidate.artifacts
     kinds = {artifact.kind for artifact in artifacts}
     mismatched, absent, verified = _stored_file_checks(snapshot)
@@ -116,6 +128,9 @@ def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
 
 def check_evaluation(snapshot: EvidenceSnapshot) -> CheckOutcome:
     candidate = snapshot.candidate
+    pending = _evidence_not_attached(snapshot)
+    if pending is not None:
+        return pending
     if not candidate.has_evaluation:
         return _failed("No evaluation report attached.")
     if not candidate.metrics:

@@ -58,6 +58,20 @@ class VersionEvidence:
     latency_p95_ms: float | None = None
     cost_per_1k: float | None = None
     card_sections: dict[str, str] = field(default_factory=dict)
+    # Registered with only its source (MLflow's registry API): no digests, evaluation or profile yet.
+    evidence_pending: bool = False
+    source_uri: str = ""
+    attach_with: str = ""  # the API call that attaches the evidence
+
+    @property
+    def evidence_missing(self) -> str:
+        """Why the checks of evidence cannot judge this version, or "" when its evidence is attached."""
+        if not self.evidence_pending:
+            return ""
+        return (
+            f"Evidence not attached: the version was registered from {self.source_uri or 'a source'} without "
+            f"digests, evaluation or profile; attach it with {self.attach_with}."
+        )
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,9 @@ def _evidence_of(versions: list[ModelVersion]) -> dict[int, VersionEvidence]:
             latency_p95_ms=profile.latency_p95_ms if profile else None,
             cost_per_1k=_cost_per_1k(profile),
             card_sections=cards.get(version.pk, {}),
+            evidence_pending=version.evidence_pending,
+            source_uri=version.source_uri,
+            attach_with=f"PUT /api/v1/models/{version.model.name}/versions/{version.number}/evidence",
         )
     return evidence
 
