@@ -146,12 +146,46 @@ def test_without_a_token_the_client_is_unauthenticated(mlflow_as, in_production)
     assert error_code(raised) == "UNAUTHENTICATED"
 
 
-def test_register_model_is_refused_until_mlflow_registration_carries_evidence(mlflow_as, model, contributor):
-    # The model exists: register_model goes on past RESOURCE_ALREADY_EXISTS to create the version, which
-    # is refused with the way to register through /api/v1.
+def test_register_model_registers_a_draft_whose_evidence_is_pending(mlflow_as, model, contributor, team):
+    # The model exists: register_model goes on past RESOURCE_ALREADY_EXISTS and creates the version.
+    mlflow_as(contributor)
+    registered = mlflow.register_model(
+        "s3://bucket/fraud/model", "fraud-scorer", tags={"pipeline": "nightly", "owner": "risk"}
+    )
+
+    assert (registered.name, registered.version, registered.status) == ("fraud-scorer", "2", "READY")
+    assert registered.current_stage == "None"
+    assert registered.source == "s3://bucket/fraud/model"
+    version = model.versions.get(number=2)
+    assert version.stage == Stage.DRAFT and version.evidence_pending
+    client = mlflow_as(contributor)
+    read = client.get_model_version("fraud-scorer", "2")
+    assert read.tags == {"pipeline": "nightly", "owner": "risk"}
+    assert client.get_model_version_download_uri("fraud-scorer", "2") == "s3://bucket/fraud/model"
+    registered_event = AuditEvent.objects.get(action="version.registered", target_label="fraud-scorer/v2")
+    assert (registered_event.actor, registered_event.data["evidence"]) == (contributor, "pending")
+
+    # A new model too: created first, then its first version.
+    created = mlflow.register_model("gs://bucket/churn/model", "churn-predictor")
+    assert (created.name, created.version) == ("churn-predictor", "1")
+
+
+def test_a_version_registered_through_mlflow_cannot_move_until_its_evidence_is_attached(
+    mlflow_as, model, contributor
+):
+    mlflow_as(contributor)
+    mlflow.register_model("s3://bucket/fraud/model", "fraud-scorer")
+    with pytest.raises(MlflowException) as raised:
+        mlflow_as(contributor).transition_model_version_stage("fraud-scorer", "2", "Staging")
+    assert error_code(raised) == "PERMISSION_DENIED"
+    assert model.versions.get(number=2).stage == Stage.DRAFT
+
+
+def test_a_source_warehouse_does_not_accept_is_invalid_and_nothing_is_registered(
+    mlflow_as, model, contributor
+):
     mlflow_as(contributor)
     with pytest.raises(MlflowException) as raised:
-        mlflow.register_model("s3://bucket/fraud/model", "fraud-scorer", await_registration_for=0)
-    assert error_code(raised) == "PERMISSION_DENIED"
-    assert "/api/v1/models/fraud-scorer/versions" in raised.value.message
+        mlflow.register_model("file:///etc/passwd", "fraud-scorer")
+    assert error_code(raised) == "INVALID_PARAMETER_VALUE"
     assert model.versions.count() == 1

@@ -17,7 +17,7 @@ from warehouse.api.models import MlflowAlias, MlflowModelTag, MlflowVersionTag
 from warehouse.api.serializers import absolute
 from warehouse.audit.services import audit_record
 from warehouse.registry.models import ModelVersion, RegisteredModel
-from warehouse.registry.services import description_problem, model_create
+from warehouse.registry.services import description_problem, model_create, version_register_pending
 
 EDIT = "registry.edit_card"
 CREATE_MODEL = "registry.add_registeredmodel"
@@ -68,6 +68,34 @@ def mlflow_model_create(
                 actor=actor, action="model.tags_set", target=model, model_name=name, data={"tags": dict(tags)}
             )
     return model
+
+
+def mlflow_version_create(
+    *, actor, model: RegisteredModel, source: str, run_id: str, description: str, tags: list[tuple[str, str]]
+) -> ModelVersion:
+    """`model-versions/create`: the next version of `model` registered from `source` with its evidence
+    pending (MLflow sends no digests, evaluation or profile), and its tags, in one transaction. The gate
+    fails it and the stage door keeps it in Draft until the pipeline attaches the evidence through
+    `PUT /api/v1/models/<name>/versions/<n>/evidence`."""
+    for key, value in tags:
+        _tag_checked(key, value)
+    with transaction.atomic():
+        version = version_register_pending(
+            actor=actor, model=model, source_uri=source, run_id=run_id, description=description
+        )
+        now = clock.now()
+        MlflowVersionTag.objects.bulk_create(
+            MlflowVersionTag(version=version, key=key, value=value, updated_at=now) for key, value in tags
+        )
+        if tags:
+            audit_record(
+                actor=actor,
+                action="version.tag_set",
+                target=version,
+                model_name=model.name,
+                data=dict(tags),
+            )
+    return version
 
 
 def _require_edit(actor, model: RegisteredModel, attempted: str) -> None:

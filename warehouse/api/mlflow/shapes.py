@@ -41,9 +41,10 @@ def versions_shaped(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
 
 
 def version_source(version: ModelVersion) -> str:
-    """The URI the version's weights were registered at (its first artifact when none is weights)."""
+    """The URI the version's weights were registered at (its first artifact when none is weights); for a
+    version registered through MLflow whose evidence is pending, the source it was registered from."""
     artifacts = sorted(version.artifacts.all(), key=lambda a: (a.kind != ArtifactKind.WEIGHTS, a.pk))
-    return artifacts[0].uri if artifacts else ""
+    return artifacts[0].uri if artifacts else version.source_uri
 
 
 def newest_staging_number(model: RegisteredModel) -> int | None:
@@ -66,7 +67,7 @@ def version_json(version: ModelVersion, *, staging_number: int | None = None) ->
         "current_stage": MLFLOW_STAGE[version.stage],
         "description": version.description,
         "source": version_source(version),
-        "run_id": source_run.run_id if source_run else "",
+        "run_id": source_run.run_id if source_run else version.run_id,
         "run_link": source_run.url if source_run else "",
         "status": "READY",
         "tags": [{"key": tag.key, "value": tag.value} for tag in version.mlflow_tags.all()],

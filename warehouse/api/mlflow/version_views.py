@@ -55,12 +55,18 @@ def _one(version: ModelVersion) -> dict:
 
 @endpoint("POST")
 def create(request, params: Params) -> dict:
+    """A Draft whose evidence is pending: answered READY (the client waits for READY), it is on the record
+    and visible, but no gate passes it and no stage door admits it until its evidence is attached."""
     model = model_for(request.user, params.text("name", required=True))
-    raise MlflowError(
-        "PERMISSION_DENIED",
-        f"Register versions of {model.name} through /api/v1 (POST /api/v1/models/{model.name}/versions), "
-        "with their evidence: artifacts and digests, source run, evaluation and profile.",
+    version = services.mlflow_version_create(
+        actor=request.user,
+        model=model,
+        source=params.text("source", required=True),
+        run_id=params.text("run_id"),
+        description=params.text("description"),
+        tags=params.tags(),
     )
+    return _one(versions_shaped(ModelVersion.objects.filter(pk=version.pk)).get())
 
 
 @endpoint("GET")
