@@ -63,8 +63,8 @@ from warehouse.registry.models import RegisteredModel, Stage  # noqa: E402
 from warehouse.registry.services import version_transition  # noqa: E402
 
 RATIO_FLOOR = 0.7  # the lookup's throughput against the bare view's: DESIGN's performance budget
-# The MLflow alias lookup has no budget of its own: reported for information, it fails the bench only below
-# this share of the floor.
+# The MLflow alias lookup has no budget yet: it is reported next to the floor for information and fails the
+# bench only on errors. Below this share of the floor the report says it is far from the serving path.
 MLFLOW_RATIO_FLOOR = 0.5
 MLFLOW_ALIAS = "/api/2.0/mlflow/registered-models/alias?name={name}&alias=production"
 
@@ -266,7 +266,7 @@ def report(*, args, results, watch, seed_seconds) -> bool:
     )
     # The budget is the production deployment's: on SQLite there is no change feed to serve from memory.
     on_postgres = connection.vendor == "postgresql"
-    failed = set()  # "errors", "budget" (the /api/v1 lookup's), "mlflow" (below half the floor)
+    failed = set()  # "errors", "budget" (the /api/v1 lookup's); "mlflow_slow" is reported, not failed
     mlflow_ratios = []
     for where in ("gunicorn", "nginx → gunicorn"):
         print(thin)
@@ -276,7 +276,7 @@ def report(*, args, results, watch, seed_seconds) -> bool:
             failed |= {"errors"} if errors else set()
             if what == "mlflow":
                 mlflow_ratios.append(ratio)
-                failed |= {"mlflow"} if ratio < ratio_floor else set()
+                failed |= {"mlflow_slow"} if ratio < ratio_floor else set()
             elif ratio_floor and on_postgres and (ratio < ratio_floor or p99_ratio > p99_most):
                 failed.add("budget")
     print(thin)
@@ -291,7 +291,7 @@ def report(*, args, results, watch, seed_seconds) -> bool:
     )
     print(rule)
     report_verdict(failed, mlflow_ratios, on_postgres=on_postgres)
-    return not failed
+    return not (failed - {"mlflow_slow"})
 
 
 def report_row(title: str, loads: list[Load], floors: list[Load]) -> tuple[float, float, int]:
@@ -334,9 +334,10 @@ def report_verdict(failed: set[str], mlflow_ratios: list[float], *, on_postgres:
     print(
         f"  MLflow alias lookup ({ratios} of the floor, gunicorn and nginx): "
         + (
-            f"BELOW {MLFLOW_RATIO_FLOOR:.0%} of the floor: the bench fails"
-            if "mlflow" in failed
-            else f"informational, no budget (it fails the bench below {MLFLOW_RATIO_FLOOR:.0%} of the floor)"
+            f"informational, no budget yet; below {MLFLOW_RATIO_FLOOR:.0%} of the floor, it reads the database "
+            "on every request where /api/v1's lookup answers from memory"
+            if "mlflow_slow" in failed
+            else "informational, no budget yet"
         )
     )
 
