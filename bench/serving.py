@@ -334,8 +334,8 @@ def report_verdict(failed: set[str], mlflow_ratios: list[float], *, on_postgres:
     print(
         f"  MLflow alias lookup ({ratios} of the floor, gunicorn and nginx): "
         + (
-            f"informational, no budget yet; below {MLFLOW_RATIO_FLOOR:.0%} of the floor, it reads the database "
-            "on every request where /api/v1's lookup answers from memory"
+            f"informational, no budget yet; below {MLFLOW_RATIO_FLOOR:.0%} of the floor, it reads the "
+            "database on every request where /api/v1's lookup answers from memory"
             if "mlflow_slow" in failed
             else "informational, no budget yet"
         )
