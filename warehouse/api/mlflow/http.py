@@ -209,10 +209,11 @@ def _refusal(error: Exception) -> JsonResponse | None:
     return None
 
 
-def endpoint(*methods: str) -> Callable:
+def endpoint(*methods: str, warm: Callable[[HttpRequest], dict | None] | None = None) -> Callable:
     """An MLflow operation: `view(request, params)` returns the JSON answer (status 200). Every refusal is
     answered in MLflow's shape; anything else is left to Django and the machine edge (500, or 503 when the
-    database is out of reach)."""
+    database is out of reach). `warm(request)`, when given, is asked first: its answer, or None to go the
+    ordinary way (who asks, from the database, then the view)."""
 
     def decorate(view: Callable) -> Callable:
         @csrf_exempt
@@ -226,6 +227,8 @@ def endpoint(*methods: str) -> Callable:
                 )
                 response["Allow"] = ", ".join(methods)
                 return response
+            if warm is not None and (answer := warm(request)) is not None:
+                return JsonResponse(answer, status=200)
             try:
                 machine_http.body_read(request, limit=MAX_BODY_BYTES)
                 request.user = mlflow_caller(request)

@@ -16,6 +16,7 @@ from warehouse.api.mlflow.shapes import (
     version_json,
     versions_shaped,
 )
+from warehouse.api.mlflow.warm import production_alias_warm
 from warehouse.api.models import MlflowAlias, MlflowModelTag
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 
@@ -128,7 +129,7 @@ def get_latest_versions(request, params: Params) -> dict:
     return {"model_versions": [version_json(v, staging_number=staging) for v in versions]}
 
 
-@endpoint("GET", "POST", "DELETE")
+@endpoint("GET", "POST", "DELETE", warm=production_alias_warm)
 def alias(request, params: Params) -> dict:
     name, alias_name = params.text("name", required=True), params.text("alias", required=True)
     model = model_for(request.user, name)
