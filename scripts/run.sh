@@ -28,6 +28,7 @@ if ! "$PYTHON" -c "$port_free" "$PORT" 2>/dev/null; then
 fi
 
 "$PYTHON" manage.py migrate --noinput
+"$PYTHON" manage.py tracking_servers_sync
 "$PYTHON" manage.py seed_demo
 
 pids=()

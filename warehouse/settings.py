@@ -29,8 +29,23 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+def env_list(name: str, default: str = "", separator: str = ",") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(separator) if item.strip()]
+
+
+def env_tracking_servers(name: str) -> list[tuple[str, str, str]]:
+    """`name=url|CREDENTIAL_ENV` entries separated by `;`, as (name, url, credential_env). Only the shape is
+    read here; `manage.py tracking_servers_sync` checks each value and says what is wrong with it."""
+    servers = []
+    for entry in env_list(name, separator=";"):
+        server_name, equals, rest = entry.partition("=")
+        url, bar, credential_env = rest.rpartition("|")
+        if not (equals and bar):
+            raise ImproperlyConfigured(
+                f"{name}: {entry.split('=', 1)[0]!r} is not name=url|CREDENTIAL_ENV (entries separated by ;)."
+            )
+        servers.append((server_name.strip(), url.strip(), credential_env.strip()))
+    return servers
 
 
 DEBUG = env_bool("DEBUG")
@@ -70,6 +85,7 @@ INSTALLED_APPS = [
     "warehouse.incidents",
     "warehouse.api",
     "warehouse.webhooks",
+    "warehouse.tracking",
     "warehouse.pages",
     "warehouse.demo",
 ]
@@ -373,6 +389,13 @@ WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", max(60, 4 * WEBHOOK_TIM
 # A delivery queued this long ago and still pending is queued again (the broker lost it).
 WEBHOOK_REQUEUE_AFTER_SECONDS = env_int("WEBHOOK_REQUEUE_AFTER_SECONDS", 300)
 WEBHOOK_PUBLISH_RETRY_POLICY = GATE_PUBLISH_RETRY_POLICY
+
+# Tracking servers the warehouse trusts, configured from the environment by `manage.py tracking_servers_sync`
+# (more can be added in the admin): `name=url|CREDENTIAL_ENV` entries separated by `;`, e.g.
+# `mlflow-prod=https://mlflow.internal.example:5000|WAREHOUSE_TRACKING_TOKEN_MLFLOW_PROD`. CREDENTIAL_ENV
+# names the variable holding the server's token: the token is read from the environment when used, never
+# stored.
+TRACKING_SERVERS = env_tracking_servers("WAREHOUSE_TRACKING_SERVERS")
 
 LOGGING = {
     "version": 1,

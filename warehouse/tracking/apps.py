@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TrackingConfig(AppConfig):
+    name = "warehouse.tracking"
+    label = "tracking"
+    verbose_name = "Tracking servers"
