@@ -102,20 +102,31 @@ def _require_edit(actor, model: RegisteredModel, attempted: str) -> None:
     model_access(actor, model).require(EDIT, attempted=attempted)
 
 
+def _description_write(*, actor, locked, action: str, model_name: str, description: str) -> None:
+    """Write a locked model's or version's description, on the record with what it was."""
+    before = locked.description
+    locked.description = description
+    locked.save(update_fields=["description"])
+    audit_record(
+        actor=actor,
+        action=action,
+        target=locked,
+        model_name=model_name,
+        data={"before": before, "after": description},
+    )
+
+
 def model_description_set(*, actor, model: RegisteredModel, description: str) -> None:
     _description_checked(description)
     _require_edit(actor, model, f"edit the description of {model.name}")
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        before = locked.description
-        locked.description = description
-        locked.save(update_fields=["description"])
-        audit_record(
+        _description_write(
             actor=actor,
+            locked=locked,
             action="model.description_changed",
-            target=locked,
             model_name=model.name,
-            data={"before": before, "after": description},
+            description=description,
         )
     model.description = description
 
@@ -127,71 +138,98 @@ def version_description_set(*, actor, version: ModelVersion, description: str) -
     _require_edit(actor, version.model, f"edit the description of {version.identifier}")
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-        before = locked.description
-        locked.description = description
-        locked.save(update_fields=["description"])
-        audit_record(
+        _description_write(
             actor=actor,
+            locked=locked,
             action="version.description_changed",
-            target=locked,
             model_name=version.model.name,
-            data={"before": before, "after": description},
+            description=description,
         )
     version.description = description
+
+
+# A model's tags and a version's tags: the same writes, each on its own table, audited as
+# model.tag_set / model.tag_deleted and version.tag_set / version.tag_deleted.
+def _tag_put(*, actor, tags, owner, owner_field: str, model_name: str, key: str, value: str) -> None:
+    with transaction.atomic():
+        tags.objects.update_or_create(
+            **{owner_field: owner}, key=key, defaults={"value": value, "updated_at": clock.now()}
+        )
+        audit_record(
+            actor=actor,
+            action=f"{owner_field}.tag_set",
+            target=owner,
+            model_name=model_name,
+            data={key: value},
+        )
+
+
+def _tag_remove(*, actor, tags, owner, owner_field: str, model_name: str, label: str, key: str) -> None:
+    with transaction.atomic():
+        deleted, _ = tags.objects.filter(**{owner_field: owner}, key=key).delete()
+        if not deleted:
+            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"{label} has no tag {key!r}.")
+        audit_record(
+            actor=actor,
+            action=f"{owner_field}.tag_deleted",
+            target=owner,
+            model_name=model_name,
+            data={"key": key},
+        )
 
 
 def model_tag_set(*, actor, model: RegisteredModel, key: str, value: str) -> None:
     _tag_checked(key, value)
     _require_edit(actor, model, f"tag {model.name}")
-    with transaction.atomic():
-        MlflowModelTag.objects.update_or_create(
-            model=model, key=key, defaults={"value": value, "updated_at": clock.now()}
-        )
-        audit_record(
-            actor=actor, action="model.tag_set", target=model, model_name=model.name, data={key: value}
-        )
+    _tag_put(
+        actor=actor,
+        tags=MlflowModelTag,
+        owner=model,
+        owner_field="model",
+        model_name=model.name,
+        key=key,
+        value=value,
+    )
 
 
 def model_tag_delete(*, actor, model: RegisteredModel, key: str) -> None:
     _require_edit(actor, model, f"untag {model.name}")
-    with transaction.atomic():
-        deleted, _ = MlflowModelTag.objects.filter(model=model, key=key).delete()
-        if not deleted:
-            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"{model.name} has no tag {key!r}.")
-        audit_record(
-            actor=actor, action="model.tag_deleted", target=model, model_name=model.name, data={"key": key}
-        )
+    _tag_remove(
+        actor=actor,
+        tags=MlflowModelTag,
+        owner=model,
+        owner_field="model",
+        model_name=model.name,
+        label=model.name,
+        key=key,
+    )
 
 
 def version_tag_set(*, actor, version: ModelVersion, key: str, value: str) -> None:
     _tag_checked(key, value)
     _require_edit(actor, version.model, f"tag {version.identifier}")
-    with transaction.atomic():
-        MlflowVersionTag.objects.update_or_create(
-            version=version, key=key, defaults={"value": value, "updated_at": clock.now()}
-        )
-        audit_record(
-            actor=actor,
-            action="version.tag_set",
-            target=version,
-            model_name=version.model.name,
-            data={key: value},
-        )
+    _tag_put(
+        actor=actor,
+        tags=MlflowVersionTag,
+        owner=version,
+        owner_field="version",
+        model_name=version.model.name,
+        key=key,
+        value=value,
+    )
 
 
 def version_tag_delete(*, actor, version: ModelVersion, key: str) -> None:
     _require_edit(actor, version.model, f"untag {version.identifier}")
-    with transaction.atomic():
-        deleted, _ = MlflowVersionTag.objects.filter(version=version, key=key).delete()
-        if not deleted:
-            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"{version.identifier} has no tag {key!r}.")
-        audit_record(
-            actor=actor,
-            action="version.tag_deleted",
-            target=version,
-            model_name=version.model.name,
-            data={"key": key},
-        )
+    _tag_remove(
+        actor=actor,
+        tags=MlflowVersionTag,
+        owner=version,
+        owner_field="version",
+        model_name=version.model.name,
+        label=version.identifier,
+        key=key,
+    )
 
 
 def alias_set(*, actor, version: ModelVersion, alias: str) -> None:

@@ -41,10 +41,15 @@ def versions_shaped(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
 
 
 def version_source(version: ModelVersion) -> str:
-    """The URI the version's weights were registered at (its first artifact when none is weights); for a
-    version registered through MLflow whose evidence is pending, the source it was registered from."""
+    """The URI the version's weights were registered at (its first artifact when none is weights)."""
     artifacts = sorted(version.artifacts.all(), key=lambda a: (a.kind != ArtifactKind.WEIGHTS, a.pk))
-    return artifacts[0].uri if artifacts else version.source_uri
+    return source_of(version, [artifact.uri for artifact in artifacts])
+
+
+def source_of(version: ModelVersion, uris_weights_first: list[str]) -> str:
+    """The first of the version's artifact URIs, weights first; for a version registered through MLflow whose
+    evidence is pending (no artifacts yet), the source it was registered from."""
+    return uris_weights_first[0] if uris_weights_first else version.source_uri
 
 
 def newest_staging_number(model: RegisteredModel) -> int | None:
@@ -52,12 +57,27 @@ def newest_staging_number(model: RegisteredModel) -> int | None:
 
 
 def version_json(version: ModelVersion, *, staging_number: int | None = None) -> dict:
-    source_run = getattr(version, "source_run", None)
+    """A version fetched through `versions_shaped`, with the stage alias it carries (production, or staging
+    for the newest staging version, `staging_number`)."""
     aliases = [alias.alias for alias in version.mlflow_aliases.all()]
     if version.stage == Stage.PRODUCTION or (
         version.stage == Stage.STAGING and version.number == staging_number
     ):
         aliases.insert(0, version.stage.lower())
+    return version_document(
+        version,
+        source=version_source(version),
+        tags=[(tag.key, tag.value) for tag in version.mlflow_tags.all()],
+        aliases=aliases,
+    )
+
+
+def version_document(
+    version: ModelVersion, *, source: str, tags: list[tuple[str, str]], aliases: list[str]
+) -> dict:
+    """A ModelVersion in MLflow's words, however its source, tags and aliases were read. Needs the version
+    with its model, registrant and source run."""
+    source_run = getattr(version, "source_run", None)
     return {
         "name": version.model.name,
         "version": str(version.number),
@@ -66,11 +86,11 @@ def version_json(version: ModelVersion, *, staging_number: int | None = None) ->
         "user_id": version.registered_by.get_username(),
         "current_stage": MLFLOW_STAGE[version.stage],
         "description": version.description,
-        "source": version_source(version),
+        "source": source,
         "run_id": source_run.run_id if source_run else version.run_id,
         "run_link": source_run.url if source_run else "",
         "status": "READY",
-        "tags": [{"key": tag.key, "value": tag.value} for tag in version.mlflow_tags.all()],
+        "tags": [{"key": key, "value": value} for key, value in tags],
         "aliases": aliases,
     }
 

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from warehouse.accounts.serving import TokenHolder, model_visible
 from warehouse.accounts.token_throttle import Knock, token_door_locked
 from warehouse.api.http import API_TOKEN_DOOR
-from warehouse.api.mlflow.shapes import MLFLOW_STAGE, millis
+from warehouse.api.mlflow.shapes import source_of, version_document
 from warehouse.api.models import MlflowAlias, MlflowVersionTag
 from warehouse.api.production import bearer_caller
 from warehouse.changes import current_stamp
@@ -49,7 +49,7 @@ def production_alias_warm(request: HttpRequest) -> dict | None:
     version = _production_version(answer.model_id)
     if version is None:
         return None
-    return {"model_version": _version_json(version, model_name=answer.model_name)}
+    return {"model_version": _version_json(version)}
 
 
 def _production_version(model_id: int) -> ModelVersion | None:
@@ -69,7 +69,7 @@ def _production_version(model_id: int) -> ModelVersion | None:
     )
     return (
         ModelVersion.objects.filter(model_id=model_id, stage=Stage.PRODUCTION)
-        .select_related("registered_by", "source_run")
+        .select_related("model", "registered_by", "source_run")
         .annotate(
             tag_pairs=ArraySubquery(tags.values(pair=JSONObject(key="key", value="value"))),
             alias_names=ArraySubquery(aliases.values("alias")),
@@ -79,21 +79,11 @@ def _production_version(model_id: int) -> ModelVersion | None:
     )
 
 
-def _version_json(version: ModelVersion, *, model_name: str) -> dict:
-    """The same fields as shapes.version_json answers for a production version."""
-    source_run = getattr(version, "source_run", None)
-    return {
-        "name": model_name,
-        "version": str(version.number),
-        "creation_timestamp": millis(version.created_at),
-        "last_updated_timestamp": millis(max(version.created_at, version.stage_changed_at)),
-        "user_id": version.registered_by.get_username(),
-        "current_stage": MLFLOW_STAGE[Stage.PRODUCTION],
-        "description": version.description,
-        "source": version.artifact_uris[0] if version.artifact_uris else version.source_uri,
-        "run_id": source_run.run_id if source_run else version.run_id,
-        "run_link": source_run.url if source_run else "",
-        "status": "READY",
-        "tags": [{"key": pair["key"], "value": pair["value"]} for pair in version.tag_pairs],
-        "aliases": ["production", *version.alias_names],
-    }
+def _version_json(version: ModelVersion) -> dict:
+    """What shapes.version_json answers for a production version, from the one query's arrays."""
+    return version_document(
+        version,
+        source=source_of(version, version.artifact_uris),
+        tags=[(pair["key"], pair["value"]) for pair in version.tag_pairs],
+        aliases=["production", *version.alias_names],
+    )

@@ -5,14 +5,15 @@ that saves, so that the warning lists exactly what the save closes."""
 from django.db.models import QuerySet
 
 from warehouse.promotions.models import OPEN_REQUEST_STATES, PolicyRevision, PromotionRequest
-from warehouse.promotions.policies.rules import PolicyRules, revision_section
+from warehouse.promotions.policies.rules import PolicyRules, SectionRules, revision_section
 from warehouse.registry.models import RegisteredModel
 
 
-def section_changed(revision: PolicyRevision, target_stage: str, rules: PolicyRules) -> bool:
-    """Whether `rules` ask anything other than `revision` did of the move to `target_stage`: a request judged
-    under `revision` is stale under `rules` only then. A revision that no longer parses counts as changed."""
-    return revision_section(revision, target_stage) != rules.for_target(target_stage)
+def section_changed(revision: PolicyRevision, target_stage: str, now: SectionRules | None) -> bool:
+    """Whether `now` (the rules for the move to `target_stage`; None when they cannot be read) asks anything
+    other than `revision` did of that move: a request judged under `revision` is stale only then. A
+    revision that no longer parses counts as changed."""
+    return now is None or revision_section(revision, target_stage) != now
 
 
 def open_requests_under(model: RegisteredModel | None) -> QuerySet[PromotionRequest]:
@@ -32,5 +33,9 @@ def requests_superseded_by(requests, rules: PolicyRules) -> list[PromotionReques
     return [
         promotion
         for promotion in requests
-        if section_changed(promotion.gate_run.policy_revision, promotion.target_stage, rules)
+        if section_changed(
+            promotion.gate_run.policy_revision,
+            promotion.target_stage,
+            rules.for_target(promotion.target_stage),
+        )
     ]

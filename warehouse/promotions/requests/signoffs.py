@@ -8,6 +8,7 @@ from warehouse.accounts.permissions import model_access, permission_denied
 from warehouse.audit.services import audit_record
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.promotions.models import Decision, PolicyRevision, PromotionRequest, RequestState, SignOff
+from warehouse.promotions.policies.impact import section_changed
 from warehouse.promotions.policies.rules import revision_section
 from warehouse.promotions.policies.services import policy_in_force
 from warehouse.promotions.requests.lifecycle import (
@@ -155,8 +156,7 @@ def _move_rules_changed(run, in_force: PolicyRevision, target_stage: str) -> boo
     revision that changed only the other move leaves the gate run, and the sign-offs on it, standing."""
     if in_force.pk == run.policy_revision_id:
         return False
-    now = revision_section(in_force, target_stage)
-    return now is None or revision_section(run.policy_revision, target_stage) != now
+    return section_changed(run.policy_revision, target_stage, revision_section(in_force, target_stage))
 
 
 # --- Under lock ------------------------------------------------------------------------------------------
