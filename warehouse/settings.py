@@ -273,13 +273,22 @@ CELERY_TASK_IGNORE_RESULT = True
 # worker started without -Q consumes every queue listed here. The sweeps have a queue of their own and a
 # worker of their own (`-Q sweeps`, started by make run and docker compose), so a backlog of gates or
 # deliveries that keeps every other worker busy never delays the sweep that rescues lost work.
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("gates"), Queue("webhooks"), Queue("sweeps"))
+CELERY_TASK_QUEUES = (
+    Queue("celery"),
+    Queue("gates"),
+    Queue("webhooks"),
+    Queue("imports"),
+    Queue("sweeps"),
+)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "promotions.gate_run_execute": {"queue": "gates"},
     # A slow receiver holds up other receivers' deliveries at most, never gates or sweeps.
     "webhooks.deliver": {"queue": "webhooks"},
     "webhooks.fan_out": {"queue": "webhooks"},
+    # A large model's download holds up other imports at most, never gates.
+    "tracking.run_import_execute": {"queue": "imports"},
+    "tracking.run_imports_sweep": {"queue": "sweeps"},
     "promotions.gate_runs_sweep": {"queue": "sweeps"},
     "webhooks.sweep": {"queue": "sweeps"},
     "api.idempotency_keys_purge": {"queue": "sweeps"},
@@ -296,6 +305,12 @@ CELERY_BEAT_SCHEDULE = {
     # lost. Retries are only as punctual as this interval.
     "sweep-webhooks": {
         "task": "webhooks.sweep",
+        "schedule": 15.0,
+        "options": {"queue": "sweeps", "expires": 14},
+    },
+    # Queues imports whose retry is due, never queued (the broker was down) or whose worker died.
+    "sweep-imports": {
+        "task": "tracking.run_imports_sweep",
         "schedule": 15.0,
         "options": {"queue": "sweeps", "expires": 14},
     },
@@ -396,6 +411,18 @@ WEBHOOK_PUBLISH_RETRY_POLICY = GATE_PUBLISH_RETRY_POLICY
 # names the variable holding the server's token: the token is read from the environment when used, never
 # stored.
 TRACKING_SERVERS = env_tracking_servers("WAREHOUSE_TRACKING_SERVERS")
+# Importing a version's evidence from its tracked run. The worker streams every file of the model through
+# the tracking server's artifact proxy and hashes it: at most IMPORT_MAX_BYTES in all (a bigger model is
+# refused, named with its size). Each request waits IMPORT_TIMEOUT_SECONDS to connect and for each read. An
+# unreachable or failing server is tried again after IMPORT_RETRY_BASE_SECONDS × 2^(attempt-1) (at most
+# IMPORT_RETRY_MAX_SECONDS), up to IMPORT_MAX_ATTEMPTS, then the import fails and can be retried by hand.
+IMPORT_MAX_BYTES = env_int("WAREHOUSE_IMPORT_MAX_BYTES", 2 * 1024**3)
+IMPORT_TIMEOUT_SECONDS = env_int("WAREHOUSE_IMPORT_TIMEOUT_SECONDS", 30)
+IMPORT_MAX_ATTEMPTS = env_int("WAREHOUSE_IMPORT_MAX_ATTEMPTS", 6)
+IMPORT_RETRY_BASE_SECONDS = env_int("WAREHOUSE_IMPORT_RETRY_BASE_SECONDS", 10)
+IMPORT_RETRY_MAX_SECONDS = env_int("WAREHOUSE_IMPORT_RETRY_MAX_SECONDS", 600)
+# A worker holds an import this long without reporting progress; past that the sweeper hands it to another.
+IMPORT_LEASE_SECONDS = env_int("WAREHOUSE_IMPORT_LEASE_SECONDS", max(120, 4 * IMPORT_TIMEOUT_SECONDS))
 
 LOGGING = {
     "version": 1,

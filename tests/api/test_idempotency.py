@@ -458,7 +458,7 @@ def test_every_post_and_put_documents_the_header_and_the_409(contract):
                 assert "409" in operation["responses"], (method, path)
             else:
                 assert headers == [], (method, path)
-    assert writes == 11
+    assert writes == 13
 
 
 # --- Cost ---------------------------------------------------------------------------------------------------

@@ -279,7 +279,8 @@ def test_every_answer_of_every_endpoint_matches_the_document(
     # tests/api/test_production.py), and the edge's answers, 503 among them, are produced in
     # test_machine_edge.py and by a real server in tests/web/. The policy, gate, promotion, archive,
     # rollback, card and evidence operations' answers are produced in test_policy.py, test_gates.py,
-    # test_promotions.py, test_rollback.py, test_cards.py and test_evidence_attach.py.
+    # test_promotions.py, test_rollback.py, test_cards.py and test_evidence_attach.py; the registration
+    # from a tracked run and its import's, in tests/tracking/test_run_import_api.py.
     documented = {
         (path, method, int(status))
         for path, item in contract.document["paths"].items()
@@ -293,6 +294,8 @@ def test_every_answer_of_every_endpoint_matches_the_document(
                 "/rollback",
                 "/card",
                 "/evidence",
+                "/from-run",
+                "/import",
             )
         )
         for method, operation in item.items()

@@ -1,12 +1,11 @@
-"""The version page and a promotion request page of a version whose evidence is pending say what is missing
-and the API call that attaches it; the version page runs no more queries for it."""
+"""The version page of a version whose evidence is pending says what is missing and the API call that
+attaches it, and runs no more queries for it. (No promotion request can be opened for it: the gate refuses
+pending evidence, tests/promotions/test_pending_evidence_gate.py.)"""
 
 from django.urls import reverse
 
 from tests.factories import version_register_pending_for_tests
 from tests.pages.test_pages import VERSION_PAGE_QUERIES
-from warehouse.promotions.policies.services import policy_in_force
-from warehouse.promotions.requests.services import promotion_request_open
 
 ATTACH = "PUT /api/v1/models/fraud-scorer/versions/2/evidence"
 
@@ -36,18 +35,3 @@ def test_a_version_with_its_evidence_shows_no_notice(client, model, version, vie
     response = client.get(reverse("registry:version", args=[model.name, 1]))
 
     assert "evidence-pending" not in response.content.decode()
-
-
-def test_the_request_page_says_the_evidence_is_pending(client, model, contributor, viewer):
-    policy_in_force(model=model)
-    version = version_register_pending_for_tests(actor=contributor, model=model)
-    promotion = promotion_request_open(
-        actor=contributor, version=version, target_stage="staging", justification="From MLflow."
-    )
-    client.force_login(viewer)
-
-    response = client.get(reverse("promotions:request", args=[model.name, promotion.pk]))
-
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "Evidence not attached" in html and ATTACH in html

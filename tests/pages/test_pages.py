@@ -263,10 +263,11 @@ HOME_QUERIES = 11  # + open incidents, production, recent events, counts by stag
 # permission, 2 for the reviewer queue (requests awaiting me, my requests), my superseded requests
 MODEL_PAGE_QUERIES = 8  # + model, its object permissions, versions, transitions, open requests,
 #                         2 for register permission
-VERSION_PAGE_QUERIES = 16  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
+VERSION_PAGE_QUERIES = 17  # + model, permissions, version, baseline, metrics, slices, stage changes, audit,
 #                            artifacts, the gate panel's runs and request permission, the promotion
-#                            panel's requests (its permissions are the ones the model lookup read), and the
-#                            card panel's current revision and the policy that says what it must hold
+#                            panel's requests (its permissions are the ones the model lookup read), the
+#                            card panel's current revision and the policy that says what it must hold, and
+#                            the import of its evidence from a tracked run
 
 
 def test_the_home_page_queries_do_not_grow(

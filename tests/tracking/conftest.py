@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+# gate_worker: a real Celery worker process, for imports run the way production runs them.
+from tests.promotions.conftest import gate_worker  # noqa: F401
 from tests.tracking.mlflow_runs import TrackedRun, log_tracked_run
 from tests.tracking.mlflow_server import TrackingServerProcess
 

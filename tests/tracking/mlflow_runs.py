@@ -43,10 +43,10 @@ EVALUATION = {
     "dataset": "loans-eval",
     "dataset_version": "2026-11",
     "slices": [
-        {"slice_key": "region=EU", "metric": "auc", "value": 0.91, "sample_count": 1200},
-        {"slice_key": "region=US", "metric": "auc", "value": 0.93, "sample_count": 3400},
-        {"slice_key": "region=EU", "metric": "log_loss", "value": 0.29, "sample_count": 1200},
-        {"slice_key": "region=US", "metric": "log_loss", "value": 0.27, "sample_count": 3400},
+        {"slice": "region=EU", "metric": "auc", "value": 0.91, "sample_count": 1200},
+        {"slice": "region=US", "metric": "auc", "value": 0.93, "sample_count": 3400},
+        {"slice": "region=EU", "metric": "log_loss", "value": 0.29, "sample_count": 1200},
+        {"slice": "region=US", "metric": "log_loss", "value": 0.27, "sample_count": 3400},
     ],
 }
 _CHUNK = 8 * 1024 * 1024

@@ -13,7 +13,7 @@ from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import get_schema
 
 from warehouse.api import errors
-from warehouse.api.endpoints import cards, models, policies, promotions
+from warehouse.api.endpoints import cards, imports, models, policies, promotions
 from warehouse.api.endpoints.common import path_parameters_documented
 from warehouse.api.http import MAX_BODY_BYTES, JsonBody, acting, caller, method_not_allowed
 from warehouse.api.idempotency import idempotency_documented
@@ -195,5 +195,5 @@ api = WarehouseAPI(
 )
 api.add_decorator(acting)
 errors.add_handlers(api)
-for module in (models, policies, promotions, cards):
+for module in (models, imports, policies, promotions, cards):
     api.add_router("", module.router)

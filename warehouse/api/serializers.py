@@ -319,3 +319,30 @@ def card_json(*, version: ModelVersion, revision, completeness) -> dict:
         "url": absolute(reverse("cards:card", args=args)),
         "api_url": absolute(reverse("api:card", args=args)),
     }
+
+
+def _when(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def run_import_json(run_import) -> dict:
+    """A RunImport (tracking.models) as the API shows it; its version's model is loaded."""
+    version = run_import.version
+    failed = run_import.failure_code and run_import.state in ("retrying", "failed")
+    return {
+        "version": version.identifier,
+        "state": run_import.state,
+        "tracking_server": run_import.server.name,
+        "run_id": run_import.run_id,
+        "source": run_import.source,
+        "attempts": run_import.attempts,
+        "bytes_done": run_import.bytes_done,
+        "bytes_total": run_import.bytes_total,
+        "failure": ({"code": run_import.failure_code, "message": run_import.last_error} if failed else None),
+        "notes": list(run_import.notes or []),
+        "next_attempt_at": _when(run_import.next_attempt_at) if run_import.state == "retrying" else None,
+        "created_at": run_import.created_at.isoformat(),
+        "started_at": _when(run_import.started_at),
+        "finished_at": _when(run_import.finished_at),
+        "version_url": absolute(reverse("api:version", args=[version.model.name, version.number])),
+    }

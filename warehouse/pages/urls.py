@@ -14,4 +14,10 @@ urlpatterns = [
 model_pages = [
     path("<slug:name>/", views.model_detail, name="model"),
     path("<slug:name>/versions/<int:number>/", views.version_detail, name="version"),
+    path("<slug:name>/versions/<int:number>/import/", views.version_import_live, name="version-import"),
+    path(
+        "<slug:name>/versions/<int:number>/import/retry/",
+        views.version_import_retry,
+        name="version-import-retry",
+    ),
 ]

@@ -2,11 +2,17 @@
 that own it (registry, audit, promotions, incidents), shapes it for its template, and renders; the
 templates only format what they are given."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
 from warehouse.audit.selectors import AuditFilters, audit_event_list
 from warehouse.cards.selectors import card_summary
+from warehouse.errors import Conflict
 from warehouse.incidents.selectors import incidents_open
 from warehouse.pages.charts import slice_chart
 from warehouse.promotions.gates.selectors import version_gate_panel
@@ -25,6 +31,8 @@ from warehouse.registry.selectors import (
     version_get_with_access,
     version_page,
 )
+from warehouse.tracking.imports import run_import_retry
+from warehouse.tracking.selectors import run_import_for_version
 
 HOME_PRODUCTION_ROWS = 50
 HOME_RECENT_EVENTS = 12
@@ -86,5 +94,49 @@ def version_detail(request, name: str, number: int):
             "card": card_summary(version=version),
             "requests_panel": version_requests_panel(user=request.user, version=version, access=access),
             "gate_panel": version_gate_panel(user=request.user, version=version),
+            **_import_panel(request, version, access),
         },
     )
+
+
+# Seconds between reloads of the version page while its evidence is being imported, for a browser without
+# JavaScript; with it, htmx asks for the import panel alone every second.
+IMPORT_REFRESH_SECONDS = 2
+
+
+def _import_panel(request, version, access) -> dict:
+    run_import = run_import_for_version(version=version)
+    is_open = run_import is not None and run_import.open
+    return {
+        "run_import": run_import,
+        "can_register": access.can("registry.register_version"),
+        "import_poll_url": (
+            reverse("registry:version-import", args=[version.model.name, version.number]) if is_open else None
+        ),
+        "refresh": IMPORT_REFRESH_SECONDS,
+    }
+
+
+@login_required
+def version_import_live(request, name: str, number: int):
+    """The import panel alone, which the version page swaps in place every second while the import runs."""
+    version, access = version_get_with_access(user=request.user, name=name, number=number)
+    context = {"version": version, "model": version.model, **_import_panel(request, version, access)}
+    if context["run_import"] is None:
+        raise Http404("This version was not registered from a tracked run.")
+    response = render(request, "pages/_version_import.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_POST
+def version_import_retry(request, name: str, number: int):
+    version, _ = version_get_with_access(user=request.user, name=name, number=number)
+    try:
+        run_import_retry(actor=request.user, version=version)
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "The import is queued again; this page follows it.")
+    return redirect(f"{reverse('registry:version', args=[name, number])}#evidence-import")

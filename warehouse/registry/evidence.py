@@ -351,17 +351,28 @@ def _profile(reader: FieldReader, value: Any) -> ProfileIn | None:
 EVIDENCE_FIELDS = {"description", "artifacts", "source_run", "evaluation", "profile"}
 
 
-def evidence_parse(payload: Any, *, other_fields: frozenset[str] = frozenset()) -> Evidence:
-    """Read evidence from `payload`; `other_fields` are top-level keys the caller reads itself."""
+def evidence_parse(
+    payload: Any,
+    *,
+    other_fields: frozenset[str] = frozenset(),
+    hashed_artifacts: tuple[ArtifactIn, ...] | None = None,
+) -> Evidence:
+    """Read evidence from `payload`; `other_fields` are top-level keys the caller reads itself.
+
+    `hashed_artifacts` are files the warehouse listed and hashed itself (an import from a tracked run): they
+    are the version's artifacts, and the payload gives none."""
     reader = FieldReader()
-    data = reader.obj(payload, "", EVIDENCE_FIELDS | set(other_fields))
+    fields = EVIDENCE_FIELDS - {"artifacts"} if hashed_artifacts is not None else EVIDENCE_FIELDS
+    data = reader.obj(payload, "", fields | set(other_fields))
     if data is None:
         raise InvalidInput({"body": ["The body must be a JSON object."]})
     evidence = Evidence(
         description=reader.text(
             data, "description", "", max_length=DESCRIPTION_MAX_LENGTH, required=False, multiline=True
         ),
-        artifacts=_artifacts(reader, data.get("artifacts")),
+        artifacts=(
+            hashed_artifacts if hashed_artifacts is not None else _artifacts(reader, data.get("artifacts"))
+        ),
         source_run=_source_run(reader, data.get("source_run")),
         evaluation=_evaluation(reader, data.get("evaluation")),
         profile=_profile(reader, data.get("profile")),

@@ -40,7 +40,7 @@ from warehouse.registry.models import (
 )
 from warehouse.registry.serving import production_body, production_document
 from warehouse.registry.stage_listeners import StageChange, stage_listeners_run
-from warehouse.registry.uris import UriRefused, uri_validate
+from warehouse.registry.uris import UriRefused, tracked_source_match, uri_validate
 
 # A tracked run's id as MLflow and its peers write them: no spaces or control characters.
 RUN_ID = re.compile(r"^[^\x00-\x20\x7f]*$")
@@ -105,7 +105,9 @@ def version_register_pending(
 def _pending_problems(source_uri, run_id, description) -> dict[str, list[str]]:
     errors = {}
     try:
-        uri_validate(source_uri)
+        # A tracked run's model (runs:/, models:/) is read only by an import from a configured server.
+        if not tracked_source_match(source_uri):
+            uri_validate(source_uri)
     except UriRefused as refusal:
         errors["source_uri"] = [str(refusal)]
     if not isinstance(run_id, str) or len(run_id) > 200 or not RUN_ID.match(run_id):

@@ -24,6 +24,19 @@ class UriRefused(ValueError):
     pass
 
 
+# A model as a tracking server names it: `runs:/<run id>/<path in the run's artifacts>` or a logged model,
+# `models:/m-<id>`. Read only from a tracking server an administrator configured (warehouse.tracking).
+TRACKED_SOURCE = re.compile(
+    r"^(?:runs:/(?P<run_id>[A-Za-z0-9_-]{1,64})/(?P<path>[A-Za-z0-9_\-]+(?:[./][A-Za-z0-9_\-]+)*)"
+    r"|models:/(?P<model_id>m-[A-Za-z0-9_-]{1,64}))$"
+)
+
+
+def tracked_source_match(uri: str) -> re.Match | None:
+    """The parts of a `runs:/…` or `models:/m-…` source, or None for anything else."""
+    return TRACKED_SOURCE.match(uri) if isinstance(uri, str) else None
+
+
 def _fully_decoded(text: str) -> str:
     # %252e%252e is %2e%2e after one round and .. after two: keep decoding while it changes. A round that
     # changes the text makes it shorter, so this ends; a fixed number of rounds would let one more layer of

@@ -16,8 +16,12 @@ from warehouse.api.mlflow.shapes import STAGE_ALIASES
 from warehouse.api.models import MlflowAlias, MlflowModelTag, MlflowVersionTag
 from warehouse.api.serializers import absolute
 from warehouse.audit.services import audit_record
+from warehouse.errors import InvalidInput
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.services import description_problem, model_create, version_register_pending
+from warehouse.registry.uris import tracked_source_match
+from warehouse.tracking.imports import version_register_from_run
+from warehouse.tracking.models import TrackingServer
 
 EDIT = "registry.edit_card"
 CREATE_MODEL = "registry.add_registeredmodel"
@@ -70,19 +74,37 @@ def mlflow_model_create(
     return model
 
 
+# The version tag that names the tracking server a `runs:/` or `models:/` source is read from, when the
+# warehouse trusts more than one.
+TRACKING_SERVER_TAG = "warehouse.tracking_server"
+
+
 def mlflow_version_create(
     *, actor, model: RegisteredModel, source: str, run_id: str, description: str, tags: list[tuple[str, str]]
 ) -> ModelVersion:
     """`model-versions/create`: the next version of `model` registered from `source` with its evidence
-    pending (MLflow sends no digests, evaluation or profile), and its tags, in one transaction. The gate
-    fails it and the stage door keeps it in Draft until the pipeline attaches the evidence through
-    `PUT /api/v1/models/<name>/versions/<n>/evidence`."""
+    pending (MLflow sends no digests, evaluation or profile), and its tags, in one transaction.
+
+    A source on a tracking server (`models:/m-…`, as the client sends for a model logged by a run, or
+    `runs:/<run>/<path>`) has its evidence imported from that run by a worker, from the configured server
+    the tag `warehouse.tracking_server` names (or the only one). Any other source waits, in Draft, for the
+    pipeline to attach the evidence through `PUT /api/v1/models/<name>/versions/<n>/evidence`."""
     for key, value in tags:
         _tag_checked(key, value)
     with transaction.atomic():
-        version = version_register_pending(
-            actor=actor, model=model, source_uri=source, run_id=run_id, description=description
-        )
+        if tracked_source_match(source):
+            version = version_register_from_run(
+                actor=actor,
+                model=model,
+                server_name=_tracking_server_named(dict(tags).get(TRACKING_SERVER_TAG)),
+                run_id=run_id,
+                source=source,
+                description=description,
+            )
+        else:
+            version = version_register_pending(
+                actor=actor, model=model, source_uri=source, run_id=run_id, description=description
+            )
         now = clock.now()
         MlflowVersionTag.objects.bulk_create(
             MlflowVersionTag(version=version, key=key, value=value, updated_at=now) for key, value in tags
@@ -96,6 +118,24 @@ def mlflow_version_create(
                 data=dict(tags),
             )
     return version
+
+
+def _tracking_server_named(named: str | None) -> str:
+    """The server a tracked source is read from: the one the tag names, else the only one configured."""
+    if named:
+        return named
+    active = list(TrackingServer.objects.filter(active=True).values_list("name", flat=True)[:2])
+    if len(active) == 1:
+        return active[0]
+    raise InvalidInput(
+        {
+            "source": [
+                "This source is a tracked run's model; no tracking server is configured to read it from."
+                if not active
+                else f"Several tracking servers are configured: name one with the tag {TRACKING_SERVER_TAG}."
+            ]
+        }
+    )
 
 
 def _require_edit(actor, model: RegisteredModel, attempted: str) -> None:

@@ -8,11 +8,14 @@ Every read runs a fixed number of queries, whatever the number of rows.
 
 from datetime import datetime
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 
 from warehouse.api.models import MlflowAlias, MlflowModelTag, MlflowVersionTag
 from warehouse.registry.models import ArtifactKind, ModelVersion, RegisteredModel, Stage
+from warehouse.registry.uris import tracked_source_match
+from warehouse.tracking.models import ImportState
 
 MLFLOW_STAGE = {
     Stage.DRAFT: "None",
@@ -33,7 +36,7 @@ def millis(moment: datetime) -> int:
 
 def versions_shaped(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
     """What `version_json` reads: three queries for any number of versions."""
-    return versions.select_related("model", "registered_by", "source_run").prefetch_related(
+    return versions.select_related("model", "registered_by", "source_run", "run_import").prefetch_related(
         "artifacts",
         Prefetch("mlflow_tags", queryset=MlflowVersionTag.objects.order_by("key")),
         Prefetch("mlflow_aliases", queryset=MlflowAlias.objects.order_by("alias")),
@@ -48,8 +51,26 @@ def version_source(version: ModelVersion) -> str:
 
 def source_of(version: ModelVersion, uris_weights_first: list[str]) -> str:
     """The first of the version's artifact URIs, weights first; for a version registered through MLflow whose
-    evidence is pending (no artifacts yet), the source it was registered from."""
+    evidence is pending (no artifacts yet), the source it was registered from. A version registered from a
+    tracked run answers its source as MLflow does (`models:/m-…`, `runs:/…/model`): the client resolves it
+    on its tracking server, where the files the warehouse hashed are."""
+    if tracked_source_match(version.source_uri):
+        return version.source_uri
     return uris_weights_first[0] if uris_weights_first else version.source_uri
+
+
+def registration_status(version: ModelVersion) -> tuple[str, str]:
+    """MLflow's status and status message. A version whose evidence is being imported from its run is
+    PENDING_REGISTRATION (`register_model` waits for it), then READY, or FAILED_REGISTRATION with why."""
+    if not version.evidence_pending:
+        return "READY", ""
+    try:
+        run_import = version.run_import
+    except ObjectDoesNotExist:
+        return "READY", ""  # its evidence is attached by the pipeline, with PUT …/evidence
+    if run_import.state == ImportState.FAILED:
+        return "FAILED_REGISTRATION", f"The evidence import failed: {run_import.last_error}"
+    return "PENDING_REGISTRATION", f"Importing the evidence of run {run_import.run_id} ({run_import.state})."
 
 
 def newest_staging_number(model: RegisteredModel) -> int | None:
@@ -78,6 +99,7 @@ def version_document(
     """A ModelVersion in MLflow's words, however its source, tags and aliases were read. Needs the version
     with its model, registrant and source run."""
     source_run = getattr(version, "source_run", None)
+    status, status_message = registration_status(version)
     return {
         "name": version.model.name,
         "version": str(version.number),
@@ -89,7 +111,8 @@ def version_document(
         "source": source,
         "run_id": source_run.run_id if source_run else version.run_id,
         "run_link": source_run.url if source_run else "",
-        "status": "READY",
+        "status": status,
+        "status_message": status_message,
         "tags": [{"key": key, "value": value} for key, value in tags],
         "aliases": aliases,
     }

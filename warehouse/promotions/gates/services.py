@@ -88,6 +88,15 @@ def gate_run_create(
             f"it cannot be gated for {target_stage.label}.",
             code="not_next_stage",
         )
+    if locked.evidence_pending:
+        # Checks of evidence that is not there would only fail: nothing is gated until it is written.
+        raise Conflict(
+            f"The evidence of {version.identifier} is not written yet: it is being imported from its tracked "
+            "run, its import failed (retry it from the version page), or it waits for "
+            f"PUT /api/v1/models/{version.model.name}/versions/{version.number}/evidence. The gate runs on "
+            "evidence, once it is there.",
+            code="evidence_pending",
+        )
     open_run = GateRun.objects.filter(
         version=locked, target_stage=target_stage, state__in=OPEN_GATE_STATES
     ).first()
