@@ -98,6 +98,7 @@ _ARTIFACT_PROBLEMS = (
     ("without_digest", "no digest for {}"),
     ("digest_mismatch", "stored file differs from its digest: {}"),
     ("missing_files", "stored file missing: {}"),
+    ("unreachable_files", "could not re-read {}"),
 )
 
 
@@ -116,6 +117,11 @@ def check_artifacts(snapshot: EvidenceSnapshot) -> CheckOutcome:
         "verified": verified,
         "digest_mismatch": mismatched,
         "missing_files": absent,
+        "unreachable_files": [
+            f"{artifact.name} ({snapshot.unreachable_files[artifact.uri]})"
+            for artifact in artifacts
+            if artifact.uri in snapshot.unreachable_files
+        ],
     }
     problems = [
         template.format(", ".join(numbers[key])) for key, template in _ARTIFACT_PROBLEMS if numbers[key]

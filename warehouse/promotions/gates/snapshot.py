@@ -2,7 +2,8 @@
 
 Checks are plain functions of an EvidenceSnapshot, so they can be tested without a database and run
 without touching one. Loading is the only I/O: a few queries, and reading the files the warehouse itself
-stores (warehouse:// artifacts) to recompute their digests.
+stores (warehouse:// artifacts), and those the apps above lend a reader for (an imported version's files on
+its tracking server), to recompute their digests.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from warehouse.registry.models import (
     SliceMetric,
     Stage,
 )
+from warehouse.registry.read_back import artifacts_read_back
 
 READ_CHUNK = 1024 * 1024
 
@@ -81,9 +83,11 @@ class EvidenceSnapshot:
     target_stage: str
     rules: SectionRules
     owner: str = ""  # the model owner's username, "" when the owner is no longer active
-    # Digests the worker recomputed for artifacts in the warehouse's own storage: uri → sha256, or None
-    # when the file is not there.
+    # Digests the worker recomputed from the files it could reach (the warehouse's own storage, an imported
+    # version's files on its tracking server): uri → sha256, or None when the file is not there.
     stored_digests: dict[str, str | None] = field(default_factory=dict)
+    # Files it should have reached and could not this time: uri → why.
+    unreachable_files: dict[str, str] = field(default_factory=dict)
     baseline_version_id: int | None = None
 
 
@@ -204,6 +208,11 @@ def snapshot_load(*, version: ModelVersion, target_stage: str, rules: SectionRul
         path = stored_artifact_path(artifact.uri)
         if path is not None or artifact.uri.lower().startswith("warehouse://"):
             stored_digests[artifact.uri] = sha256_of_file(path) if path is not None else None
+    read_back = artifacts_read_back(
+        version=candidate,
+        uris=[a.uri for a in evidence[candidate.pk].artifacts if a.uri not in stored_digests],
+    )
+    stored_digests.update(read_back.digests)
     owner = candidate.model.owner
     return EvidenceSnapshot(
         candidate=evidence[candidate.pk],
@@ -212,5 +221,6 @@ def snapshot_load(*, version: ModelVersion, target_stage: str, rules: SectionRul
         rules=rules,
         owner=owner.get_username() if owner.is_active else "",
         stored_digests=stored_digests,
+        unreachable_files=read_back.unreachable,
         baseline_version_id=baseline.pk if baseline is not None else None,
     )
