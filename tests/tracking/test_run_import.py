@@ -354,3 +354,28 @@ def test_the_retry_needs_the_register_permission(configured, model, contributor,
     with pytest.raises(PermissionDenied):
         run_import_retry(actor=viewer, version=version)
     assert RunImport.objects.get(version=version).state == ImportState.FAILED
+
+
+def test_the_sweeper_queues_what_the_broker_lost_and_what_a_dead_worker_held(
+    configured, tracked_run, model, contributor
+):
+    from datetime import timedelta
+
+    from warehouse import clock
+    from warehouse.tracking.imports import run_imports_sweep
+
+    never_queued = RunImport.objects.get(version=register(tracked_run, contributor, model))
+    held = RunImport.objects.get(version=register(tracked_run, contributor, model))
+    # A worker claimed it, then died: its lease ran out with nothing recorded.
+    RunImport.objects.filter(pk=held.pk).update(
+        state=ImportState.IMPORTING, attempts=1, lease_expires_at=clock.now() - timedelta(seconds=1)
+    )
+
+    assert run_imports_sweep() == 2
+    assert RunImport.objects.get(pk=never_queued.pk).enqueued_at is not None
+
+    # The next worker takes it over from the dead one and finishes it, once.
+    assert run_import_execute(import_id=held.pk) == ImportState.IMPORTED
+    held.refresh_from_db()
+    assert (held.state, held.attempts) == (ImportState.IMPORTED, 2)
+    assert run_import_execute(import_id=held.pk) is None
