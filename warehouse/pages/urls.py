@@ -4,10 +4,11 @@ registry's namespace, beside its models list)."""
 
 from django.urls import path
 
-from warehouse.pages import views
+from warehouse.pages import register_from_run, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("register/from-run/", register_from_run.register_from_run, name="register-from-run"),
 ]
 
 # Under /models/, in the `registry` namespace.
