@@ -3,11 +3,12 @@ unmodified MLflow client registers a logged model into Warehouse and waits while
 evidence; the API's registration from a run is imported by the worker without anyone calling it."""
 
 import gc
+from pathlib import Path
 
 import pytest
 
 from tests.api.support import issue_token
-from tests.tracking.mlflow_runs import log_tracked_run
+from tests.tracking.mlflow_runs import files_on_disk, log_tracked_run
 from tests.workers import wait_until
 from warehouse.audit.models import AuditEvent
 from warehouse.registry.models import ModelVersion
@@ -57,6 +58,7 @@ def test_the_mlflow_client_registers_a_logged_model_and_waits_for_its_evidence(
     model,
     contributor,
     monkeypatch,
+    tmp_path,
 ):
     run = log_tracked_run(tracking_server)
     worker = gate_worker()
@@ -77,6 +79,14 @@ def test_the_mlflow_client_registers_a_logged_model_and_waits_for_its_evidence(
     imported = AuditEvent.objects.get(action="version.evidence_imported", target_id=str(version.pk))
     assert imported.via == "worker" and imported.data["files"] == len(run.model_files)
     worker.wait_for("Task tracking.run_import_execute[", timeout=10)
+    # Loading it back: Warehouse names the model's directory on the tracking server, and the client
+    # downloads the very bytes Warehouse hashed from there.
+    downloaded = mlflow_pipeline.artifacts.download_artifacts(
+        f"models:/{model.name}/{registered.version}", dst_path=str(tmp_path / "loaded")
+    )
+    loaded = files_on_disk(Path(downloaded))
+    loaded.pop("registered_model_meta", None)  # written by the client itself, beside what it downloaded
+    assert loaded == run.model_files
 
 
 def test_a_version_registered_through_the_api_is_imported_by_the_worker(

@@ -59,6 +59,18 @@ def source_of(version: ModelVersion, uris_weights_first: list[str]) -> str:
     return uris_weights_first[0] if uris_weights_first else version.source_uri
 
 
+def imported_model_directory(version: ModelVersion) -> str | None:
+    """For a version whose evidence was imported from a tracked run: the directory of the model's files on
+    the tracking server (`mlflow-artifacts:/…`), which the client downloads whole from its tracking server.
+    None for any other version (and while the import has not written the artifacts)."""
+    if not tracked_source_match(version.source_uri):
+        return None
+    first = next(iter(version.artifacts.all()), None)
+    if first is None or not first.uri.endswith(f"/{first.name}"):
+        return None
+    return first.uri.removesuffix(f"/{first.name}")
+
+
 def registration_status(version: ModelVersion) -> tuple[str, str]:
     """MLflow's status and status message. A version whose evidence is being imported from its run is
     PENDING_REGISTRATION (`register_model` waits for it), then READY, or FAILED_REGISTRATION with why."""

@@ -9,7 +9,12 @@ from warehouse.api.mlflow import services
 from warehouse.api.mlflow.access import model_for, version_for
 from warehouse.api.mlflow.filters import Grammar, filter_parse, filter_q, order_parse
 from warehouse.api.mlflow.http import MlflowError, Params, endpoint, invalid, page_token_of, page_token_read
-from warehouse.api.mlflow.shapes import version_json, version_source, versions_shaped
+from warehouse.api.mlflow.shapes import (
+    imported_model_directory,
+    version_json,
+    version_source,
+    versions_shaped,
+)
 from warehouse.api.models import MlflowVersionTag
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 
@@ -129,7 +134,7 @@ def transition_stage(request, params: Params) -> dict:
 @endpoint("GET")
 def get_download_uri(request, params: Params) -> dict:
     version = version_for(request.user, params)
-    source = version_source(version)
+    source = imported_model_directory(version) or version_source(version)
     if not source or source.startswith("warehouse:"):
         raise MlflowError(
             "RESOURCE_DOES_NOT_EXIST",
