@@ -1,5 +1,6 @@
 # Warehouse. `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite;
-# `make bench` measures gate throughput, pages and the serving path over HTTP (never part of `make test`).
+# `make bench` measures gate throughput, pages, the serving path over HTTP and evidence imports from a tracked
+# run (never part of `make test`).
 # All create the virtual environment first. The environment passes through (DATABASE_URL, ...).
 
 VENV ?= .venv
@@ -7,9 +8,11 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # Reinstalls only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
-# Gate runs for `make bench` (RUNS=200 for a quick look), and models for its serving part.
+# Gate runs for `make bench` (RUNS=200 for a quick look), models for its serving part, and the MiB of the
+# model its import part imports (about twice that in the temporary folder while the run is logged).
 RUNS ?= 1000
 MODELS ?= 500
+IMPORT_MB ?= 100
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test bench migrations-check lint
@@ -17,7 +20,7 @@ MODELS ?= 500
 help:
 	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker and beat"
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
-	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS))"
+	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS)); an evidence import from an MLflow run (IMPORT_MB=$(IMPORT_MB))"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make lint              ruff (lint, formatting), and no module over 500 lines or function over complexity 15"
@@ -40,6 +43,7 @@ test: install
 bench: install
 	$(BIN)/python -m bench.gates --runs $(RUNS)
 	$(BIN)/python -m bench.serving --models $(MODELS)
+	$(BIN)/python -m bench.imports --megabytes $(IMPORT_MB)
 
 migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
