@@ -199,3 +199,46 @@ def test_the_alias_lookup_and_a_model_read_run_a_fixed_number_of_queries(
     with django_assert_max_num_queries(MODEL_QUERIES):
         response = client.get(f"{MLFLOW}/registered-models/get", {"name": model.name}, **credentials)
     assert response.status_code == 200
+
+
+def _server(name: str):
+    from warehouse.tracking.models import TrackingServer
+
+    return TrackingServer.objects.create(
+        name=name,
+        url=f"http://{name}.internal:5000",
+        credential_env="UNSET",
+        created_at="2026-12-01T00:00:00Z",
+    )
+
+
+def test_a_tracked_source_needs_a_configured_server_to_read_it(client, model, contributor):
+    body = {"name": model.name, "source": "models:/m-0123456789abcdef", "run_id": "abc123"}
+
+    response = send(client, "post", "model-versions/create", body, **bearer(contributor))
+
+    assert error_of(response) == (400, "INVALID_PARAMETER_VALUE")
+    assert "no tracking server is configured" in response.json()["message"]
+    assert model.versions.count() == 1
+
+
+def test_with_several_servers_a_tracked_source_names_one_in_a_tag(client, model, contributor):
+    _server("mlflow-prod"), _server("mlflow-dev")
+    body = {"name": model.name, "source": "runs:/abc123/model", "run_id": "abc123"}
+
+    refused = send(client, "post", "model-versions/create", body, **bearer(contributor))
+    tagged = send(
+        client,
+        "post",
+        "model-versions/create",
+        {**body, "tags": [{"key": "warehouse.tracking_server", "value": "mlflow-dev"}]},
+        **bearer(contributor),
+    )
+
+    assert error_of(refused) == (400, "INVALID_PARAMETER_VALUE")
+    assert "warehouse.tracking_server" in refused.json()["message"]
+    assert tagged.status_code == 200, tagged.content
+    version = tagged.json()["model_version"]
+    assert (version["status"], version["source"]) == ("PENDING_REGISTRATION", "runs:/abc123/model")
+    assert "Importing the evidence of run abc123" in version["status_message"]
+    assert model.versions.get(number=2).run_import.server.name == "mlflow-dev"
