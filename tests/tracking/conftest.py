@@ -52,6 +52,20 @@ def interruptible_tracking_server(tracking_server):
         tracking_server.start()
 
 
+@pytest.fixture
+def configured(tracking_server, db):
+    """The session's tracking server, configured in the warehouse as `mlflow-test` (its token unset: the test
+    server has no authentication)."""
+    from warehouse.tracking.models import TrackingServer
+
+    return TrackingServer.objects.create(
+        name="mlflow-test",
+        url=tracking_server.url,
+        credential_env="WAREHOUSE_TRACKING_TOKEN_MLFLOW_TEST",
+        created_at="2026-12-01T00:00:00Z",
+    )
+
+
 @pytest.fixture(scope="session")
 def tracked_run(tracking_server) -> TrackedRun:
     """One standard run, logged once for the tests that only read it."""

@@ -29,16 +29,6 @@ from warehouse.tracking.imports import run_import_execute, run_import_retry, ver
 from warehouse.tracking.models import ImportState, RunImport, TrackingServer
 
 
-@pytest.fixture
-def configured(tracking_server, db) -> TrackingServer:
-    return TrackingServer.objects.create(
-        name="mlflow-test",
-        url=tracking_server.url,
-        credential_env="WAREHOUSE_TRACKING_TOKEN_MLFLOW_TEST",
-        created_at="2026-12-01T00:00:00Z",
-    )
-
-
 def register(run, actor, model, *, source=None, expected=None) -> ModelVersion:
     return version_register_from_run(
         actor=actor,

@@ -1,22 +1,13 @@
 """The API's registration from a tracked run, its import's state and the retry: every documented answer
 produced for real against a real tracking server and checked against the OpenAPI document."""
 
-import pytest
-
 from tests.api.support import bearer, get, post_json
 from warehouse.tracking.imports import run_import_execute
-from warehouse.tracking.models import RunImport, TrackingServer
+from warehouse.tracking.models import RunImport
 
 FROM_RUN = "/models/{name}/versions/from-run"
 IMPORT = "/models/{name}/versions/{number}/import"
 RETRY = "/models/{name}/versions/{number}/import/retry"
-
-
-@pytest.fixture
-def configured(tracking_server, db) -> TrackingServer:
-    return TrackingServer.objects.create(
-        name="mlflow-test", url=tracking_server.url, credential_env="UNSET", created_at="2026-12-01T00:00:00Z"
-    )
 
 
 def body_for(run_id: str, **more) -> dict:

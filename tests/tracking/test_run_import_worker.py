@@ -12,19 +12,9 @@ from tests.tracking.mlflow_runs import files_on_disk, log_tracked_run
 from tests.workers import wait_until
 from warehouse.audit.models import AuditEvent
 from warehouse.registry.models import ModelVersion
-from warehouse.tracking.models import ImportState, RunImport, TrackingServer
+from warehouse.tracking.models import ImportState, RunImport
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def configured(tracking_server, transactional_db) -> TrackingServer:
-    return TrackingServer.objects.create(
-        name="mlflow-test",
-        url=tracking_server.url,
-        credential_env="WAREHOUSE_TRACKING_TOKEN_MLFLOW_TEST",
-        created_at="2026-12-01T00:00:00Z",
-    )
 
 
 @pytest.fixture
