@@ -3,6 +3,8 @@
 Everything is made through the services on the real database; nothing is mocked.
 """
 
+import importlib.metadata
+import importlib.util
 import os
 
 import pytest
@@ -12,6 +14,7 @@ from django.db import connection
 
 from tests.api.support import Contract
 from tests.factories import model_create_for_tests, user_with_roles
+from tests.tracking.mlflow_server import TrackingServerProcess
 from warehouse.accounts.roles import Role
 from warehouse.accounts.token_throttle import remembered_forget_all
 from warehouse.changes import change_feed_stop
@@ -130,3 +133,49 @@ def version(model):
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
+
+
+# --- A real MLflow tracking server (tests/tracking/mlflow_server.py), for the evidence import and the demo's
+# tracked runs. Without the full `mlflow` package (the server; mlflow-skinny alone is only a client) or
+# scikit-learn, its tests skip on a laptop and fail in CI, where a missing server must not pass silently. A
+# failing test's report carries the server's output.
+
+
+def _server_unavailable() -> str | None:
+    try:
+        importlib.metadata.version("mlflow")
+    except importlib.metadata.PackageNotFoundError:
+        return "the mlflow package (the tracking server) is not installed (pip install -e '.[test]')."
+    if importlib.util.find_spec("sklearn") is None:
+        return "scikit-learn is not installed (pip install -e '.[test]')."
+    return None
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory):
+    """One `mlflow server` for the whole run. A test that stops or pauses it asks for
+    `interruptible_tracking_server` instead, which brings it back afterwards."""
+    missing = _server_unavailable()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{missing} CI must run the tracking server tests.")
+        pytest.skip(missing)
+    server = TrackingServerProcess(tmp_path_factory.mktemp("mlflow-server"))
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _report_tracking_server(request):
+    if "tracking_server" in request.fixturenames:
+        request.node.tracking_server = request.getfixturevalue("tracking_server")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "tracking_server", None)
+    if server is not None and report.failed:
+        report.sections.append((f"mlflow tracking server ({report.when})", server.describe()))

@@ -1,4 +1,4 @@
-"""The demo's five models and their history: what the data files say happened is what the audit trail records,
+"""The demo's six models and their history: what the data files say happened is what the audit trail records,
 in date order, and the demo is the one the README describes."""
 
 import io
@@ -26,7 +26,7 @@ def stages() -> dict[str, list[tuple[int, str]]]:
     return found
 
 
-def test_it_loads_the_five_models_at_their_stages(demo):
+def test_it_loads_the_six_models_at_their_stages(demo):
     assert stages() == {
         "chest-xray-assist": [
             (1, "archived"),
@@ -52,6 +52,8 @@ def test_it_loads_the_five_models_at_their_stages(demo):
             (6, "staging"),
             (7, "draft"),
         ],
+        # Two candidates from tracked runs (recorded here: no tracking server), waiting in Draft.
+        "late-delivery-risk": [(1, "draft"), (2, "draft")],
         "search-ranker": [
             (1, "archived"),
             (2, "archived"),

@@ -20,6 +20,9 @@ from warehouse.registry.models import (
     TransitionKind,
 )
 
+TRACKED = "late-delivery-risk"
+SCHEMES = {"s3", "gs", "abfss", "hdfs", "https"}
+
 
 def seed() -> str:
     out = io.StringIO()
@@ -38,7 +41,7 @@ def debug(settings):
     settings.DEBUG = True
 
 
-def test_it_seeds_five_teams_models_with_a_history(db, debug):
+def test_it_seeds_five_teams_six_models_with_a_history(db, debug):
     seed()
 
     models = {model.name: model for model in RegisteredModel.objects.select_related("team")}
@@ -48,10 +51,13 @@ def test_it_seeds_five_teams_models_with_a_history(db, debug):
         "chest-xray-assist",
         "support-copilot",
         "demand-forecast",
+        TRACKED,
     }
     assert {model.team.name for model in models.values()} == set(TEAMS)
     for model in models.values():
-        assert 4 <= model.versions.count() <= 8, model.name
+        assert 4 <= model.versions.count() <= 8 or model.name == TRACKED, model.name
+    # The model from tracked runs: two candidates, both in Draft (tests/demo/test_tracked_runs.py).
+    assert models[TRACKED].versions.count() == 2
     assert set(ModelVersion.objects.values_list("stage", flat=True)) == set(Stage.values)
     assert StageTransition.objects.filter(kind=TransitionKind.ROLLBACK).exists()
     assert StageTransition.objects.filter(kind=TransitionKind.REPLACED).exists()
@@ -69,12 +75,14 @@ def test_every_version_has_full_evidence_and_some_slices_regress(db, debug):
     for version in ModelVersion.objects.select_related("model", "evaluation", "source_run", "profile"):
         slices = SliceMetric.objects.filter(report=version.evaluation).values_list("slice_key", flat=True)
         assert len(set(slices)) >= 20, version.identifier
-        assert version.source_run.url.startswith("https://")
         assert len(version.source_run.git_commit) == 40
         assert version.profile.latency_p95_ms > 0
         assert version.card.current.sections["task"]
+        # The tracked model's files and run are on the tracking server they were logged to.
+        tracked = version.model.name == TRACKED
+        assert version.source_run.url.startswith("http://127.0.0.1:" if tracked else "https://")
         for artifact in version.artifacts.all():
-            assert artifact.uri.split("://")[0] in {"s3", "gs", "abfss", "hdfs", "https"}
+            assert artifact.uri.split(":")[0] in ({"mlflow-artifacts"} if tracked else SCHEMES)
             assert len(artifact.sha256) == 64
     fraud = ModelVersion.objects.get(model__name="fraud-scorer", number=1)
     assert {"auc", "precision@0.85", "recall@0.85", "false_positive_rate"} == set(
@@ -106,7 +114,7 @@ def test_each_role_can_sign_in_and_sees_every_model(db, debug, client):
         assert demo.username in output
         user = User.objects.get(username=demo.username)
         assert client.login(username=demo.username, password=DEMO_PASSWORD), demo.username
-        assert models_visible_to(user, RegisteredModel.objects.all()).count() == 5
+        assert models_visible_to(user, RegisteredModel.objects.all()).count() == 6
         if demo.role is not None:
             assert user.groups.filter(name=demo.role.value).exists()
             assert set(user.groups.filter(name__in=TEAMS).values_list("name", flat=True)) == set(TEAMS)

@@ -18,3 +18,8 @@ def data_file(name: str) -> Any:
 def demo_models() -> list[dict]:
     """Every demo model's file (data/models/<name>.yaml), in the order data/demo.yaml lists them."""
     return [data_file(f"models/{name}.yaml") for name in data_file("demo.yaml")["models"]]
+
+
+def tracked_model() -> dict:
+    """The file of the demo model whose versions come from tracked runs (it has `tracked_runs`)."""
+    return next(model for model in demo_models() if "tracked_runs" in model)
