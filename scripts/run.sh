@@ -126,7 +126,8 @@ else
 fi
 
 # No -Q: the worker consumes every queue CELERY_TASK_QUEUES lists (celery, gates for the gate runs, webhooks,
-# sweeps). The sweeper consumes only the sweeps, so a backlog of gates never delays them.
+# imports for the evidence imports from tracked runs, sweeps). The sweeper consumes only the sweeps, so a
+# backlog of gates never delays them.
 "$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 > >(label "[worker] ") 2>&1 &
 pids+=($!)
 "$VENV/bin/celery" -A warehouse worker --loglevel=INFO --concurrency=1 -Q sweeps --hostname "sweeper@%h" \

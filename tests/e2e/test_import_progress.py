@@ -15,7 +15,6 @@ from django.urls import reverse
 
 from tests.e2e.conftest import RESULTS
 from tests.e2e.test_review import _OVERFLOW, _sign_in, _watch
-from tests.tracking.conftest import tracking_server  # noqa: F401 - a real MLflow tracking server
 from tests.tracking.mlflow_runs import log_tracked_run
 from warehouse.tracking.imports import version_register_from_run
 from warehouse.tracking.models import ImportState, RunImport, TrackingServer
@@ -47,7 +46,7 @@ def _throttle(server, stop: threading.Event) -> None:
 @pytest.mark.parametrize("width", [1440, 390])
 def test_the_version_page_follows_a_large_import_live(
     live_server,
-    tracking_server,  # noqa: F811
+    tracking_server,
     model,
     contributor,
     gate_worker,

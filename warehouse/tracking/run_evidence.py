@@ -14,6 +14,7 @@ What the run must hold (README, "Registering from a tracked run"):
   `training` and `evaluation` (`mlflow.data.context`).
 """
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -154,11 +155,28 @@ def _datasets_by_context(inputs: dict) -> dict[str, dict]:
 def _dataset_reference(dataset: dict) -> str:
     name, digest = str(dataset.get("name") or ""), str(dataset.get("digest") or "")
     reference = f"{name}@{digest}" if digest else name
-    source = dataset.get("source")
-    # A dataset built in code has its logging script's tags for a source: not a location worth keeping.
-    if dataset.get("source_type") != "code" and isinstance(source, str) and source and len(source) < 1500:
-        reference += f" ({source})"
+    location = _dataset_location(dataset)
+    if location:
+        reference += f" ({location})"
     return reference[:2048]
+
+
+def _dataset_location(dataset: dict) -> str:
+    """Where the dataset lives, as MLflow records it: its source is JSON (`{"uri": "s3://…"}`, `{"path": …}`,
+    `{"url": …}`). A dataset built in code has its logging script's tags for a source: no location."""
+    source = dataset.get("source")
+    if dataset.get("source_type") == "code" or not isinstance(source, str) or not source:
+        return ""
+    try:
+        document = json.loads(source)
+    except ValueError:
+        return source[:1500]
+    if isinstance(document, dict):
+        for key in ("uri", "url", "path", "table_name"):
+            if isinstance(document.get(key), str) and document[key]:
+                return document[key][:1500]
+        return ""
+    return source[:1500]
 
 
 def _source_run(run: dict, run_url: str, tags: dict, datasets: dict, notes: list[str]) -> dict:
