@@ -10,14 +10,11 @@ from warehouse.promotions.models import CheckResult
 from warehouse.promotions.policies.rules import Check
 from warehouse.promotions.policies.services import policy_in_force
 from warehouse.tracking.imports import run_import_execute, version_register_from_run
-from warehouse.tracking.models import ImportState, RunImport, TrackingServer
+from warehouse.tracking.models import ImportState, RunImport
 
 
 @pytest.fixture
-def imported_version(tracking_server, db, model, contributor):
-    TrackingServer.objects.create(
-        name="mlflow-test", url=tracking_server.url, credential_env="UNSET", created_at="2026-12-01T00:00:00Z"
-    )
+def imported_version(configured, tracking_server, model, contributor):
     run = log_tracked_run(tracking_server)
     version = version_register_from_run(
         actor=contributor, model=model, server_name="mlflow-test", run_id=run.run_id, source=run.model_uri

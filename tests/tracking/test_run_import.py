@@ -26,7 +26,7 @@ from warehouse.audit.models import AuditEvent
 from warehouse.errors import InvalidInput
 from warehouse.registry.models import Artifact, ModelVersion
 from warehouse.tracking.imports import run_import_execute, run_import_retry, version_register_from_run
-from warehouse.tracking.models import ImportState, RunImport, TrackingServer
+from warehouse.tracking.models import ImportState, RunImport
 
 
 def register(run, actor, model, *, source=None, expected=None) -> ModelVersion:
@@ -285,12 +285,9 @@ def progress_every_chunk(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_server_that_hangs_mid_download_is_retried_and_then_imports(
-    interruptible_tracking_server, model, contributor, settings, progress_every_chunk
+    configured, interruptible_tracking_server, model, contributor, settings, progress_every_chunk
 ):
     server = interruptible_tracking_server
-    TrackingServer.objects.create(
-        name="mlflow-test", url=server.url, credential_env="UNSET_TOKEN", created_at="2026-12-01T00:00:00Z"
-    )
     settings.IMPORT_RETRY_BASE_SECONDS, settings.IMPORT_TIMEOUT_SECONDS = 0, 2
     run = log_tracked_run(server, big_file_bytes=96 * 1024 * 1024)
     version = register(run, contributor, model)
@@ -312,11 +309,8 @@ def test_a_server_that_hangs_mid_download_is_retried_and_then_imports(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_file_changed_while_the_model_is_read_fails_the_import(
-    tracking_server, model, contributor, progress_every_chunk
+    configured, tracking_server, model, contributor, progress_every_chunk
 ):
-    TrackingServer.objects.create(
-        name="mlflow-test", url=tracking_server.url, credential_env="UNSET", created_at="2026-12-01T00:00:00Z"
-    )
     run = log_tracked_run(tracking_server, big_file_bytes=96 * 1024 * 1024, big_file_name="zz-weights.bin")
     version = register(run, contributor, model)
     run_import = RunImport.objects.get(version=version)

@@ -11,6 +11,7 @@ from warehouse.promotions.policies.rules import Check, revision_rules
 from warehouse.promotions.policies.selectors import policy_page_url, policy_revision_document
 from warehouse.registry.models import ModelVersion, RegisteredModel
 from warehouse.registry.serving import artifact_summary
+from warehouse.tracking.models import ImportState
 
 
 def absolute(path: str) -> str:
@@ -321,14 +322,10 @@ def card_json(*, version: ModelVersion, revision, completeness) -> dict:
     }
 
 
-def _when(moment) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def run_import_json(run_import) -> dict:
     """A RunImport (tracking.models) as the API shows it; its version's model is loaded."""
     version = run_import.version
-    failed = run_import.failure_code and run_import.state in ("retrying", "failed")
+    failed = run_import.failure_code and run_import.state in (ImportState.RETRYING, ImportState.FAILED)
     return {
         "version": version.identifier,
         "state": run_import.state,
@@ -340,7 +337,9 @@ def run_import_json(run_import) -> dict:
         "bytes_total": run_import.bytes_total,
         "failure": ({"code": run_import.failure_code, "message": run_import.last_error} if failed else None),
         "notes": list(run_import.notes or []),
-        "next_attempt_at": _when(run_import.next_attempt_at) if run_import.state == "retrying" else None,
+        "next_attempt_at": (
+            _when(run_import.next_attempt_at) if run_import.state == ImportState.RETRYING else None
+        ),
         "created_at": run_import.created_at.isoformat(),
         "started_at": _when(run_import.started_at),
         "finished_at": _when(run_import.finished_at),

@@ -4,7 +4,6 @@ templates only format what they are given."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -32,7 +31,7 @@ from warehouse.registry.selectors import (
     version_page,
 )
 from warehouse.tracking.imports import run_import_retry
-from warehouse.tracking.selectors import run_import_for_version
+from warehouse.tracking.selectors import run_import_for_version, run_import_of
 
 HOME_PRODUCTION_ROWS = 50
 HOME_RECENT_EVENTS = 12
@@ -94,7 +93,7 @@ def version_detail(request, name: str, number: int):
             "card": card_summary(version=version),
             "requests_panel": version_requests_panel(user=request.user, version=version, access=access),
             "gate_panel": version_gate_panel(user=request.user, version=version),
-            **_import_panel(request, version, access),
+            **_import_panel(version, access),
         },
     )
 
@@ -104,8 +103,8 @@ def version_detail(request, name: str, number: int):
 IMPORT_REFRESH_SECONDS = 2
 
 
-def _import_panel(request, version, access) -> dict:
-    run_import = run_import_for_version(version=version)
+def _import_panel(version, access, run_import=None) -> dict:
+    run_import = run_import or run_import_for_version(version=version)
     is_open = run_import is not None and run_import.open
     return {
         "run_import": run_import,
@@ -121,9 +120,8 @@ def _import_panel(request, version, access) -> dict:
 def version_import_live(request, name: str, number: int):
     """The import panel alone, which the version page swaps in place every second while the import runs."""
     version, access = version_get_with_access(user=request.user, name=name, number=number)
-    context = {"version": version, "model": version.model, **_import_panel(request, version, access)}
-    if context["run_import"] is None:
-        raise Http404("This version was not registered from a tracked run.")
+    run_import = run_import_of(version=version)  # 404 for a version not registered from a run
+    context = {"version": version, "model": version.model, **_import_panel(version, access, run_import)}
     response = render(request, "pages/_version_import.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
