@@ -13,14 +13,18 @@ INSTALLED := $(VENV)/.installed
 RUNS ?= 1000
 MODELS ?= 500
 IMPORT_MB ?= 100
+# Models at full scale for `make bench-scale` (10 versions, about 220 slice metrics and 100 audit events each;
+# 1/100 of it is the scale compared against).
+SCALE_MODELS ?= 10000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench migrations-check lint
+.PHONY: help install run test bench bench-scale migrations-check lint
 
 help:
 	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker and beat"
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
 	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS)); an evidence import from an MLflow run (IMPORT_MB=$(IMPORT_MB))"
+	@echo "make bench-scale       every page and API list at 1/100 and full scale (SCALE_MODELS=$(SCALE_MODELS) models; PostgreSQL; ~15 min, ~4 GB)"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make lint              ruff (lint, formatting), and no module over 500 lines or function over complexity 15"
@@ -44,6 +48,9 @@ bench: install
 	$(BIN)/python -m bench.gates --runs $(RUNS)
 	$(BIN)/python -m bench.serving --models $(MODELS)
 	$(BIN)/python -m bench.imports --megabytes $(IMPORT_MB)
+
+bench-scale: install
+	$(BIN)/python -m bench.scale --models $(SCALE_MODELS) $(ARGS)
 
 migrations-check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

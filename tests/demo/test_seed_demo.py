@@ -148,7 +148,7 @@ def test_it_leaves_work_in_the_reviewers_queue(db, debug):
     from django.contrib.auth.models import User
 
     from warehouse.promotions.models import PromotionRequest, RequestState
-    from warehouse.promotions.requests.selectors import review_queue
+    from warehouse.promotions.requests.queue import review_queue
 
     seed()
     waiting = PromotionRequest.objects.filter(state=RequestState.AWAITING_SIGNOFF)

@@ -214,6 +214,56 @@ def test_the_queue_runs_the_same_queries_whatever_the_requests(
     assert len(five.captured_queries) == len(one.captured_queries)
 
 
+def test_the_queue_shows_a_page_and_says_when_more_await(client, contributor, reviewer, model, monkeypatch):
+    monkeypatch.setattr("warehouse.promotions.views.review_queue", _queue_of(2))
+    promotions = [_awaiting(contributor, model) for _ in range(3)]
+    client.force_login(reviewer)
+    body = client.get(reverse("promotions:queue")).content.decode()
+    assert 'data-testid="awaiting-count">2+<' in body
+    assert "The oldest 2 are shown" in body
+    assert f"#{promotions[0].pk}<" in body and f"#{promotions[2].pk}<" not in body
+
+
+def _queue_of(limit):
+    from warehouse.promotions.requests.queue import review_queue
+
+    return lambda *, user: review_queue(user=user, limit=limit)
+
+
+def test_a_role_granted_on_one_model_puts_its_requests_in_the_queue(client, contributor, team, model):
+    """No reviewer role org-wide: the sign-off permission on this one model is what makes them eligible."""
+    promotion = _awaiting(contributor, model)
+    elsewhere = model_create_for_tests(actor=contributor, name="elsewhere-model", team=team)
+    other = _awaiting(contributor, elsewhere)
+    person = user_with_roles("model-reviewer", Role.VIEWER)
+    for each in (model, elsewhere):
+        assign_perm("registry.view_registeredmodel", person, each)
+    client.force_login(person)
+    assert f"#{promotion.pk}<" not in client.get(reverse("promotions:queue")).content.decode()
+    assign_perm("registry.signoff_staging", team, model)
+    person.groups.add(team)
+    body = client.get(reverse("promotions:queue")).content.decode()
+    assert f"#{promotion.pk}<" in body
+    assert f"#{other.pk}<" not in body
+
+
+@pytest.mark.postgres
+def test_a_page_of_the_queue_reads_requests_through_an_index(contributor, reviewer, model):
+    from django.db import connection
+
+    from warehouse.promotions.requests.queue import _eligible_to_sign
+    from warehouse.promotions.requests.selectors import _request_queryset
+
+    _awaiting(contributor, model)
+    page = _request_queryset().filter(state=RequestState.AWAITING_SIGNOFF).filter(_eligible_to_sign(reviewer))
+    sql, params = page.order_by("created_at", "pk")[:51].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on promotions_promotionrequest" not in plan, plan
+
+
 # --- The candidate against production ---------------------------------------------------------------------
 
 

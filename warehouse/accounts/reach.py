@@ -24,9 +24,10 @@ from django.contrib.auth.models import Permission
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
+from warehouse.accounts.permissions import model_grants_of
+
 REGISTER_PERMISSIONS = ("add_registeredmodel", "register_version")
 MANAGE_WEBHOOKS_PERMISSION = "admin_policy"  # webhooks.selectors.MANAGE_PERMISSION, without its app
-_MODEL = {"content_type__app_label": "registry", "content_type__model": "registeredmodel"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _granted_on_a_model(codename: str, *, person=None, object_pk=None) -> Q:
     """`codename` is granted on some registered model (or on model `object_pk`) to the person or to one of
     their groups, as guardian's get_objects_for_user reads it."""
     person = person if person is not None else OuterRef("pk")
-    where = {**_MODEL, "permission__codename": codename}
+    where = model_grants_of(codename)
     if object_pk is not None:
         where["object_pk"] = object_pk
     direct = get_user_obj_perms_model().objects.filter(user=person, **where)
@@ -60,16 +61,28 @@ def _granted_on_a_model(codename: str, *, person=None, object_pk=None) -> Q:
 
 
 def _manages_a_visible_model() -> Q:
-    """Some model carries both a grant of the policy permission and one of view for the person."""
-    where = {**_MODEL, "permission__codename": MANAGE_WEBHOOKS_PERMISSION}
-    visible_here = _granted_on_a_model(
-        "view_registeredmodel", person=OuterRef(OuterRef("pk")), object_pk=OuterRef("object_pk")
+    """Some model carries both a grant of the policy permission and one of view for the person.
+
+    Four plain EXISTS, one per pairing of where each grant comes from (the person, or one of their groups),
+    each starting from the policy grants, which are few: PostgreSQL then answers from the grants' index in a
+    fraction of a millisecond. Written as one EXISTS with an OR inside, it hashed every view grant of the
+    registry first (tens of milliseconds at 10,000 models, on every page)."""
+    where = model_grants_of(MANAGE_WEBHOOKS_PERMISSION)
+    viewing = {**model_grants_of("view_registeredmodel"), "object_pk": OuterRef("object_pk")}
+    person = OuterRef(OuterRef("pk"))
+    managing = {
+        "directly": get_user_obj_perms_model().objects.filter(user=OuterRef("pk"), **where),
+        "through a group": get_group_obj_perms_model().objects.filter(group__user=OuterRef("pk"), **where),
+    }
+    seeing = (
+        get_user_obj_perms_model().objects.filter(user=person, **viewing),
+        get_group_obj_perms_model().objects.filter(group__user=person, **viewing),
     )
-    direct = get_user_obj_perms_model().objects.filter(user=OuterRef("pk"), **where).filter(visible_here)
-    through_groups = (
-        get_group_obj_perms_model().objects.filter(group__user=OuterRef("pk"), **where).filter(visible_here)
-    )
-    return Q(Exists(direct)) | Q(Exists(through_groups))
+    combined = Q()
+    for grants in managing.values():
+        for visible in seeing:
+            combined |= Q(Exists(grants.filter(Exists(visible))))
+    return combined
 
 
 def reach_annotations() -> dict[str, ExpressionWrapper]:

@@ -15,10 +15,10 @@ from warehouse.errors import Conflict
 from warehouse.incidents.selectors import incidents_open
 from warehouse.pages.charts import slice_chart
 from warehouse.promotions.gates.selectors import version_gate_panel
+from warehouse.promotions.requests.queue import review_queue
 from warehouse.promotions.requests.selectors import (
     model_open_requests,
     requests_superseded_for_requester,
-    review_queue,
     version_requests_panel,
 )
 from warehouse.registry.selectors import (

@@ -22,7 +22,8 @@ from warehouse.promotions.gates.services import gate_run_start
 from warehouse.promotions.models import Decision
 from warehouse.promotions.presentation.checks import check_reports
 from warehouse.promotions.presentation.slices import slice_page
-from warehouse.promotions.requests.selectors import promotion_request_get, request_page, review_queue
+from warehouse.promotions.requests.queue import review_queue
+from warehouse.promotions.requests.selectors import promotion_request_get, request_page
 from warehouse.promotions.requests.services import (
     promotion_request_cancel,
     promotion_request_open,

@@ -9,7 +9,11 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from warehouse import clock
-from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to, permissions_on_models
+from warehouse.accounts.permissions import (
+    ModelAccess,
+    model_access,
+    models_visible_to,
+)
 from warehouse.promotions.gates.comparison import JUDGED, SliceVerdict
 from warehouse.promotions.gates.selectors import (
     GateRunPage,
@@ -340,55 +344,6 @@ def _against_production(promotion: PromotionRequest, gate: GateRunPage) -> Again
 
 
 # --- The reviewer queue ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReviewQueue:
-    awaiting_me: list[PromotionRequest]  # oldest first
-    mine: list[PromotionRequest]  # newest first
-    limit: int = REQUESTS_SHOWN
-
-
-def review_queue(*, user, limit: int = REQUESTS_SHOWN) -> ReviewQueue:
-    """Requests awaiting `user`'s sign-off (gate passed, `user` holds a role the policy names on that
-    model, did not ask for it nor register the version, has not signed yet), and `user`'s own open and
-    recent requests. A fixed number of queries, whatever the number of requests and models."""
-    visible = models_visible_to(user, RegisteredModel.objects.all())
-    candidates = _bind(
-        list(
-            _request_queryset()
-            .filter(state=RequestState.AWAITING_SIGNOFF, model__in=visible)
-            .exclude(requested_by=user)
-            .exclude(version__registered_by=user)
-            .exclude(signoffs__signer=user)
-            .order_by("created_at", "pk")
-        )
-    )
-    on_model, org_wide = (
-        permissions_on_models(user, sorted({p.model_id for p in candidates})) if candidates else ({}, set())
-    )
-    rules_cache: dict = {}
-    awaiting = []
-    for promotion in candidates:
-        held = on_model.get(promotion.model_id, set()) | org_wide
-        rules = _rules_for(promotion.gate_run.policy_revision, promotion.target_stage, rules_cache)
-        roles = rules.signoffs.roles if rules is not None else ()
-        if user.is_superuser or any(SIGNOFF_PERMISSION[role] in held for role in roles):
-            awaiting.append(promotion)
-    mine = _bind(
-        list(
-            _request_queryset()
-            .filter(requested_by=user, model__in=visible)
-            .prefetch_related(_SIGNERS)
-            .order_by("-created_at", "-pk")[:limit]
-        )
-    )
-    return ReviewQueue(awaiting_me=awaiting[:limit], mine=mine, limit=limit)
-
-
-def review_queue_count(*, user) -> int:
-    """How many requests await `user`'s sign-off: the number the home page and the menu show."""
-    return len(review_queue(user=user, limit=REQUESTS_SHOWN).awaiting_me)
 
 
 # --- Requests on the version and model pages ------------------------------------------------------------
