@@ -10,6 +10,7 @@ import re
 import pytest
 from django.template import Context, engines
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 from tests.factories import model_create_for_tests, version_move, version_register_for_tests
 from tests.incidents.test_rollback import incident_about
@@ -268,6 +269,19 @@ VERSION_PAGE_QUERIES = 17  # + model, permissions, version, baseline, metrics, s
 #                            panel's requests (its permissions are the ones the model lookup read), the
 #                            card panel's current revision and the policy that says what it must hold, and
 #                            the import of its evidence from a tracked run
+
+
+def test_the_home_page_counts_up_to_a_cap_and_says_so(client, contributor, viewer, monkeypatch):
+    monkeypatch.setattr("warehouse.registry.selectors.COUNT_CAP", 2)
+    for index in range(3):
+        model = model_create_for_tests(actor=contributor, name=f"counted-{index}")
+        version_register_for_tests(actor=contributor, model=model)
+        assign_perm("registry.view_registeredmodel", viewer, model)
+    client.force_login(viewer)
+    html = client.get(reverse("home")).content.decode()
+    stats = html[html.index('aria-label="Versions by stage"') :]
+    assert '<span class="n">2+</span><span class="label">Models</span>' in stats
+    assert 'class="n">0</span><span class="label"><span class="dot stage-production">' in stats
 
 
 def test_the_home_page_queries_do_not_grow(

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -140,16 +142,45 @@ def production_overview_for_user(*, user) -> QuerySet[ModelVersion]:
     )
 
 
-def version_counts_for_user(*, user) -> dict[str, int]:
-    """How many versions of the models `user` can see are in each stage, plus the models: one query."""
+# The home page counts up to this many of each and then says "1,000+": counting every version of a large
+# registry on each visit would cost more the larger it grows, for a number nobody reads to the last digit.
+COUNT_CAP = 1000
+
+
+class CappedCount(int):
+    """A count that stopped at COUNT_CAP: shown as "1,000+" when there are more."""
+
+    capped: bool
+
+    def __new__(cls, value: int):
+        count = super().__new__(cls, min(value, COUNT_CAP))
+        count.capped = value > COUNT_CAP
+        return count
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+" if self.capped else f"{int(self):,}"
+
+
+def version_counts_for_user(*, user) -> dict[str, CappedCount]:
+    """How many models `user` can see and how many of their versions are in each stage, each counted up to
+    COUNT_CAP: one query, whose cost stops growing with the registry once it holds that many."""
     visible = models_visible_to(user, RegisteredModel.objects.all())
-    counts = visible.aggregate(
-        models=Count("pk", distinct=True),
-        **{
-            stage: Count("versions", filter=Q(versions__stage=stage), distinct=True) for stage in Stage.values
-        },
-    )
-    return {key: value or 0 for key, value in counts.items()}
+    counted = {"models": visible.order_by().values("pk")}
+    for stage in Stage.values:
+        counted[stage] = ModelVersion.objects.filter(stage=stage, model__in=visible).order_by().values("pk")
+    parts, params = [], []
+    for name, queryset in counted.items():
+        try:
+            sql, part_params = queryset[: COUNT_CAP + 1].query.sql_with_params()
+        except EmptyResultSet:  # a person who may see nothing
+            parts.append("0")
+            continue
+        parts.append(f'(SELECT COUNT(*) FROM ({sql}) AS "{name}")')
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {name: CappedCount(value) for name, value in zip(counted, row, strict=True)}
 
 
 # --- One model ------------------------------------------------------------------------------------------
