@@ -24,7 +24,7 @@ help:
 	@echo "make run               migrate, load the demo, serve http://127.0.0.1:8000 with a Celery worker and beat"
 	@echo "make test              run the whole test suite (pytest; pass options with ARGS='-k ...')"
 	@echo "make bench             gate throughput, audit verification, pages (RUNS=$(RUNS)); the production lookup over HTTP (MODELS=$(MODELS)); an evidence import from an MLflow run (IMPORT_MB=$(IMPORT_MB))"
-	@echo "make bench-scale       every page and API list at 1/100 and full scale (SCALE_MODELS=$(SCALE_MODELS) models; PostgreSQL; ~15 min, ~4 GB)"
+	@echo "make bench-scale       every page and API list at 1/100 and full scale (SCALE_MODELS=$(SCALE_MODELS) models; PostgreSQL; ~15 min, ~2 GB of disk)"
 	@echo "make install           create $(VENV) and install the project with its test and dev tools"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make lint              ruff (lint, formatting), and no module over 500 lines or function over complexity 15"

@@ -2,10 +2,10 @@
 
     python -m bench.scale [--models 10000] [--samples 20] [--rounds 3] [--seconds 10] [--keep] [--reuse]
 
-Full scale is 10,000 models, 100,000 versions, about 2.2 million slice metrics and 1,000,000 audit events
+Full scale is 10,000 models, 100,000 versions, about 2.4 million slice metrics and 1,000,000 audit events
 (1/100 of each at 1/100 scale). Needs PostgreSQL (DATABASE_URL; the bench makes `<name>_scale_full` and
 `<name>_scale_small` on that server and drops them after, unless --keep), nginx and wrk (Debian packages).
-Building the full registry takes about 10 minutes and 3 GB of disk on a 2-core machine (bench.scale.seed
+Building the full registry takes about 3 minutes and 2 GB of disk on a 2-core machine (bench.scale.seed
 prints its figures); --reuse measures databases kept by an earlier --keep run without building them again.
 
 Both registries are served at once by the production web tier (scripts/webtier.py: nginx in front of
