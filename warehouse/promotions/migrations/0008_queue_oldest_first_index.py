@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('promotions', '0007_gate_run_progress'),
-        ('registry', '0005_version_evidence_pending'),
+        ("promotions", "0007_gate_run_progress"),
+        ("registry", "0005_version_evidence_pending"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='promotionrequest',
-            index=models.Index(fields=['state', 'created_at', 'id'], name='request_state_oldest_first'),
+            model_name="promotionrequest",
+            index=models.Index(fields=["state", "created_at", "id"], name="request_state_oldest_first"),
         ),
     ]
