@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from bench.scale.audit_events import audit_events_append, synthetic_events
+from bench.scale.audit_events import RARE_MODEL, RARE_PERSON, audit_events_append, synthetic_events
 from warehouse.audit.chain import chain_verify, event_hash, stored_content
 from warehouse.audit.models import GENESIS_HASH, AuditEvent
 from warehouse.audit.selectors import audit_events_in_sequence
@@ -97,10 +97,14 @@ def test_it_refuses_a_time_without_a_zone_and_writes_nothing(db):
     assert not AuditEvent.objects.exists()
 
 
-def test_the_synthetic_trail_has_rare_refusals_among_common_actions(db):
-    events = list(synthetic_events(2000, start=START))
+def test_the_synthetic_trail_has_rare_events_among_common_ones(db):
+    events = list(synthetic_events(20_000, start=START))
 
     refused = [e for e in events if e["action"].endswith(".refused")]
-    assert 0 < len(refused) < 10
-    assert len({e["model_name"] for e in events}) == 200
-    assert {e["actor_label"] for e in events} >= {"system", "person-001"}
+    assert len(refused) == 20  # one event in 1,000
+    assert len({e["model_name"] for e in events}) == 201  # 200 models and the rare one
+    assert [e["model_name"] for e in events].count(RARE_MODEL) == 2
+    assert [e["actor_label"] for e in events].count(RARE_PERSON) == 2
+    assert {"system", "alice", "fraud-scorer"} <= {e["actor_label"] for e in events} | {
+        e["model_name"] for e in events
+    }

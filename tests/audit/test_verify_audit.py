@@ -1,6 +1,8 @@
 """`manage.py verify_audit` proves the trail was not rewritten, or names the first sequence that was."""
 
+import datetime as dt
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -177,3 +179,79 @@ def test_an_anchor_catches_a_rewritten_chain(trail, tamper):
 def test_it_refuses_a_malformed_anchor(trail):
     with pytest.raises(CommandError, match="SEQUENCE:HASH"):
         call_command("verify_audit", "--anchor", "six:abc")
+
+
+# --- A long trail: streamed in batches, with progress and speed ----------------------------------------
+
+
+@pytest.fixture
+def long_trail(db, superuser):
+    """Enough events for several of verify_audit's batches, with recorded events among the appended."""
+    from bench.scale.audit_events import audit_events_append, synthetic_events
+    from warehouse.audit.verification import BATCH
+
+    start = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    audit_record(actor=superuser, action="test.first")
+    audit_events_append(synthetic_events(BATCH + 10, start=start))
+    audit_record(actor=superuser, action="test.middle")
+    audit_events_append(synthetic_events(BATCH, start=start))
+    return AuditEvent.objects.count()
+
+
+def test_it_streams_a_long_trail_and_reports_progress_and_speed(long_trail):
+    code, out, err = verify("--progress-every", "0")
+
+    assert code == 0
+    assert f"Audit chain intact: {long_trail} events verified." in out
+    assert err.count("verify_audit: ") >= 2 and "events checked in" in err and "events/s)" in err
+    speed = out.split("Speed: ")[1]
+    for part in ("events/s", "MB/s of hashed content", "hashing alone:", "in memory", "ratio "):
+        assert part in speed, part
+    assert float(re.search(r"ratio (\d+\.\d+)", speed)[1]) > 0
+    assert "Peak memory: " in speed
+
+
+def test_quiet_prints_the_verdict_and_the_head_only(long_trail):
+    code, out, err = verify("--quiet", "--progress-every", "0")
+
+    assert (code, err) == (0, "")
+    assert "Speed:" not in out and f"Head: {long_trail}:" in out
+
+
+def test_it_names_a_change_in_a_later_batch(long_trail, tamper):
+    from warehouse.audit.verification import BATCH
+
+    broken = BATCH + 7
+    tamper("UPDATE audit_auditevent SET target_label = 'forged' WHERE sequence = %s", [broken])
+
+    code, out, err = verify()
+
+    assert (code, out) == (1, "")
+    assert f"Audit chain BROKEN at sequence {broken}:" in err and f"{broken - 1} events before it" in err
+
+
+def test_it_stops_reading_at_a_change_in_the_first_batch(long_trail, tamper):
+    tamper("UPDATE audit_auditevent SET via = 'forged' WHERE sequence = 2")
+
+    code, _, err = verify()
+
+    assert code == 1 and "BROKEN at sequence 2:" in err
+    assert verify("--quiet")[0] == 1  # the reader let go of its cursor: the command runs again
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2026, 1, 1, 0, 0, 0, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 30, 23, 30, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.datetime(1999, 3, 28, 1, 2, 3, 40, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
+    ],
+)
+def test_the_stored_time_reads_as_the_text_that_was_hashed(db, moment):
+    """PostgreSQL formats `created_at` while reading; the text must be the one the chain hashed."""
+    from bench.scale.audit_events import audit_events_append, synthetic_events
+
+    audit_events_append(synthetic_events(3, start=moment))
+
+    assert verify()[0] == 0

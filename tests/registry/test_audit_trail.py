@@ -6,6 +6,7 @@ them, and carry each event's hashed fields and chain hashes so an auditor can re
 """
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -81,6 +82,23 @@ def test_a_filter_is_text_not_a_pattern_language(client, trail, viewer):
     assert actions_found(client, action="_token") == ["api_token.created", "api_token.refused"]
     for text in ("%", "_token_", "a(b", "[refused]", ".+", "*(*", "*\\"):
         assert actions_found(client, action=text) == [], text
+
+
+def test_a_reader_who_sees_some_models_filters_among_them(client, trail, viewer, superuser, outsider):
+    from warehouse.accounts.services import api_token_create
+
+    api_token_create(actor=viewer, user=viewer, name="laptop")  # the viewer's own event, about no model
+    audit_record(actor=outsider, action="test.elsewhere", model_name="fraud-scorer-secret")
+    client.force_login(superuser)
+    everyone_sees = actions_found(client, model="FRAUD-sc")
+    client.force_login(viewer)
+
+    assert "test.elsewhere" in everyone_sees
+    assert actions_found(client, model="FRAUD-sc") == [a for a in everyone_sees if a != "test.elsewhere"]
+    assert "api_token.created" in actions_found(client, model="*")  # `*` matches no model too
+    assert actions_found(client, model="*") == actions_found(client)
+    assert actions_found(client, model="*-scorer") == actions_found(client, model="fraud-scorer")
+    assert actions_found(client, model="secret") == []
 
 
 def test_the_data_column_shows_one_line_and_opens_to_the_whole_json(client, model, contributor, viewer):
@@ -200,12 +218,110 @@ def test_an_export_holds_only_what_the_page_shows_that_reader(client, trail, out
     assert len(csv_body.splitlines()) == 1  # the header alone: the model does not exist for an outsider
 
 
+# --- Paging by sequence number -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def long_trail(model, contributor):
+    """120 events about `model`: more than two pages."""
+    from bench.scale.audit_events import audit_events_append
+
+    start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    audit_events_append(
+        {
+            "created_at": start + dt.timedelta(minutes=index),
+            "actor_id": contributor.pk,
+            "actor_label": contributor.username,
+            "via": "web",
+            "action": "test.refused" if index % 40 == 0 else "test.noted",
+            "target_type": "",
+            "target_id": "",
+            "target_label": f"event {index}",
+            "model_name": model.name,
+            "data": {"index": index},
+        }
+        for index in range(120)
+    )
+    return AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True)[0]
+
+
+def page_of(client, **params):
+    response = client.get(reverse("audit-trail"), params)
+    assert response.status_code == 200
+    return response.context["page"], response.content.decode()
+
+
+def test_it_pages_older_and_newer_by_sequence_number(client, long_trail, viewer):
+    client.force_login(viewer)
+    head = long_trail
+
+    first, html = page_of(client)
+    assert [e.sequence for e in first.object_list] == list(range(head, head - 50, -1))
+    assert (first.newer, first.older) == (None, head - 49)
+    assert f'href="?before={head - 49}" rel="next">Older' in html and "« Newest" not in html
+    second, html = page_of(client, before=first.older)
+    assert [e.sequence for e in second.object_list] == list(range(head - 50, head - 100, -1))
+    assert (second.newer, second.older) == (head - 50, head - 99)
+    assert f'href="?after={head - 50}" rel="prev">‹ Newer' in html and 'href="?">« Newest' in html
+    back, _ = page_of(client, after=second.newer)
+    assert [e.sequence for e in back.object_list] == [e.sequence for e in first.object_list]
+    assert back.newer is None and back.older == head - 49
+    oldest, _ = page_of(client, before=second.older)
+    assert oldest.older is None and oldest.object_list[-1].sequence == 1
+    beyond, html = page_of(client, before=1)
+    assert beyond.object_list == [] and beyond.newer == 0 and "No events on this page" in html
+
+
+def test_the_page_links_keep_the_filters(client, long_trail, viewer):
+    client.force_login(viewer)
+
+    first, html = page_of(client, action="test.noted")
+    assert all(e.action == "test.noted" for e in first.object_list)
+    assert f'href="?action=test.noted&amp;before={first.older}"' in html
+    second, html = page_of(client, action="test.noted", before=first.older)
+    assert all(e.action == "test.noted" for e in second.object_list)
+    assert f'href="?action=test.noted&amp;after={second.newer}"' in html
+    assert 'href="?action=test.noted">« Newest' in html
+
+
+def test_it_counts_only_what_fits_on_one_page(client, long_trail, viewer, superuser):
+    client.force_login(viewer)
+    _, html = page_of(client, action="*.refused")
+    assert '<h2 id="events-title">3 events matching</h2>' in html
+    _, html = page_of(client, action="test.noted")
+    assert '<h2 id="events-title">50 events matching shown</h2>' in html
+    _, html = page_of(client, action="test.noted", before=long_trail - 60)
+    assert f"50 events matching shown, from #{long_trail - 61} down" in html
+    client.force_login(superuser)
+    _, html = page_of(client)
+    # The whole trail's size, read off the newest event's sequence number: no count over the trail.
+    assert f'<h2 id="events-title">The newest 50 of {long_trail} events</h2>' in html
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"before": "abc"}, "?before= takes an event's sequence number"),
+        ({"before": "-1"}, "?before= takes"),
+        ({"after": "1e3"}, "?after= takes"),
+        ({"after": "\u00b2"}, "?after= takes"),
+        ({"before": str(2**63)}, "?before= takes"),
+        ({"before": "5", "after": "2"}, "not both"),
+    ],
+)
+def test_a_page_position_that_is_not_a_sequence_number_is_a_400(client, trail, viewer, params, message):
+    client.force_login(viewer)
+    response = client.get(reverse("audit-trail"), params)
+    assert response.status_code == 400 and message in response.content.decode()
+
+
 # --- Query counts -------------------------------------------------------------------------------------
 
 AUDIT_EXPORT_QUERIES = (
     5  # session, user, 2 for the trail-wide permission, and one cursor the events stream from
 )
-AUDIT_PAGE_QUERIES = 7  # tests/registry/test_pages.py's AUDIT_TRAIL_QUERIES, with a wildcard filter
+AUDIT_PAGE_QUERIES = 6  # tests/registry/test_pages.py's AUDIT_TRAIL_QUERIES, with a wildcard filter
+AUDIT_OLDER_PAGE_QUERIES = 7  # + are there newer events?
 
 
 def _grow_trail(model, contributor, rows: int):
@@ -242,3 +358,20 @@ def test_the_export_queries_do_not_grow(
         assert body.count(b"test.noted") == rows
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("direction", ["before", "after"])
+def test_an_older_or_newer_page_queries_do_not_grow(
+    client, django_assert_max_num_queries, model, contributor, viewer, direction
+):
+    client.force_login(viewer)
+
+    def build(rows):
+        _grow_trail(model, contributor, rows + 2)
+        events = AuditEvent.objects.filter(action="test.noted").order_by("sequence")
+        middle = events[len(events) // 2].sequence
+        return reverse("audit-trail") + f"?action=*.NOTED&{direction}={middle}"
+
+    assert_queries_do_not_grow(
+        django_assert_max_num_queries, client, bound=AUDIT_OLDER_PAGE_QUERIES, build=build
+    )

@@ -22,12 +22,22 @@ def audit_event_list(
 ) -> QuerySet[AuditEvent]:
     """Events newest first. `visible_model_names` None means the reader may see the whole trail;
     otherwise only events about those models, plus the reader's own events that concern no model (their
-    API tokens, say), are shown."""
+    API tokens, say), are shown. Given as a list, the names are answered through the (model_name, sequence)
+    index; as a subquery, by filtering the events read (fine for an export, which reads them all)."""
     events = AuditEvent.objects.all()
-    if visible_model_names is not None:
+    model_pattern = filters.model_name
+    if isinstance(visible_model_names, list | tuple) and model_pattern:
+        # The model box picks among the names the reader sees, here: an exact list for the (model_name,
+        # sequence) index, where PostgreSQL, guessing the list and the pattern independent, would read
+        # every event of the matching models through the trigram index (73 ms at a million events, not 10).
+        matches = re.compile(_regex(model_pattern), re.IGNORECASE)
+        own = Q(model_name="", actor_id=reader_id) if matches.search("") else Q(pk__in=[])
+        events = events.filter(Q(model_name__in=[n for n in visible_model_names if matches.search(n)]) | own)
+        model_pattern = ""
+    elif visible_model_names is not None:
         events = events.filter(Q(model_name__in=visible_model_names) | Q(model_name="", actor_id=reader_id))
     for field, pattern in (
-        ("model_name", filters.model_name),
+        ("model_name", model_pattern),
         ("actor_label", filters.actor),
         ("action", filters.action),
     ):
@@ -42,11 +52,60 @@ def audit_event_list(
 
 def text_matches(field: str, pattern: str) -> Q:
     """What a filter box means, ignoring case: without `*` the text appears anywhere in the field; with
-    one the whole field must match, `*` standing for any run of characters (`*.refused`, `version.*`)."""
+    one the whole field must match, `*` standing for any run of characters (`*.refused`, `version.*`).
+
+    Both are case-insensitive regular expressions (`~*`), which PostgreSQL answers through the trail's
+    trigram index; Django's `icontains` compares UPPER(field), which no index answers."""
+    return Q(**{f"{field}__iregex": _regex(pattern)})
+
+
+def _regex(pattern: str) -> str:
+    # Escaped by Python's rules, which PostgreSQL's regular expressions read the same way: a backslash
+    # before a character that is not a letter or a digit makes it literal.
     if "*" not in pattern:
-        return Q(**{f"{field}__icontains": pattern})
-    parts = [re.escape(part) for part in pattern.split("*")]
-    return Q(**{f"{field}__iregex": "^" + ".*".join(parts) + "$"})
+        return re.escape(pattern)
+    return "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events, newest first, and where the next pages start: `newer` for `?after=`, `older`
+    for `?before=`, None when there are none that way."""
+
+    object_list: list[AuditEvent]
+    newer: int | None
+    older: int | None
+
+    @property
+    def complete(self) -> bool:
+        """Whether this page holds every event of its list (then its length is the list's count)."""
+        return self.newer is None and self.older is None
+
+
+def audit_event_page(
+    *, events: QuerySet[AuditEvent], before: int | None = None, after: int | None = None, size: int = 50
+) -> EventPage:
+    """A page of `events` (from audit_event_list) by sequence number, never by offset, and without counting
+    the list: the newest `size`, or the `size` just older than `before`, or just newer than `after`. Each is
+    one query reading `size` + 1 events through an index, at the top of a million-event trail or at its
+    bottom; a page reached through `before` or `after` asks one more (are there events the other way?)."""
+    if after is not None:
+        rows = list(events.filter(sequence__gt=after).order_by("sequence")[: size + 1])
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        older_than = rows[-1].sequence if rows else after + 1
+        more_older = events.filter(sequence__lt=older_than).exists()
+        return EventPage(rows, rows[0].sequence if more_newer else None, older_than if more_older else None)
+    if before is not None:
+        events_before = events.filter(sequence__lt=before)
+    else:
+        events_before = events
+    rows = list(events_before.order_by("-sequence")[: size + 1])
+    more_older = len(rows) > size
+    rows = rows[:size]
+    newer_than = rows[0].sequence if rows else (before or 1) - 1
+    more_newer = before is not None and events.filter(sequence__gt=newer_than).exists()
+    return EventPage(rows, newer_than if more_newer else None, rows[-1].sequence if more_older else None)
 
 
 def audit_events_for(*, target_type: str, target_ids: Iterable[str], limit: int = 50) -> QuerySet[AuditEvent]:

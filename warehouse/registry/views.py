@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from warehouse import clock
 from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.export import EXPORT_FORMATS, export_filename, export_lines
-from warehouse.audit.selectors import AuditFilters, audit_event_list
+from warehouse.audit.selectors import AuditFilters, audit_event_list, audit_event_page
 from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
 from warehouse.registry.models import RegisteredModel, Stage
 from warehouse.registry.selectors import (
@@ -23,6 +23,8 @@ from warehouse.registry.selectors import (
 
 MODELS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
+# What `?before=` and `?after=` may name: a sequence number PostgreSQL's bigint holds.
+SEQUENCE_MAX = 2**63 - 1
 EXPORT_CHUNK = 2000  # rows per fetch while an export streams: memory stays flat however long the trail
 
 
@@ -79,23 +81,64 @@ def _export_links(request) -> list[tuple[str, str]]:
     ]
 
 
+def _sequence_param(request, name: str) -> int | None:
+    text = request.GET.get(name)
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > SEQUENCE_MAX:
+        raise ValueError(f"?{name}= takes an event's sequence number (a whole number), not {text[:40]!r}.")
+    return int(text)
+
+
+def _trail_query(request) -> str:
+    """The page's filters, for its page links (which add their own `before` or `after`)."""
+    query = request.GET.copy()
+    for name in ("page", "before", "after"):
+        query.pop(name, None)
+    return query.urlencode()
+
+
 @login_required
 def audit_trail(request):
+    try:
+        before, after = _sequence_param(request, "before"), _sequence_param(request, "after")
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    if before is not None and after is not None:
+        return HttpResponseBadRequest(
+            "Give ?before= or ?after=, not both.", content_type="text/plain; charset=utf-8"
+        )
     form, data, filters = _audit_filters(request)
     visible_names = audit_visible_model_names(user=request.user)
+    if visible_names is None:
+        visible_models = models_visible_to(request.user, RegisteredModel.objects.all())
+        model_names = list(visible_models.order_by("name").values_list("name", flat=True)[:500])
+    else:
+        # One query for both: the names as a list let the trail's query use its (model_name, sequence)
+        # index, where a subquery would have it read events until enough are visible.
+        visible_names = list(visible_names.order_by("name").values_list("name", flat=True))
+        model_names = visible_names[:500]
     events = audit_event_list(visible_model_names=visible_names, filters=filters, reader_id=request.user.pk)
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    visible_models = models_visible_to(request.user, RegisteredModel.objects.all())
+    page = audit_event_page(events=events, before=before, after=after, size=EVENTS_PER_PAGE)
+    filtered = any(data.values()) if data else False
+    first_page = before is None and after is None
     return render(
         request,
         "registry/audit_trail.html",
         {
             "form": form,
             "page": page,
-            "query": _query_without_page(request),
+            "query": _trail_query(request),
+            "first_page": first_page,
             "sees_everything": visible_names is None,
-            "filtered": any(data.values()) if data else False,
-            "model_names": list(visible_models.order_by("name").values_list("name", flat=True)[:500]),
+            # The whole trail's size, free: on its newest page the first event's sequence number.
+            "trail_size": (
+                page.object_list[0].sequence
+                if visible_names is None and first_page and not filtered and page.object_list
+                else None
+            ),
+            "filtered": filtered,
+            "model_names": model_names,
             "action_suggestions": AUDIT_ACTION_SUGGESTIONS,
             "exports": _export_links(request),
         },
