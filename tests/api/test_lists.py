@@ -227,5 +227,14 @@ def test_a_deep_page_runs_the_queries_of_the_first(client, ten_models, model, co
         headers,
     )
 
+    searched = _queries(client, "/models?page_size=2&search=payments", headers)
+    searched_deep = _queries(
+        client,
+        f"/models?page_size=2&search=payments&cursor={cursor_for(kind='models', key='model-07')}",
+        headers,
+    )
+
     assert first_models == deep_models == numbered == 3
+    # A search first finds the teams and people whose names hold the term: one query more.
+    assert searched == searched_deep == 4
     assert first_versions == deep_versions == 5

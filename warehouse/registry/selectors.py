@@ -19,6 +19,7 @@ from warehouse.registry.models import (
     Stage,
     StageTransition,
 )
+from warehouse.registry.search import model_search
 
 # --- Access ---------------------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ def models_matching(*, user, filters: ModelFilters = ModelFilters()) -> QuerySet
     """The models `user` can see that match `filters`, unshaped: what a list counts and pages through."""
     models = models_visible_to(user, RegisteredModel.objects.all())
     if filters.search:
-        models = models.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
+        models = models.filter(model_search(filters.search))
     if filters.stage in Stage.values:
         # A subquery rather than a join: a join on versions would multiply the rows being counted.
         models = models.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=filters.stage)))
