@@ -255,6 +255,7 @@ def test_every_answer_of_every_endpoint_matches_the_document(
     check(get(client, "/models/fraud-scorer/production", HTTP_IF_NONE_MATCH=etag, **reader), production)
     check(get(client, "/models/fraud-scorer/production?wait=soon", **reader), production)
     check(get(client, "/models?page=0", **reader), "/models")
+    check(get(client, "/models/fraud-scorer/versions?cursor=made-up", **reader), "/models/{name}/versions")
     check(get(client, "/models/fraud-scorer/versions/99", **reader), "/models/{name}/versions/{number}")
 
     versions = "/models/{name}/versions"
@@ -331,9 +332,9 @@ def test_an_unknown_api_path_is_a_json_404(client, model, contributor, path):
 
 def test_the_contract_check_catches_drift(contract):
     """The checks above would fail on an undocumented field, a missing one, or a wrong type."""
-    good = {"count": 0, "page": 1, "pages": 1, "results": []}
+    good = {"count": 0, "count_exact": True, "next": None, "page": 1, "pages": 1, "results": []}
     assert contract.errors("/components/schemas/ModelList", good) == []
-    assert contract.errors("/components/schemas/ModelList", {**good, "next": None})
+    assert contract.errors("/components/schemas/ModelList", {**good, "previous": None})
     assert contract.errors(
         "/components/schemas/ModelList", {key: good[key] for key in ("count", "page", "pages")}
     )

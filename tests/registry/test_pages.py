@@ -63,7 +63,7 @@ def test_it_leaves_the_model_out_of_lists_for_outsiders(client, model, version, 
         response = client.get(page_urls(model, version)[page])
         assert response.status_code == 200
         assert model.name not in response.content.decode(), page
-    assert client.get(reverse("registry:models"), {"search": model.name}).context["page"].paginator.count == 0
+    assert client.get(reverse("registry:models"), {"search": model.name}).context["listing"].count == 0
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -103,19 +103,19 @@ def test_pages_keep_to_the_content_security_policy(client, model, promoted, view
 def test_the_models_list_filters_and_counts_by_stage(client, model, promoted, contributor, team, viewer):
     model_create_for_tests(actor=contributor, name="churn-predictor", team=team)
     client.force_login(viewer)
-    rows = list(client.get(reverse("registry:models")).context["page"].object_list)
+    rows = client.get(reverse("registry:models")).context["listing"].rows
     assert [m.name for m in rows] == ["churn-predictor", "fraud-scorer"]
     fraud = rows[1]
     counts = (fraud.production_number, fraud.staging_count, fraud.draft_count, fraud.archived_count)
     assert counts == (2, 1, 1, 1)
-    staged = client.get(reverse("registry:models"), {"stage": "staging"}).context["page"].object_list
+    staged = client.get(reverse("registry:models"), {"stage": "staging"}).context["listing"].rows
     assert [m.name for m in staged] == ["fraud-scorer"]
-    searched = client.get(reverse("registry:models"), {"search": "churn"}).context["page"].object_list
+    searched = client.get(reverse("registry:models"), {"search": "churn"}).context["listing"].rows
     assert [m.name for m in searched] == ["churn-predictor"]
-    by_team = client.get(reverse("registry:models"), {"team": "nobody"}).context["page"].object_list
+    by_team = client.get(reverse("registry:models"), {"team": "nobody"}).context["listing"].rows
     assert list(by_team) == []
-    by_owner = client.get(reverse("registry:models"), {"owner": contributor.username}).context["page"]
-    assert by_owner.paginator.count == 2
+    by_owner = client.get(reverse("registry:models"), {"owner": contributor.username}).context["listing"]
+    assert by_owner.count == 2
 
 
 def test_the_audit_trail_filters(client, model, promoted, viewer):

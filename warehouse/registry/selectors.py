@@ -21,6 +21,7 @@ from warehouse.registry.models import (
     Stage,
     StageTransition,
 )
+from warehouse.registry.search import model_search
 
 # --- Access ---------------------------------------------------------------------------------------------
 
@@ -86,11 +87,11 @@ def _of_each_model(aggregate, **condition) -> Subquery:
     return Subquery(versions.annotate(value=aggregate).values("value")[:1])
 
 
-def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> QuerySet[RegisteredModel]:
-    """The models `user` can see, each with its production version number and its versions counted by
-    stage, in one query whatever the number of models. What each model shows is looked up per model shown
-    (correlated subqueries on the versions' (model, stage) index), so a page of 50 costs the same at 500
-    models or 50,000; and a count of the list drops them (Django leaves out unused annotations)."""
+def model_list_shaped(*, models: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+    """`models`, each with its production version number and its versions counted by stage, by name, in
+    one query. What each model shows is looked up per model shown (correlated subqueries on the versions'
+    (model, stage) index), so a page of 50 costs the same at 500 models or 50,000; and a count of the list
+    drops them (Django leaves out unused annotations)."""
     production = ModelVersion.objects.filter(model=OuterRef("pk"), stage=Stage.PRODUCTION)
     counted = {
         "version_count": {},
@@ -98,9 +99,8 @@ def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> Quer
         "staging_count": {"stage": Stage.STAGING},
         "archived_count": {"stage": Stage.ARCHIVED},
     }
-    models = (
-        models_visible_to(user, RegisteredModel.objects.all())
-        .select_related("owner", "team")
+    return (
+        models.select_related("owner", "team")
         .annotate(
             production_number=Subquery(production.values("number")[:1], output_field=IntegerField()),
             **{
@@ -111,8 +111,13 @@ def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> Quer
         )
         .order_by("name")
     )
+
+
+def models_matching(*, user, filters: ModelFilters = ModelFilters()) -> QuerySet[RegisteredModel]:
+    """The models `user` can see that match `filters`, unshaped: what a list counts and pages through."""
+    models = models_visible_to(user, RegisteredModel.objects.all())
     if filters.search:
-        models = models.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
+        models = models.filter(model_search(filters.search))
     if filters.stage in Stage.values:
         # A subquery rather than a join: a join on versions would multiply the rows being counted.
         models = models.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=filters.stage)))
@@ -123,13 +128,19 @@ def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> Quer
     return models
 
 
+def model_list_for_user(*, user, filters: ModelFilters = ModelFilters()) -> QuerySet[RegisteredModel]:
+    """The models `user` can see that match `filters`, shaped for the list (see `model_list_shaped`). A
+    page of it is best cut by `warehouse.registry.listing`, which shapes the page's rows only."""
+    return model_list_shaped(models=models_matching(user=user, filters=filters))
+
+
 def model_filter_choices(*, user) -> dict[str, list[str]]:
-    """The teams and owners of the models `user` can see, for the filter menus (two queries)."""
-    visible = models_visible_to(user, RegisteredModel.objects.all())
-    return {
-        "teams": sorted(set(visible.exclude(team=None).values_list("team__name", flat=True))),
-        "owners": sorted(set(visible.values_list("owner__username", flat=True))),
-    }
+    """The teams and owners of the models `user` can see, for the filter menus (two queries). Made distinct
+    by the database: a few dozen names come back, not one per model."""
+    visible = models_visible_to(user, RegisteredModel.objects.all()).order_by()
+    teams = visible.exclude(team=None).values_list("team__name", flat=True).distinct()
+    owners = visible.values_list("owner__username", flat=True).distinct()
+    return {"teams": sorted(teams), "owners": sorted(owners)}
 
 
 def production_overview_for_user(*, user) -> QuerySet[ModelVersion]:

@@ -13,12 +13,12 @@ from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.export import EXPORT_FORMATS, export_filename, export_lines
 from warehouse.audit.selectors import AuditFilters, audit_event_list, audit_event_page
 from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
+from warehouse.registry.listing import ListInputInvalid, Window, model_list_page
 from warehouse.registry.models import RegisteredModel, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
     audit_visible_model_names,
     model_filter_choices,
-    model_list_for_user,
 )
 
 MODELS_PER_PAGE = 25
@@ -34,12 +34,31 @@ def _query_without_page(request) -> str:
     return query.urlencode()
 
 
+def _model_list_window(request) -> Window:
+    """The page asked for: after a cursor (Next, past the numbered pages), or a numbered page (1 when the
+    number is not one: a person's typo shows the first page, as it always did)."""
+    cursor = request.GET.get("cursor") or None
+    if cursor is not None:
+        return Window(size=MODELS_PER_PAGE, cursor=cursor)
+    number = request.GET.get("page", "")
+    return Window(size=MODELS_PER_PAGE, number=int(number) if number.isdigit() and int(number) > 0 else 1)
+
+
 @login_required
 def model_list(request):
     form = ModelFilterForm(request.GET or None)
     filters = ModelFilters(**form.cleaned_data) if form.is_valid() else ModelFilters()
-    paginator = Paginator(model_list_for_user(user=request.user, filters=filters), MODELS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
+    notice = ""
+    try:
+        listing = model_list_page(user=request.user, filters=filters, window=_model_list_window(request))
+    except ListInputInvalid as error:
+        # A link that no longer points into the list (an altered cursor, a page past the numbered ones).
+        notice = " ".join(message for messages in error.errors.values() for message in messages)
+        listing = model_list_page(user=request.user, filters=filters, window=Window(size=MODELS_PER_PAGE))
+    query = request.GET.copy()
+    for name in ("page", "cursor"):
+        query.pop(name, None)
+    query = query.urlencode()
     return render(
         request,
         "registry/model_list.html",
@@ -47,10 +66,14 @@ def model_list(request):
             "form": form,
             "filters": filters,
             "filtered": any((filters.search, filters.stage, filters.team, filters.owner)),
-            "page": page,
+            "listing": listing,
+            "notice": notice,
             "choices": model_filter_choices(user=request.user),
             "stages": Stage.choices,
-            "query": _query_without_page(request),
+            "query": query,
+            "next_url": f"?{query}&cursor={listing.next_cursor}"
+            if query
+            else f"?cursor={listing.next_cursor}",
         },
     )
 

@@ -1,8 +1,11 @@
 """What the operations share: their path parameters, error answers and headers, as the document shows them."""
 
-from ninja import Path
+from django.http import HttpRequest
+from ninja import Path, Query
 
 from warehouse.api.schemas.answers import Error
+from warehouse.api.serializers import absolute
+from warehouse.registry.listing import PAGE_SIZE, PAGE_SIZE_MAX, ListPage
 from warehouse.registry.services import MODEL_NAME, RESERVED_MODEL_NAMES
 
 
@@ -59,3 +62,34 @@ def answered_with(status: int, *, headers: dict | None = None, examples: dict | 
             }
         }
     return extra
+
+
+# --- Paged lists ----------------------------------------------------------------------------------------
+
+
+def page_size():
+    return Query(PAGE_SIZE, ge=1, le=PAGE_SIZE_MAX, description=f"Rows a page, 1-{PAGE_SIZE_MAX}.")
+
+
+def cursor():
+    return Query(
+        None,
+        min_length=1,
+        max_length=400,
+        description=(
+            "Where the previous page ended, as its `next` link gave it: opaque, and signed (an altered or "
+            "made-up cursor is a 400). Every page costs the same, however deep."
+        ),
+    )
+
+
+def listing_json(request: HttpRequest, page: ListPage, results: list, *, url: str) -> dict:
+    """A page of a list as the API answers it, with `next`: this request's URL (`url` the list's path) with
+    the next page's cursor in place of its own cursor or page number."""
+    following = None
+    if page.next_cursor is not None:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["cursor"] = page.next_cursor
+        following = absolute(f"{url}?{query.urlencode()}")
+    return {"count": page.count, "count_exact": page.count_exact, "next": following, "results": results}

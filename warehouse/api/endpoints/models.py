@@ -2,7 +2,6 @@
 
 from typing import Literal
 
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router, Status
@@ -12,8 +11,11 @@ from warehouse.api.endpoints.common import (
     READ_ERRORS,
     WRITE_ERRORS,
     answered_with,
+    cursor,
+    listing_json,
     location,
     model_name,
+    page_size,
     whole,
 )
 from warehouse.api.examples import EXAMPLE_REGISTRATION
@@ -27,6 +29,7 @@ from warehouse.api.schemas.answers import (
     VersionList,
     VersionSummary,
 )
+from warehouse.api.schemas.common import NO_NUL
 from warehouse.api.schemas.promotions import Rollback, VersionArchive
 from warehouse.api.schemas.registration import Evidence, Registration
 from warehouse.api.serializers import absolute, model_json, version_detail_json, version_summary_json
@@ -37,6 +40,7 @@ from warehouse.incidents.selectors import incidents_visible_to
 from warehouse.promotions.gates.selectors import gate_version_get
 from warehouse.promotions.requests.services import version_archive
 from warehouse.registry.evidence import evidence_parse
+from warehouse.registry.listing import COUNT_LIMIT, Window, model_list_page, version_list_page
 from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
@@ -48,7 +52,6 @@ from warehouse.registry.selectors import (
 from warehouse.registry.services import version_evidence_attach
 
 router = Router()
-PAGE_SIZE = 50
 
 
 @router.get(
@@ -56,26 +59,48 @@ PAGE_SIZE = 50
     response={200: ModelList, 400: Error, 401: Error},
     operation_id="listModels",
     summary="The models the caller may see",
-    description="Sorted by name, 50 a page. A page past the last answers the last page.",
+    description=(
+        "Sorted by name, `page_size` a page (50 unless asked, at most 100). Follow `next` for the next page "
+        "until it is null: each page is found from where the previous one ended (`cursor`), so every page "
+        "costs the same however deep, and a model added or removed meanwhile neither repeats nor hides "
+        "another.\n\n"
+        f"Numbered pages (`page=2`) still work, for the clients that use them: they reach the first "
+        f"{COUNT_LIMIT:,} models, and cost more the deeper they go. `count` is exact up to {COUNT_LIMIT:,} "
+        "(`count_exact`). A numbered page past the last answers the last page."
+    ),
     tags=["models"],
     url_name="models",
 )
 def models(
     request: HttpRequest,
-    search: str = Query("", description="Part of the name or description, any case."),
+    search: str = Query(
+        "",
+        max_length=100,
+        pattern=NO_NUL,
+        description="Part of the name, the description, the team's name or the owner's username, any case.",
+    ),
     stage: Literal["", *Stage.values] = Query("", description="Only models with a version in this stage."),
-    team: str = Query("", description="Team name."),
-    owner: str = Query("", description="Owner's username."),
-    page: int = Query(1, ge=1),
+    team: str = Query("", max_length=150, pattern=NO_NUL, description="Team name."),
+    owner: str = Query("", max_length=150, pattern=NO_NUL, description="Owner's username."),
+    page_size: int = page_size(),
+    cursor: str = cursor(),
+    page: int = Query(
+        None,
+        ge=1,
+        description=f"A numbered page (the older, offset form: within the first {COUNT_LIMIT:,} models). "
+        "Not with `cursor`.",
+    ),
 ):
     filters = ModelFilters(search=search, stage=stage, team=team, owner=owner)
-    paginator = Paginator(model_list_for_user(user=request.user, filters=filters), PAGE_SIZE)
-    shown = paginator.get_page(page)
+    shown = model_list_page(
+        user=request.user, filters=filters, window=Window(size=page_size, cursor=cursor, number=page)
+    )
     return {
-        "count": paginator.count,
+        **listing_json(
+            request, shown, [model_json(model) for model in shown.rows], url=reverse("api:models")
+        ),
         "page": shown.number,
-        "pages": paginator.num_pages,
-        "results": [model_json(model) for model in shown.object_list],
+        "pages": shown.pages,
     }
 
 
@@ -97,20 +122,23 @@ def model_detail(request: HttpRequest, name: str = model_name()):
 
 @router.get(
     "/models/{name}/versions",
-    response={200: VersionList, **READ_ERRORS},
+    response={200: VersionList, 400: Error, **READ_ERRORS},
     operation_id="listVersions",
     summary="The model's versions, newest first",
+    description=(
+        "`page_size` a page (50 unless asked, at most 100): follow `next` until it is null. Every page "
+        "costs the same however deep."
+    ),
     tags=["versions"],
     url_name="versions",
 )
-def versions(request: HttpRequest, name: str = model_name()):
+def versions(
+    request: HttpRequest, name: str = model_name(), page_size: int = page_size(), cursor: str = cursor()
+):
     model = model_get_for_user(user=request.user, name=name)
-    rows = model.versions.select_related("registered_by", "rollback_target").order_by("-number")
-    results = []
-    for version in rows:
-        version.model = model
-        results.append(version_summary_json(version))
-    return {"count": len(results), "results": results}
+    shown = version_list_page(model=model, window=Window(size=page_size, cursor=cursor))
+    results = [version_summary_json(version) for version in shown.rows]
+    return listing_json(request, shown, results, url=reverse("api:versions", args=[model.name]))
 
 
 @router.post(

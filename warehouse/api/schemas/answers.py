@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from warehouse.api.schemas.common import VERSION_ID, Answer, Link, Timestamp
+from warehouse.registry.listing import COUNT_LIMIT
 from warehouse.registry.models import ArtifactKind, MetricDirection, Stage
 
 StageName = Literal[tuple(Stage.values)]
@@ -45,11 +46,40 @@ class Model(Answer):
     url: Link = Field(description="The model's page, for people.")
 
 
-class ModelList(Answer):
-    count: int = Field(ge=0, description="Models matching, on all pages.")
-    page: int = Field(ge=1)
-    pages: int = Field(ge=1)
-    results: list[Model] = Field(description="At most 50 a page.")
+class Listing(Answer):
+    """What every paged list answers beside its rows."""
+
+    count: int = Field(
+        ge=0,
+        description=(
+            f"How many match, on all pages: exact up to {COUNT_LIMIT:,}; past that {COUNT_LIMIT:,}, with "
+            "`count_exact` false."
+        ),
+    )
+    count_exact: bool = Field(
+        description=f"False when more than {COUNT_LIMIT:,} match: `count` is then a floor, not the number."
+    )
+    next: Link | None = Field(
+        description=(
+            "The next page's absolute URL (the same parameters, with `cursor`): follow it until it is null, "
+            "on the last page."
+        )
+    )
+
+
+class ModelList(Listing):
+    page: int | None = Field(
+        ge=1,
+        description=(
+            "The numbered form's page (asked with `page`, or the first page when neither `page` nor "
+            "`cursor` is sent); null on a page reached through a cursor."
+        ),
+    )
+    pages: int | None = Field(
+        ge=1,
+        description="How many numbered pages of `page_size` there are (within the count); null as `page`.",
+    )
+    results: list[Model] = Field(description="Sorted by name, at most `page_size` (50 unless asked).")
 
 
 class VersionSummary(Answer):
@@ -74,9 +104,8 @@ class VersionSummary(Answer):
     )
 
 
-class VersionList(Answer):
-    count: int = Field(ge=0)
-    results: list[VersionSummary] = Field(description="Every version, newest first.")
+class VersionList(Listing):
+    results: list[VersionSummary] = Field(description="Newest first, at most `page_size` (50 unless asked).")
 
 
 class RollbackResult(Answer):

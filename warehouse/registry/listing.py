@@ -1,0 +1,179 @@
+"""Lists that cost the same on every page, at 50 rows or 100,000.
+
+A page is found by where the previous one ended (keyset): the rows after the last sort key shown, read
+through the sort key's index, so page 200 costs what page 1 does. The key travels as an opaque cursor,
+signed so that a client can neither forge nor alter it (an altered one is refused, never half-read). The
+older numbered pages (offset) are kept for the clients that use them, but reach only the first
+COUNT_LIMIT rows: past that an offset walks ever more rows for nothing.
+
+What each row shows (versions counted by stage...) is computed for the rows of the page only: the page's
+ids are chosen first, from the filtered list alone, and only those rows are shaped.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core import signing
+from django.db.models import QuerySet
+
+from warehouse.errors import InvalidInput
+from warehouse.registry.models import ModelVersion, RegisteredModel
+from warehouse.registry.selectors import ModelFilters, model_list_shaped, models_matching
+
+PAGE_SIZE = 50
+PAGE_SIZE_MAX = 100
+# Counted exactly up to here (a count stops reading at the first row past it), and the reach of numbered
+# pages: past it a count or an offset would cost in proportion to the registry.
+COUNT_LIMIT = 10_000
+
+BAD_CURSOR = (
+    "Not a cursor this list gave, or one altered since: follow the `next` link as it came, or start again "
+    "without a cursor."
+)
+
+
+class ListInputInvalid(InvalidInput):
+    def __init__(self, field: str, message: str):
+        super().__init__({field: [message]}, message="The list's parameters have errors.")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which page a request asks for: the one after `cursor`, or the numbered page `number` (1 when neither
+    is given)."""
+
+    size: int = PAGE_SIZE
+    cursor: str | None = None
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class ListPage:
+    rows: list
+    count: int
+    count_exact: bool
+    # The cursor of the page after this one; None on the last page.
+    next_cursor: str | None
+    # The numbered form only (None on a page reached through a cursor).
+    number: int | None
+    pages: int | None
+    size: int
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.number and self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.rows) - 1 if self.rows else 0
+
+
+def cursor_for(*, kind: str, key) -> str:
+    return signing.dumps([key], salt=f"warehouse.listing.{kind}")
+
+
+def cursor_read(*, kind: str, cursor: str, key_type: type):
+    """The sort key in `cursor`, if this server wrote it for a list of this kind; otherwise a 400."""
+    try:
+        value = signing.loads(cursor, salt=f"warehouse.listing.{kind}")
+    except (signing.BadSignature, ValueError, UnicodeError):
+        raise ListInputInvalid("cursor", BAD_CURSOR) from None
+    if not (isinstance(value, list) and len(value) == 1 and type(value[0]) is key_type):
+        raise ListInputInvalid("cursor", BAD_CURSOR)
+    return value[0]
+
+
+def count_upto(queryset: QuerySet, limit: int | None = None) -> tuple[int, bool]:
+    """How many rows `queryset` has, reading at most `limit` (COUNT_LIMIT) + 1 of them: (count, exact).
+    Past `limit` the answer is (limit, False)."""
+    limit = COUNT_LIMIT if limit is None else limit
+    counted = queryset.order_by().values("pk")[: limit + 1].count()
+    return min(counted, limit), counted <= limit
+
+
+def _page_number(window: Window, count: int, exact: bool) -> tuple[int, int]:
+    pages = max(1, math.ceil(count / window.size))
+    number = window.number or 1
+    if number > pages:
+        if not exact:
+            raise ListInputInvalid(
+                "page",
+                f"Numbered pages reach the first {COUNT_LIMIT:,} rows ({pages} pages of {window.size}); "
+                "follow `next` from there.",
+            )
+        number = pages  # as before: a page past the last answers the last page
+    return number, pages
+
+
+def paginate(
+    *,
+    kind: str,
+    base: QuerySet,
+    key: str,
+    descending: bool,
+    window: Window,
+    shape: Callable[[QuerySet], QuerySet],
+    key_type: type,
+) -> ListPage:
+    """A page of `base` (filtered, unshaped) in `key` order, `key` being unique. `shape` turns the page's
+    ids (a subquery) into the rows to show, sorted the same way. Two queries: the bounded count, the page."""
+    if window.cursor is not None and window.number is not None:
+        raise ListInputInvalid("page", "Send either `page` or `cursor`, not both.")
+    after = cursor_read(kind=kind, cursor=window.cursor, key_type=key_type) if window.cursor else None
+    count, exact = count_upto(base)
+    order = f"-{key}" if descending else key
+    ids = base.order_by(order).values("pk")
+    number = pages = None
+    if after is not None:
+        ids = ids.filter(**{f"{key}__{'lt' if descending else 'gt'}": after})[: window.size + 1]
+    else:
+        number, pages = _page_number(window, count, exact)
+        offset = (number - 1) * window.size
+        ids = ids[offset : offset + window.size + 1]
+    rows = list(shape(ids).order_by(order))
+    more = len(rows) > window.size
+    rows = rows[: window.size]
+    return ListPage(
+        rows=rows,
+        count=count,
+        count_exact=exact,
+        next_cursor=cursor_for(kind=kind, key=getattr(rows[-1], key)) if more else None,
+        number=number,
+        pages=pages,
+        size=window.size,
+    )
+
+
+def model_list_page(*, user, filters: ModelFilters | None = None, window: Window = Window()) -> ListPage:
+    """A page of the models `user` can see, by name, each shaped as `model_list_for_user` shapes it."""
+    return paginate(
+        kind="models",
+        base=models_matching(user=user, filters=filters or ModelFilters()),
+        key="name",
+        descending=False,
+        window=window,
+        # The page's ids come from the models `user` can see: no need to ask again.
+        shape=lambda ids: model_list_shaped(models=RegisteredModel.objects.filter(pk__in=ids)),
+        key_type=str,
+    )
+
+
+def version_list_page(*, model: RegisteredModel, window: Window = Window()) -> ListPage:
+    """A page of the model's versions, newest first."""
+
+    def shape(ids: QuerySet) -> QuerySet:
+        return ModelVersion.objects.filter(pk__in=ids).select_related("registered_by", "rollback_target")
+
+    page = paginate(
+        kind="versions",
+        base=ModelVersion.objects.filter(model=model),
+        key="number",
+        descending=True,
+        window=window,
+        shape=shape,
+        key_type=int,
+    )
+    for version in page.rows:
+        version.model = model
+    return page
