@@ -2,7 +2,6 @@
 and version pages, which show other apps' parts too, are in warehouse/pages.)"""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
