@@ -318,7 +318,8 @@ def test_a_page_position_that_is_not_a_sequence_number_is_a_400(client, trail, v
 # --- Query counts -------------------------------------------------------------------------------------
 
 AUDIT_EXPORT_QUERIES = (
-    5  # session, user, 2 for the trail-wide permission, and one cursor the events stream from
+    6  # session, user, 2 for the trail-wide permission, the reader's models (a list of names when they see
+    # few), and one cursor the events stream from
 )
 AUDIT_PAGE_QUERIES = 6  # tests/registry/test_pages.py's AUDIT_TRAIL_QUERIES, with a wildcard filter
 AUDIT_OLDER_PAGE_QUERIES = 7  # + are there newer events?

@@ -132,14 +132,11 @@ def audit_trail(request):
         )
     form, data, filters = _audit_filters(request)
     visible_names = audit_visible_model_names(user=request.user)
-    if visible_names is None:
+    if isinstance(visible_names, list):
+        model_names = visible_names  # a reader of a few models: the list is the suggestions too
+    else:
         visible_models = models_visible_to(request.user, RegisteredModel.objects.all())
         model_names = list(visible_models.order_by("name").values_list("name", flat=True)[:500])
-    else:
-        # One query for both: the names as a list let the trail's query use its (model_name, sequence)
-        # index, where a subquery would have it read events until enough are visible.
-        visible_names = list(visible_names.order_by("name").values_list("name", flat=True))
-        model_names = visible_names[:500]
     events = audit_event_list(visible_model_names=visible_names, filters=filters, reader_id=request.user.pk)
     page = audit_event_page(events=events, before=before, after=after, size=EVENTS_PER_PAGE)
     filtered = any(data.values()) if data else False
