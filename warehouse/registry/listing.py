@@ -24,8 +24,10 @@ from warehouse.registry.selectors import ModelFilters, model_list_shaped, models
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 100
 # Counted exactly up to here (a count stops reading at the first row past it), and the reach of numbered
-# pages: past it a count or an offset would cost in proportion to the registry.
-COUNT_LIMIT = 10_000
+# pages: past it a count or an offset would cost in proportion to the registry. For a reader who is not a
+# superuser each row counted is also checked against their grants: at 10,000 the count alone took 23 ms
+# of a 10,000-model registry's list, at 1,000 it takes about 2.
+COUNT_LIMIT = 1_000
 
 BAD_CURSOR = (
     "Not a cursor this list gave, or one altered since: follow the `next` link as it came, or start again "
