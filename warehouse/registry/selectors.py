@@ -74,11 +74,25 @@ def audit_visible_model_names(*, user):
     """What of the audit trail `user` may read: None for all of it; else the models they see, as a list of
     names when they are few (AUDIT_NAMES_LISTED, one query reading at most that many), or as a queryset of
     RegisteredModel when they are more. Either way the cost does not grow with the registry."""
+    return audit_reader(user=user).visible
+
+
+@dataclass(frozen=True)
+class AuditReader:
+    visible: list[str] | QuerySet | None  # as audit_event_list takes it
+    model_names: list[str]  # the model box's suggestions: the first names, alphabetically
+
+
+def audit_reader(*, user, suggestions: int = 500) -> AuditReader:
+    """What of the trail `user` may read, and the model names to suggest: one query."""
     if user.is_superuser or user.has_perm("audit.view_auditevent"):
-        return None
+        names = RegisteredModel.objects.order_by("name").values_list("name", flat=True)[:suggestions]
+        return AuditReader(None, list(names))
     visible = models_visible_to(user, RegisteredModel.objects.all())
     names = list(visible.order_by("name").values_list("name", flat=True)[: AUDIT_NAMES_LISTED + 1])
-    return names if len(names) <= AUDIT_NAMES_LISTED else visible
+    if len(names) <= AUDIT_NAMES_LISTED:
+        return AuditReader(names, names)
+    return AuditReader(visible, names[:AUDIT_NAMES_LISTED])
 
 
 # --- Lists ----------------------------------------------------------------------------------------------

@@ -8,14 +8,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from warehouse import clock
-from warehouse.accounts.permissions import models_visible_to
 from warehouse.audit.export import EXPORT_FORMATS, export_filename, export_lines
 from warehouse.audit.selectors import AuditFilters, audit_event_list, audit_event_page
 from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
 from warehouse.registry.listing import ListInputInvalid, Window, model_list_page
-from warehouse.registry.models import RegisteredModel, Stage
+from warehouse.registry.models import Stage
 from warehouse.registry.selectors import (
     ModelFilters,
+    audit_reader,
     audit_visible_model_names,
     model_filter_choices,
 )
@@ -131,12 +131,8 @@ def audit_trail(request):
             "Give ?before= or ?after=, not both.", content_type="text/plain; charset=utf-8"
         )
     form, data, filters = _audit_filters(request)
-    visible_names = audit_visible_model_names(user=request.user)
-    if isinstance(visible_names, list):
-        model_names = visible_names  # a reader of a few models: the list is the suggestions too
-    else:
-        visible_models = models_visible_to(request.user, RegisteredModel.objects.all())
-        model_names = list(visible_models.order_by("name").values_list("name", flat=True)[:500])
+    reader = audit_reader(user=request.user)
+    visible_names, model_names = reader.visible, reader.model_names
     events = audit_event_list(visible_model_names=visible_names, filters=filters, reader_id=request.user.pk)
     page = audit_event_page(events=events, before=before, after=after, size=EVENTS_PER_PAGE)
     filtered = any(data.values()) if data else False
