@@ -21,8 +21,8 @@ from warehouse.promotions.requests.selectors import (
     requests_superseded_for_requester,
     version_requests_panel,
 )
+from warehouse.registry.audit_access import audit_visible_model_names
 from warehouse.registry.selectors import (
-    audit_visible_model_names,
     model_get_with_access,
     model_page,
     production_overview_for_user,

@@ -10,13 +10,12 @@ from django.views.decorators.http import require_GET
 from warehouse import clock
 from warehouse.audit.export import EXPORT_FORMATS, export_filename, export_lines
 from warehouse.audit.selectors import AuditFilters, audit_event_list, audit_event_page
+from warehouse.registry.audit_access import audit_reader, audit_visible_model_names
 from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
 from warehouse.registry.listing import ListInputInvalid, Window, model_list_page
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import (
     ModelFilters,
-    audit_reader,
-    audit_visible_model_names,
     model_filter_choices,
 )
 
