@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from tests.api.support import Contract
+from tests.emptying import tables_emptied_by_delete  # noqa: F401 - a fixture: DELETE, not TRUNCATE
 from tests.factories import model_create_for_tests, user_with_roles
 from tests.tracking.mlflow_server import TrackingServerProcess
 from warehouse.accounts.roles import Role
