@@ -3,6 +3,7 @@
 Everything is made through the services on the real database; nothing is mocked.
 """
 
+import gc
 import importlib.metadata
 import importlib.util
 import os
@@ -13,6 +14,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from tests.api.support import Contract
+from tests.emptying import tables_emptied_by_delete  # noqa: F401 - a fixture: DELETE, not TRUNCATE
 from tests.factories import model_create_for_tests, user_with_roles
 from tests.tracking.mlflow_server import TrackingServerProcess
 from warehouse.accounts.roles import Role
@@ -39,10 +41,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Every test makes several people; PBKDF2 would spend most of the run hashing their passwords.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +68,12 @@ def token_lockouts_forgotten():
 @pytest.fixture(scope="session", autouse=True)
 def change_feed_stopped_at_the_end(django_db_setup, django_db_blocker):
     """The change feed's connection listens on the test database: it is closed before the database is
-    dropped (PostgreSQL refuses to drop a database someone is connected to)."""
+    dropped (PostgreSQL refuses to drop a database someone is connected to). So is any connection the live
+    server's threads still hold for a client connection left open by a response nobody read to the end
+    (tests/api/mlflow/conftest.py): collecting the garbage closes those once, here, not after each test."""
     yield
     change_feed_stop()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,7 @@
 """The demo's six models and their history: what the data files say happened is what the audit trail records,
 in date order, and the demo is the one the README describes."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 
 from warehouse.audit.models import AuditEvent
 from warehouse.demo.files import demo_models
@@ -14,9 +11,8 @@ MOVES = {"promote": "promotion", "archive": "archive", "roll back": "rollback"}
 
 
 @pytest.fixture
-def demo(db, settings):
-    settings.DEBUG = True
-    call_command("seed_demo", stdout=io.StringIO())
+def demo(seeded_demo, db):
+    """The demo, seeded once for this module (tests/demo/conftest.py)."""
 
 
 def stages() -> dict[str, list[tuple[int, str]]]:

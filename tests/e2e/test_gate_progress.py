@@ -38,9 +38,23 @@ _LIVE_STATE = """() => {
 _UNFINISHED = ("running", "waiting")
 
 
-@pytest.mark.parametrize("width", [1440, 390])
+WIDTHS = (1440, 390)  # a laptop and a phone, watching the same gate side by side
+
+
+def _open_watching(chromium, live_server, reviewer, request_path, width, problems):
+    page = chromium.new_context(viewport={"width": width, "height": 900}).new_page()
+    _watch(page, problems)
+    _sign_in(page, live_server, reviewer, request_path)
+    navigations = []
+    page.on(
+        "framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None
+    )
+    page.evaluate("() => { window.__marker = 1; }")
+    return page, navigations
+
+
 def test_the_request_page_shows_each_check_as_it_finishes_without_reloading(
-    live_server, model, contributor, reviewer, gate_worker, chromium, width
+    live_server, model, contributor, reviewer, gate_worker, chromium
 ):
     version = version_register_for_tests(actor=contributor, model=model, card=CARD, slices=4)
     promotion = promotion_request_open(
@@ -50,64 +64,72 @@ def test_the_request_page_shows_each_check_as_it_finishes_without_reloading(
     problems: list[str] = []
     RESULTS.mkdir(exist_ok=True)
 
-    page = chromium.new_context(viewport={"width": width, "height": 900}).new_page()
-    _watch(page, problems)
-    _sign_in(page, live_server, reviewer, request_path)
-    navigations = []
-    page.on(
-        "framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None
-    )
-    page.evaluate("() => { window.__marker = 1; }")
+    # One gate, watched at both widths at once: each page must see it step by step on its own.
+    pages = {
+        width: _open_watching(chromium, live_server, reviewer, request_path, width, problems)
+        for width in WIDTHS
+    }
+    page = pages[WIDTHS[0]][0]
     # htmx is served from static/ under the strict CSP, configured by its meta so that it adds no style
     # element and evaluates nothing (a refusal would be a console error, which fails the test below).
     csp = page.request.get(live_server.url + request_path).headers["content-security-policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
-    config = page.evaluate("() => [htmx.version, htmx.config.includeIndicatorStyles, htmx.config.allowEval]")
-    assert config[0].startswith("2.") and config[1:] == [False, False], config
-    assert "The gate is checking" in page.locator("[data-testid=request-state]").inner_text()
-    assert "0 of 11 checks done" in page.locator("[data-testid=checks-done]").inner_text()
-    assert page.locator("#sign button[value=approve]").count() == 0
+    for page, _ in pages.values():
+        config = page.evaluate(
+            "() => [htmx.version, htmx.config.includeIndicatorStyles, htmx.config.allowEval]"
+        )
+        assert config[0].startswith("2.") and config[1:] == [False, False], config
+        assert "The gate is checking" in page.locator("[data-testid=request-state]").inner_text()
+        assert "0 of 11 checks done" in page.locator("[data-testid=checks-done]").inner_text()
+        assert page.locator("#sign button[value=approve]").count() == 0
 
-    # The worker starts only now: the page is open on a queued gate, and watches it run.
+    # The worker starts only now: the pages are open on a queued gate, and watch it run.
     gate_worker(GATE_CHECK_PAUSE_SECONDS=PAUSE_SECONDS)
-    seen: list[tuple[str, ...]] = []
+    seen: dict[int, list[tuple[str, ...]]] = {width: [] for width in WIDTHS}
+    watching = set(WIDTHS)
     deadline = time.monotonic() + 90
-    while True:
-        state = page.evaluate(_LIVE_STATE)
-        assert state["marker"] == 1, "the page was reloaded"
-        if not state["live"]:
-            break  # the gate finished: the live list gave way to the results
-        done = tuple(name for name, status in state["statuses"] if status not in _UNFINISHED)
-        if not seen or seen[-1] != done:
-            seen.append(done)
-            if len(done) == 5:
-                page.screenshot(path=str(RESULTS / f"gate-progress-{width}.png"), full_page=True)
-                assert page.evaluate(_OVERFLOW) == []
+    while watching:
+        for width in sorted(watching):
+            page = pages[width][0]
+            state = page.evaluate(_LIVE_STATE)
+            assert state["marker"] == 1, f"the page at {width} px was reloaded"
+            if not state["live"]:
+                watching.discard(width)  # the gate finished: the live list gave way to the results
+                continue
+            done = tuple(name for name, status in state["statuses"] if status not in _UNFINISHED)
+            if not seen[width] or seen[width][-1] != done:
+                seen[width].append(done)
+                if len(done) == 5:
+                    page.screenshot(path=str(RESULTS / f"gate-progress-{width}.png"), full_page=True)
+                    assert page.evaluate(_OVERFLOW) == [], width
         assert time.monotonic() < deadline, f"the gate did not finish; saw {seen}"
-        page.wait_for_timeout(150)
+        pages[WIDTHS[0]][0].wait_for_timeout(150)
 
-    # Each step added checks in the worker's order, and most steps were seen one check at a time.
-    for done in seen:
-        assert done == tuple(Check.ALL[: len(done)]), seen
-    counts = [len(done) for done in seen]
-    assert counts == sorted(counts) and len(set(counts)) == len(counts), counts
-    assert len([n for n in counts if 0 < n < len(Check.ALL)]) >= 6, counts
+    for width in WIDTHS:
+        page, navigations = pages[width]
+        # Each step added checks in the worker's order, and most steps were seen one check at a time.
+        for done in seen[width]:
+            assert done == tuple(Check.ALL[: len(done)]), (width, seen[width])
+        counts = [len(done) for done in seen[width]]
+        assert counts == sorted(counts) and len(set(counts)) == len(counts), (width, counts)
+        assert len([n for n in counts if 0 < n < len(Check.ALL)]) >= 6, (width, counts)
 
-    # The finished state, in place: the passed report and the reviewer's sign-off form.
-    banner = page.locator("[data-testid=request-state]")
-    banner.filter(has_text="awaiting sign-off").wait_for(timeout=10_000)
-    assert "All required checks passed" in banner.inner_text()
-    assert page.locator("#checks .badge").first.inner_text().strip() == "Passed"
-    assert page.locator("#checks li.check").count() == len(Check.ALL)
-    assert page.locator("#sign button[value=approve]").is_visible()
-    assert page.locator("[hx-trigger]").count() == 0  # polling stopped
-    assert page.evaluate("() => window.__marker") == 1
-    assert navigations == [], navigations
-    assert page.evaluate(_OVERFLOW) == []
-    page.screenshot(path=str(RESULTS / f"gate-finished-{width}.png"), full_page=True)
+        # The finished state, in place: the passed report and the reviewer's sign-off form.
+        banner = page.locator("[data-testid=request-state]")
+        banner.filter(has_text="awaiting sign-off").wait_for(timeout=10_000)
+        assert "All required checks passed" in banner.inner_text()
+        assert page.locator("#checks .badge").first.inner_text().strip() == "Passed"
+        assert page.locator("#checks li.check").count() == len(Check.ALL)
+        assert page.locator("#sign button[value=approve]").is_visible()
+        assert page.locator("[hx-trigger]").count() == 0  # polling stopped
+        assert page.evaluate("() => window.__marker") == 1
+        assert navigations == [], (width, navigations)
+        assert page.evaluate(_OVERFLOW) == [], width
+        page.screenshot(path=str(RESULTS / f"gate-finished-{width}.png"), full_page=True)
 
-    # The form that appeared works like any other: the approval moves the version.
+    # The form that appeared works like any other: the approval, from the phone, moves the version.
+    page = pages[WIDTHS[-1]][0]
     page.fill("#comment", "Watched the gate; fine for Staging.")
     page.click("#sign button[value=approve]")
-    banner.filter(has_text="Approved and executed").wait_for()
+    page.locator("[data-testid=request-state]").filter(has_text="Approved and executed").wait_for()
     assert problems == []

@@ -8,10 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scripts.webtier import free_port
 from tests.api.support import issue_token
 from tests.factories import evidence_payload
 from tests.incidents.conftest import example_bytes
+from tests.web.test_serving_faults import WITHOUT_DATABASE
+from tests.web.test_slow_clients import TIER
 from warehouse.incidents.models import AlertPayload
 from warehouse.incidents.services import receiver_create
 from warehouse.registry.models import ModelVersion
@@ -40,9 +41,9 @@ def send(base: str, host: str, method: str, path: str, *, body=None, chunked=Fal
 
 
 def test_chunked_bodies_and_odd_paths_through_the_proxy_and_straight_to_the_app_server(
-    web_tier, model, contributor, superuser
+    shared_web_tier, model, contributor, superuser
 ):
-    tier = web_tier(workers=1, threads=2)
+    tier = shared_web_tier(**TIER)
     token = issue_token(contributor).secret
     _, alert_token = receiver_create(actor=superuser, name="prod-alerts", description="Alertmanager")
     registration = json.dumps(evidence_payload()).encode()
@@ -80,11 +81,8 @@ def test_chunked_bodies_and_odd_paths_through_the_proxy_and_straight_to_the_app_
     assert AlertPayload.objects.count() == 2
 
 
-def test_with_the_database_unreachable_every_machine_endpoint_answers_503_json(web_tier, contract):
-    closed = free_port()
-    tier = web_tier(
-        env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/nowhere"}, workers=1, threads=2
-    )
+def test_with_the_database_unreachable_every_machine_endpoint_answers_503_json(shared_web_tier, contract):
+    tier = shared_web_tier(**WITHOUT_DATABASE)
     api_token, alert_token = "wh_0123abcd_" + "x" * 43, "whr_" + "x" * 43
     registration = json.dumps(evidence_payload()).encode()
     alert = example_bytes("alertmanager-v4-firing.json")

@@ -1,6 +1,6 @@
 """The production answer under faults, with real processes: the tier (nginx, gunicorn web and watch servers)
-on the test database, a Redis of the test's own that it stops and pauses, and PostgreSQL connections that
-it breaks.
+on the test database, a Redis of these tests' own that they stop and pause (running and empty again for
+the next test), and PostgreSQL connections that they break.
 
 - Redis stopped or hung: the lookup answers from what PostgreSQL holds, within a second.
 - An approval and a rollback made while Redis is unreachable answer success, and from the moment each
@@ -40,10 +40,16 @@ pytestmark = [pytest.mark.webtier, pytest.mark.postgres]
 
 LOOKUP = "/api/v1/models/fraud-scorer/production"
 ANSWER_WITHIN = 1.0  # seconds: the lookup with Redis down, as the issue asks
+# A tier whose PostgreSQL cannot be reached: nothing listens on port 1, so connecting is refused at once.
+WITHOUT_DATABASE = {
+    "env": {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"},
+    "workers": 1,
+    "threads": 2,
+}
 
 
 class PrivateRedis:
-    """A redis-server of this test's own on a free port, so stopping or pausing it disturbs nothing else."""
+    """A redis-server of these tests' own on a free port, so stopping or pausing it disturbs nothing else."""
 
     def __init__(self):
         self.port = free_port()
@@ -91,18 +97,38 @@ class PrivateRedis:
     def resume(self) -> None:
         os.kill(self.process.pid, signal.SIGCONT)
 
+    def running_and_empty(self) -> None:
+        """Back up (continued, or started again on its port) and holding nothing."""
+        if self.process.poll() is None:
+            self.resume()
+        else:
+            self.start()
+        flushed = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "flushall"], capture_output=True, text=True, timeout=10
+        )
+        assert flushed.stdout.strip() == "OK", flushed
 
-@pytest.fixture
-def redis():
+
+@pytest.fixture(scope="module")
+def module_redis():
     server = PrivateRedis()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def tier(web_tier, redis):
-    """The tier with its cache and broker on the test's own Redis."""
-    return web_tier(
+def redis(module_redis):
+    """This module's own Redis, running and empty when each test starts: a test may stop or pause it."""
+    module_redis.running_and_empty()
+    yield module_redis
+    if module_redis.process.poll() is None:
+        module_redis.resume()
+
+
+@pytest.fixture
+def tier(shared_web_tier, redis):
+    """The tier with its cache and broker on this module's own Redis, shared by its tests."""
+    return shared_web_tier(
         env={"REDIS_URL": redis.url(1), "CELERY_BROKER_URL": redis.url(0)},
         workers=2,
         threads=4,
@@ -310,11 +336,8 @@ def test_with_every_database_connection_broken_the_next_lookup_is_right(tier, mo
     assert rollback.status in (200, 403)  # the contributor may not roll back: answered, not a 5xx
 
 
-def test_with_the_database_unreachable_it_answers_503_with_retry_after(web_tier, contract):
-    closed = free_port()
-    tier = web_tier(
-        env={"DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/nowhere"}, workers=1, threads=2
-    )
+def test_with_the_database_unreachable_it_answers_503_with_retry_after(shared_web_tier, contract):
+    tier = shared_web_tier(**WITHOUT_DATABASE)
 
     lookup = call(tier, LOOKUP, token="wh_0123abcd_" + "x" * 43)
     ready = call(tier, "/health/ready")

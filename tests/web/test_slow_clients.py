@@ -1,8 +1,8 @@
 """Slow clients cannot starve the site: nginx holds them, and gunicorn only ever sees complete requests.
 
-Each test starts the real tier (nginx with deploy/nginx/warehouse.conf.template in front of gunicorn
-gthread with deploy/gunicorn.conf.py) with one worker of four threads, and far more slow clients than
-threads.
+The tests share the real tier (nginx with deploy/nginx/warehouse.conf.template in front of gunicorn
+gthread with deploy/gunicorn.conf.py) with one worker of four threads, and send far more slow clients than
+threads; the one behind a TLS load balancer starts its own, configured for it.
 """
 
 import http.client
@@ -26,6 +26,9 @@ SLOW_CLIENTS = 64  # against 4 threads
 ANSWER_WITHIN = 2.0  # seconds, for a request that is not slow
 CLIENT_HEADER_TIMEOUT = 10  # the template's client_header_timeout
 PASSWORD = "correct horse battery staple"  # UserFactory's
+# The tier these tests share (tests/web/conftest.py) with the watcher tests: one worker of four threads,
+# and the watch server beside it.
+TIER = {"workers": 1, "threads": 4, "watch": True}
 
 
 class SlowClients:
@@ -131,8 +134,8 @@ def wait_for_log_lines(tier, *, count: int, where: Callable[[str], bool]) -> lis
         time.sleep(0.1)
 
 
-def test_it_answers_while_slow_clients_trickle_their_headers(web_tier):
-    tier = web_tier(workers=1, threads=4)
+def test_it_answers_while_slow_clients_trickle_their_headers(shared_web_tier):
+    tier = shared_web_tier(**TIER)
     opening = f"GET /accounts/sign-in/ HTTP/1.1\r\nHost: {tier.host}\r\nX-Slow: ".encode()
     with SlowClients(tier.proxy.address, count=SLOW_CLIENTS, opening=opening, drip=b"abcdefgh") as slow:
         time.sleep(1.2)  # every slow client has connected and dripped once
@@ -142,8 +145,8 @@ def test_it_answers_while_slow_clients_trickle_their_headers(web_tier):
         assert slow.still_connected() == SLOW_CLIENTS, "the slow clients were let go: nothing was shown"
 
 
-def test_it_answers_while_slow_clients_trickle_their_bodies(web_tier):
-    tier = web_tier(workers=1, threads=4)
+def test_it_answers_while_slow_clients_trickle_their_bodies(shared_web_tier):
+    tier = shared_web_tier(**TIER)
     # With a CSRF cookie, Django reads the form (for its token) before it can answer: the app would wait for
     # the body.
     opening = (
@@ -161,8 +164,8 @@ def test_it_answers_while_slow_clients_trickle_their_bodies(web_tier):
     assert [line.rsplit(" ", 1)[1] for line in unfinished] == ["-"] * SLOW_CLIENTS
 
 
-def test_it_closes_a_client_that_has_not_sent_its_headers_within_the_timeout(web_tier):
-    tier = web_tier(workers=1, threads=4)
+def test_it_closes_a_client_that_has_not_sent_its_headers_within_the_timeout(shared_web_tier):
+    tier = shared_web_tier(**TIER)
     opening = f"GET /accounts/sign-in/ HTTP/1.1\r\nHost: {tier.host}\r\n".encode()
     # The deadline counts from connecting: dripping a header byte a second does not push it back.
     with (
@@ -179,8 +182,8 @@ def test_it_closes_a_client_that_has_not_sent_its_headers_within_the_timeout(web
         )
 
 
-def test_it_takes_bodies_up_to_the_apis_limit_and_refuses_larger_ones_itself(web_tier):
-    tier = web_tier(workers=1, threads=4)
+def test_it_takes_bodies_up_to_the_apis_limit_and_refuses_larger_ones_itself(shared_web_tier):
+    tier = shared_web_tier(**TIER)
     host, port = tier.proxy.address.rsplit(":", 1)
     path = "/api/v1/models/fraud-scorer/versions"
 
@@ -207,8 +210,8 @@ def test_it_takes_bodies_up_to_the_apis_limit_and_refuses_larger_ones_itself(web
     assert refused == f"POST {path} 413 -"
 
 
-def test_it_sends_watchers_to_the_watch_server_and_everything_else_to_the_web_server(web_tier):
-    tier = web_tier(workers=1, threads=4, watch=True)
+def test_it_sends_watchers_to_the_watch_server_and_everything_else_to_the_web_server(shared_web_tier):
+    tier = shared_web_tier(**TIER)
     host, port = tier.proxy.address.rsplit(":", 1)
     requests = [
         ("GET", "/api/v1/models/fraud-scorer/production?wait=5", tier.watch.address),
@@ -253,12 +256,12 @@ def test_behind_a_tls_load_balancer_only_its_https_requests_are_not_redirected(w
     assert status_when_forwarded_as("ftp") == 301  # anything else is replaced by nginx's own scheme
 
 
-def test_a_browser_signs_in_through_the_proxy(web_tier, settings):
+def test_a_browser_signs_in_through_the_proxy(shared_web_tier, settings):
     """Django compares a form's Origin with the Host the proxy passes on: the port must survive."""
     # The servers know only production's password hashers, not the tests' fast one.
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     UserFactory(username="rita")
-    tier = web_tier(workers=1, threads=4)
+    tier = shared_web_tier(**TIER)
     sign_in = f"{tier.url}/accounts/sign-in/"
     cookies = CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))

@@ -12,6 +12,7 @@ from scripts.webtier import watch
 from tests.api.support import issue_token
 from tests.factories import version_move, version_register_for_tests
 from tests.web.test_serving_faults import LOOKUP, call
+from tests.web.test_slow_clients import TIER
 from warehouse.audit.models import AuditEvent
 from warehouse.registry.models import Stage
 
@@ -40,8 +41,10 @@ def _watchers_after(tier, token: str, etag: str | None, change, *, wait: int = 2
 
 
 @pytest.mark.postgres
-def test_every_waiting_watcher_hears_of_a_promotion_as_it_commits(web_tier, model, version, contributor):
-    tier = web_tier(workers=1, threads=4, watch=True)
+def test_every_waiting_watcher_hears_of_a_promotion_as_it_commits(
+    shared_web_tier, model, version, contributor
+):
+    tier = shared_web_tier(**TIER)
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     second = version_register_for_tests(actor=contributor, model=model)
     version_move(second, Stage.STAGING, actor=contributor)
@@ -62,9 +65,11 @@ def test_every_waiting_watcher_hears_of_a_promotion_as_it_commits(web_tier, mode
     assert len(waits) == WATCHERS and all(line.endswith(watch_address) for line in waits)
 
 
-def test_a_watcher_waiting_for_a_first_production_version_gets_it(web_tier, model, version, contributor):
+def test_a_watcher_waiting_for_a_first_production_version_gets_it(
+    shared_web_tier, model, version, contributor
+):
     """Also on SQLite, where the watch server has no change feed and looks again every second."""
-    tier = web_tier(workers=1, threads=4, watch=True)
+    tier = shared_web_tier(**TIER)
     version_move(version, Stage.STAGING, actor=contributor)
     token = issue_token(contributor).secret
     assert call(tier, LOOKUP, token=token).status == 404
@@ -79,9 +84,9 @@ def test_a_watcher_waiting_for_a_first_production_version_gets_it(web_tier, mode
     assert max(answered_at for answered_at, _, _ in answers) - committed < 2.5
 
 
-def test_the_watch_server_answers_as_the_web_server_does(web_tier, version, contributor):
+def test_the_watch_server_answers_as_the_web_server_does(shared_web_tier, version, contributor):
     """Refusals, bad input and anything it does not handle itself read the same on both servers."""
-    tier = web_tier(workers=1, threads=4, watch=True)
+    tier = shared_web_tier(**TIER)
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     token = issue_token(contributor).secret
     etag = call(tier, LOOKUP, token=token).headers["ETag"]
@@ -104,7 +109,8 @@ def test_wrong_tokens_at_the_watch_server_lock_the_address_out_of_both_servers(
     web_tier, version, contributor
 ):
     """Counted per client address as the web server counts them (accounts/token_throttle.py), in the same
-    place: the web server refuses the address at its first wrong token from it, and then its good one."""
+    place: the web server refuses the address at its first wrong token from it, and then its good one. A
+    tier of its own: its processes remember the lockout."""
     tier = web_tier(workers=1, threads=4, watch=True, env={"TOKEN_FAILURE_LIMIT": "3"})
     version_move(version, Stage.STAGING, Stage.PRODUCTION, actor=contributor)
     token = issue_token(contributor).secret

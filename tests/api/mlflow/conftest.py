@@ -1,8 +1,6 @@
 """The real, unmodified MLflow client (mlflow-skinny) against a live test server: plain HTTP from this
 process to the server's thread, on a transactional database so the server sees what the test committed."""
 
-import gc
-
 import pytest
 
 from tests.api.support import issue_token
@@ -23,6 +21,17 @@ def mlflow_as(transactional_db, live_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     mlflow.set_tracking_uri(live_server.url)
     mlflow.set_registry_uri(live_server.url)
+    # The client keeps its HTTP connections open (a cached requests session per retry setting), and the
+    # server's thread for each keeps its database connection: every session it makes is noted, to be closed.
+    cached_session = request_utils._cached_get_request_session
+    sessions = set()
+
+    def session_noted(*args, **kwargs):
+        session = cached_session(*args, **kwargs)
+        sessions.add(session)
+        return session
+
+    monkeypatch.setattr(request_utils, "_cached_get_request_session", session_noted)
 
     def client_for(user) -> MlflowClient:
         if user is None:
@@ -34,7 +43,9 @@ def mlflow_as(transactional_db, live_server, monkeypatch):
     yield client_for
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
-    # The client keeps its HTTP connections open (a cached requests session), and the server's thread for
-    # each keeps its database connection: let them go, or the test database cannot be dropped at the end.
-    request_utils._cached_get_request_session.cache_clear()
-    gc.collect()
+    # Closed, their connections end the server's threads, which close their database connections; one
+    # that a response left checked out goes with the garbage, collected once at the end of the run
+    # (tests/conftest.py), before the test database is dropped.
+    for session in sessions:
+        session.close()
+    cached_session.cache_clear()
