@@ -55,6 +55,8 @@ class TrackingServerProcess:
         self.start_seconds: list[float] = []
         self._process: subprocess.Popen | None = None
         self._paused = False
+        self._ready = False
+        self._launched_at = 0.0
         self._log_number = 0
 
     @property
@@ -95,11 +97,18 @@ class TrackingServerProcess:
         return env
 
     def start(self) -> float:
-        if self.running:
+        """Start the server and return once it answers: the seconds that took."""
+        self.launch()
+        return self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the server's process and return at once; wait_until_ready() waits for it to answer (a test
+        run launches it early, so that it starts while other tests run)."""
+        if self._process is not None and self._process.poll() is None:
             raise TrackingServerFailed(f"the tracking server on {self.url} is already running")
         self.artifacts_destination.mkdir(parents=True, exist_ok=True)
         self._log_number += 1
-        began = time.monotonic()
+        self._launched_at = time.monotonic()
         with self._log("stdout").open("wb") as stdout, self._log("stderr").open("wb") as stderr:
             # A session of its own: the CLI starts uvicorn as a child, and signals go to both at once.
             self._process = subprocess.Popen(
@@ -112,10 +121,18 @@ class TrackingServerProcess:
                 start_new_session=True,
             )
         self._paused = False
-        self._wait_until_healthy(began)
-        seconds = time.monotonic() - began
-        self.start_seconds.append(seconds)
-        return seconds
+        self._ready = False
+
+    def wait_until_ready(self) -> float:
+        """Wait until the launched server answers /health (at once if it already did); the seconds from its
+        launch. Raises TrackingServerFailed, with its output, if it exits or does not answer in time."""
+        if self._process is None:
+            raise TrackingServerFailed(f"the tracking server on {self.url} was not launched")
+        if not self._ready:
+            self._wait_until_healthy(self._launched_at)
+            self._ready = True
+            self.start_seconds.append(time.monotonic() - self._launched_at)
+        return self.start_seconds[-1]
 
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate the server (both processes) and wait until its port is free again."""
