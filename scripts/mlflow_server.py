@@ -17,9 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"
@@ -41,6 +43,17 @@ class TrackingServerFailed(RuntimeError):
     pass
 
 
+@dataclass
+class _Start:
+    """One launch of the server, as its watching thread saw it."""
+
+    began: float
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: str = ""  # "answered", "exited" or "timed out", once done is set
+    seconds: float = 0.0  # from the launch until /health first answered
+    counted: bool = False  # in start_seconds yet
+
+
 class TrackingServerProcess:
     """`mlflow server` on 127.0.0.1 with its store and artifacts under `root` (a temporary folder when not
     given, removed by close()). start() returns the seconds it took until /health answered."""
@@ -55,6 +68,7 @@ class TrackingServerProcess:
         self.start_seconds: list[float] = []
         self._process: subprocess.Popen | None = None
         self._paused = False
+        self._start: _Start | None = None
         self._log_number = 0
 
     @property
@@ -95,7 +109,15 @@ class TrackingServerProcess:
         return env
 
     def start(self) -> float:
-        if self.running:
+        """Start the server and return once it answers: the seconds that took."""
+        self.launch()
+        return self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the server's process and return at once; a thread notes when it first answers /health, and
+        wait_until_ready() waits for that (a test run launches it early, so that it starts while other tests
+        run)."""
+        if self._process is not None and self._process.poll() is None:
             raise TrackingServerFailed(f"the tracking server on {self.url} is already running")
         self.artifacts_destination.mkdir(parents=True, exist_ok=True)
         self._log_number += 1
@@ -112,10 +134,32 @@ class TrackingServerProcess:
                 start_new_session=True,
             )
         self._paused = False
-        self._wait_until_healthy(began)
-        seconds = time.monotonic() - began
-        self.start_seconds.append(seconds)
-        return seconds
+        self._start = _Start(began)
+        threading.Thread(
+            target=self._watch_start, args=(self._process, self._start), daemon=True, name="mlflow start"
+        ).start()
+
+    def wait_until_ready(self) -> float:
+        """Wait until the launched server has answered /health (at once if it already has); the seconds it
+        took from its launch. Raises TrackingServerFailed, with its output, if it exited or did not answer
+        within start_timeout."""
+        start = self._start
+        if self._process is None or start is None:
+            raise TrackingServerFailed(f"the tracking server on {self.url} was not launched")
+        start.done.wait(self.start_timeout + 10)
+        if start.outcome == "exited":
+            self._process = None
+            raise TrackingServerFailed(f"mlflow server exited while starting:\n{self.describe()}")
+        if start.outcome != "answered":
+            description = self.describe()
+            self.stop()
+            raise TrackingServerFailed(
+                f"mlflow server did not answer /health within {self.start_timeout:.0f} s:\n{description}"
+            )
+        if not start.counted:
+            start.counted = True
+            self.start_seconds.append(start.seconds)
+        return start.seconds
 
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate the server (both processes) and wait until its port is free again."""
@@ -180,24 +224,26 @@ class TrackingServerProcess:
     def _log(self, stream: str) -> Path:
         return self.root / f"server-{self._log_number}.{stream}.log"
 
-    def _wait_until_healthy(self, began: float) -> None:
-        deadline = began + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._process = None
-                raise TrackingServerFailed(f"mlflow server exited while starting:\n{self.describe()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        description = self.describe()
-        self.stop()
-        raise TrackingServerFailed(
-            f"mlflow server did not answer /health within {self.start_timeout:.0f} s:\n{description}"
-        )
+    def _watch_start(self, process: subprocess.Popen, start: "_Start") -> None:
+        """On its own thread: poll /health until the server answers, exits, or start_timeout passes."""
+        deadline = start.began + self.start_timeout
+        try:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    start.outcome = "exited"
+                    return
+                try:
+                    with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                        if response.status == 200:
+                            start.seconds = time.monotonic() - start.began
+                            start.outcome = "answered"
+                            return
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+                time.sleep(0.1)
+            start.outcome = "timed out"
+        finally:
+            start.done.set()
 
     @staticmethod
     def _signal_group(process: subprocess.Popen, signum: int) -> None:

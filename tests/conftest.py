@@ -24,9 +24,15 @@ from warehouse.changes import change_feed_stop
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+TRACKING_SERVER_NEEDED = pytest.StashKey[bool]()
+
+
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite, except in CI, where a missing PostgreSQL is a failure."""
+    """PostgreSQL-only tests skip on SQLite, except in CI, where a missing PostgreSQL is a failure. Notes
+    whether any test uses the tracking server, which is then launched as the run starts."""
     from django.conf import settings
+
+    config.stash[TRACKING_SERVER_NEEDED] = any("tracking_server" in item.fixturenames for item in items)
 
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if on_postgres:
@@ -159,8 +165,21 @@ def _server_unavailable() -> str | None:
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tracking_server_launched(request, tmp_path_factory):
+    """When a test of this run uses the tracking server, its process is launched as the run starts (about
+    6 s, longer on a loaded machine, while other tests run); `tracking_server` waits for it to answer."""
+    if not request.config.stash.get(TRACKING_SERVER_NEEDED, False) or _server_unavailable():
+        yield None
+        return
+    server = TrackingServerProcess(tmp_path_factory.mktemp("mlflow-server"))
+    server.launch()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
-def tracking_server(tmp_path_factory):
+def tracking_server(tracking_server_launched):
     """One `mlflow server` for the whole run. A test that stops or pauses it asks for
     `interruptible_tracking_server` instead, which brings it back afterwards."""
     missing = _server_unavailable()
@@ -168,16 +187,26 @@ def tracking_server(tmp_path_factory):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{missing} CI must run the tracking server tests.")
         pytest.skip(missing)
-    server = TrackingServerProcess(tmp_path_factory.mktemp("mlflow-server"))
-    server.start()
+    server = tracking_server_launched
+    if server is None:  # not foreseen at collection (a fixture asked for it by name)
+        server = TrackingServerProcess()
+        server.launch()
+    server.wait_until_ready()
     yield server
-    server.close()
+    if tracking_server_launched is None:
+        server.close()
 
 
 @pytest.fixture(autouse=True)
 def _report_tracking_server(request):
+    """A test that uses the server finds it answering (started again, if a test before it stopped it), and
+    its report carries the server's output if it fails."""
     if "tracking_server" in request.fixturenames:
-        request.node.tracking_server = request.getfixturevalue("tracking_server")
+        server = request.getfixturevalue("tracking_server")
+        if not server.running:
+            server.launch()
+        server.wait_until_ready()
+        request.node.tracking_server = server
 
 
 @pytest.hookimpl(hookwrapper=True)

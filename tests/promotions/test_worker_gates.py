@@ -107,13 +107,13 @@ def test_a_gate_asked_for_on_the_version_page_is_run_by_a_real_worker(
     assert_report_shows(client, run)
 
 
-@pytest.fixture
-def slow_artifact(tmp_path, settings):
-    """A file in the warehouse's own artifact storage, large enough that recomputing its digest keeps a gate
-    busy for about SLOW_RUN_SECONDS on this machine (measured here, so a slower CI machine gets a smaller
-    file). Sparse: it takes no disk space, while hashing it costs the worker what a real file would."""
-    root = tmp_path / "artifacts"
-    settings.ARTIFACT_STORAGE_ROOT = root
+@pytest.fixture(scope="module")
+def slow_file(tmp_path_factory):
+    """A file in an artifact storage folder, large enough that recomputing its digest keeps a gate busy for
+    about SLOW_RUN_SECONDS on this machine (measured here, so a slower CI machine gets a smaller file).
+    Sparse: it takes no disk space, while hashing it costs the worker what a real file would. Made and
+    hashed once for the module's tests; none of them changes it."""
+    root = tmp_path_factory.mktemp("slow") / "artifacts"
     path = root / "gates" / "slow-model.bin"
     path.parent.mkdir(parents=True)
 
@@ -137,6 +137,13 @@ def slow_artifact(tmp_path, settings):
         "seconds": seconds,
     }
     path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def slow_artifact(slow_file, settings):
+    """The slow file, in the warehouse's own artifact storage for this test."""
+    settings.ARTIFACT_STORAGE_ROOT = slow_file["root"]
+    return slow_file
 
 
 def test_a_gate_survives_its_worker_being_killed_mid_run(

@@ -11,11 +11,13 @@ from tests.tracking.mlflow_runs import TrackedRun, log_tracked_run
 
 @pytest.fixture
 def interruptible_tracking_server(tracking_server):
-    """The session's server, for a test that stops or pauses it: resumed and running again after it."""
+    """The session's server, for a test that stops or pauses it: resumed after it, and, if stopped, launched
+    again at once; the next test that uses it waits until it answers (tests/conftest.py), so that the
+    restart overlaps whatever runs in between."""
     yield tracking_server
     tracking_server.resume()
     if not tracking_server.running:
-        tracking_server.start()
+        tracking_server.launch()
 
 
 @pytest.fixture
@@ -35,4 +37,5 @@ def configured(tracking_server, db):
 @pytest.fixture(scope="session")
 def tracked_run(tracking_server) -> TrackedRun:
     """One standard run, logged once for the tests that only read it."""
+    tracking_server.wait_until_ready()
     return log_tracked_run(tracking_server)

@@ -243,38 +243,31 @@ def _execute_in_background(run_import: RunImport) -> tuple[threading.Thread, lis
     return thread, outcome
 
 
-def test_a_server_that_is_down_is_retried_and_then_imports(
+def test_a_server_that_is_down_is_retried_and_an_import_down_at_every_attempt_fails_after_the_last(
     configured, interruptible_tracking_server, tracked_run, model, contributor, settings
 ):
-    settings.IMPORT_RETRY_BASE_SECONDS = 0
-    version = register(tracked_run, contributor, model)
+    # One stop of the real server for both imports (a restart costs seconds): `back` finds it down at its
+    # first attempt and up at its second; `never` finds it down at both of its two.
+    settings.IMPORT_RETRY_BASE_SECONDS, settings.IMPORT_MAX_ATTEMPTS = 0, 2
+    back = register(tracked_run, contributor, model)
+    never = register(tracked_run, contributor, model)
     interruptible_tracking_server.stop()
 
-    run_import = imported(version)
-
+    run_import = imported(back)
     assert (run_import.state, run_import.failure_code) == (ImportState.RETRYING, "tracking_unreachable")
     assert "Could not reach the tracking server mlflow-test" in run_import.last_error
+    assert imported(never).state == ImportState.RETRYING
+    run_import = imported(never)
+    assert (run_import.state, run_import.failure_code) == (ImportState.FAILED, "tracking_unreachable")
+    assert run_import.last_error.startswith("Gave up after 2 attempts")
+
     interruptible_tracking_server.start()
-    assert imported(version).state == ImportState.IMPORTED
-    assert actions(version)[-3:] == [
+    assert imported(back).state == ImportState.IMPORTED
+    assert actions(back)[-3:] == [
         "version.evidence_import_deferred",
         "version.evidence_attached",
         "version.evidence_imported",
     ]
-
-
-def test_a_server_down_at_every_attempt_fails_the_import_after_the_last(
-    configured, interruptible_tracking_server, tracked_run, model, contributor, settings
-):
-    settings.IMPORT_RETRY_BASE_SECONDS, settings.IMPORT_MAX_ATTEMPTS = 0, 2
-    version = register(tracked_run, contributor, model)
-    interruptible_tracking_server.stop()
-
-    assert imported(version).state == ImportState.RETRYING
-    run_import = imported(version)
-
-    assert (run_import.state, run_import.failure_code) == (ImportState.FAILED, "tracking_unreachable")
-    assert run_import.last_error.startswith("Gave up after 2 attempts")
 
 
 @pytest.fixture
