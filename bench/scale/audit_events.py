@@ -19,23 +19,12 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from warehouse.audit.chain import canonical_json, event_content, event_hash
+from warehouse.audit.chain import STORED_COLUMNS, canonical_json, event_content, event_hash
 from warehouse.audit.models import GENESIS_HASH, AuditEvent
 from warehouse.audit.services import _json_ready, _listeners, _listeners_notify, _lock_chain
 
 BATCH = 50_000
-FIELDS = (
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "via",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "model_name",
-    "data",
-)
+FIELDS = STORED_COLUMNS[1:-2]  # what a caller gives: all but the sequence and the two hashes
 COLUMNS = ("sequence", *FIELDS, "prev_hash", "hash")
 
 

@@ -10,18 +10,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from bench.scale.clone import copied_name, copied_uuid
+from warehouse.audit.chain import STORED_COLUMNS
 from warehouse.audit.models import AuditEvent
 
-_FIELDS = (
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "via",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-)
+_FIELDS = STORED_COLUMNS[1:9]  # created_at to target_label: kept as the template recorded them
 
 
 def _target_strides(stride: dict) -> dict[str, int]:

@@ -13,26 +13,12 @@ from datetime import UTC, datetime
 
 from django.utils.text import slugify
 
-from warehouse.audit.chain import canonical_json, stored_content
+from warehouse.audit.chain import STORED_COLUMNS, canonical_json, stored_content
 from warehouse.audit.models import AuditEvent
 from warehouse.audit.selectors import AuditFilters
 
 # The hashed content's keys, in the order of warehouse.audit.chain.event_content, then the chain's own two.
-FIELDS = (
-    "sequence",
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "via",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "model_name",
-    "data",
-    "prev_hash",
-    "hash",
-)
+FIELDS = STORED_COLUMNS
 EXPORT_FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/jsonl; charset=utf-8",
