@@ -1,4 +1,4 @@
-"""How a transactional test's database is emptied after it, on PostgreSQL: DELETE, not TRUNCATE.
+"""How a transactional test's database is emptied after it: DELETE, not TRUNCATE, and the content types kept.
 
 Django empties the database after each transactional test with `flush` (warehouse/audit's, which lifts the
 append-only triggers for the duration). Django's PostgreSQL flush is one TRUNCATE of every table, and a
@@ -13,14 +13,19 @@ under new ids; but ContentType.objects caches ids in each process, and the proce
 many tests (the shared web tiers of tests/web) would go on asking for grants under ids that no longer
 exist. Kept, they are what post_migrate would have made, under the ids every process already knows.
 
-A flush that resets sequences (none in this suite) keeps Django's TRUNCATE ... RESTART IDENTITY.
+On SQLite the flush is already a DELETE per table; there the tables keep AUTOINCREMENT counters, so
+post_migrate's rows would come back under new ids all the more surely, and the kept tables are left out too.
+
+A flush that resets sequences (none in this suite) keeps Django's own statements.
 """
 
 import pytest
-from django.db.backends.postgresql.operations import DatabaseOperations
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgreSQLOperations
+from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 
-_truncate = DatabaseOperations.sql_flush
 KEPT = frozenset({"django_content_type", "auth_permission"})
+_truncate = PostgreSQLOperations.sql_flush
+_sqlite_flush = SQLiteOperations.sql_flush
 
 
 def _delete_rows(self, style, tables, *, reset_sequences=False, allow_cascade=False):
@@ -33,8 +38,15 @@ def _delete_rows(self, style, tables, *, reset_sequences=False, allow_cascade=Fa
     ]
 
 
+def _sqlite_delete_rows(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    if not reset_sequences:
+        tables = [table for table in tables if table not in KEPT]
+    return _sqlite_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tables_emptied_by_delete():
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DatabaseOperations, "sql_flush", _delete_rows)
+        patch.setattr(PostgreSQLOperations, "sql_flush", _delete_rows)
+        patch.setattr(SQLiteOperations, "sql_flush", _sqlite_delete_rows)
         yield
