@@ -21,7 +21,7 @@ A flush that resets sequences (none in this suite) keeps Django's own statements
 
 import pytest
 from django.db.backends.postgresql.operations import DatabaseOperations as PostgreSQLOperations
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 
 KEPT = frozenset({"django_content_type", "auth_permission"})
 _truncate = PostgreSQLOperations.sql_flush
