@@ -1,6 +1,7 @@
 """`models_visible_to` answers what guardian's get_objects_for_user answers (the view permission granted to
 the person or to one of their groups, global permissions aside), in a query that reads the grants by index
-rather than matching each against every model."""
+rather than matching each against every model; and so does the walk, which checks each model on its own
+(accounts/visibility.py), and which a reader of much of a large registry gets for a read that stops early."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
@@ -9,9 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm, get_objects_for_user
 
 from tests.factories import model_create_for_tests, user_with_roles
+from warehouse.accounts import visibility
 from warehouse.accounts.permissions import VIEW_MODEL, models_visible_to
 from warehouse.accounts.roles import Role
-from warehouse.registry.models import RegisteredModel
+from warehouse.accounts.visibility import Reader, models_visible_for_read, reader_for
+from warehouse.registry.models import ModelVersion, RegisteredModel
 
 
 @pytest.fixture
@@ -49,10 +52,22 @@ def names(queryset) -> list[str]:
     return sorted(queryset.values_list("name", flat=True))
 
 
-def test_it_sees_what_guardian_sees(people):
+def walked(person, queryset, *, model_key="pk"):
+    """The walk, whatever the reader's grants: as for a reader of most of a large registry."""
+    reader = reader_for(person)
+    return models_visible_for_read(
+        Reader(person, reader.groups, grants=10**9), queryset, rows=1, model_key=model_key
+    )
+
+
+BOTH_FORMS = pytest.mark.parametrize("visible_to", [models_visible_to, walked])
+
+
+@BOTH_FORMS
+def test_it_sees_what_guardian_sees(people, visible_to):
     everything = RegisteredModel.objects.all()
     for person in people:
-        ours = names(models_visible_to(person, everything))
+        ours = names(visible_to(person, everything))
         if not person.is_active:
             assert ours == [], person
             continue
@@ -63,18 +78,17 @@ def test_it_sees_what_guardian_sees(people):
         )
         assert ours == names(expected), person
     # The roads themselves, spelled out.
-    by_name = {person.username: names(models_visible_to(person, everything)) for person in people}
+    by_name = {person.username: names(visible_to(person, everything)) for person in people}
     assert by_name["greta"] == ["payments-1"] and by_name["otto"] == [] and by_name["nemo"] == []
     assert by_name["bea"] == ["payments-2", "risk-0"] and by_name["owen"] == ["risk-0", "risk-1"]
     assert by_name["carol"] == ["payments-0", "payments-1", "payments-2"]
 
 
-def test_it_keeps_to_the_queryset_it_is_given(people):
+@BOTH_FORMS
+def test_it_keeps_to_the_queryset_it_is_given(people, visible_to):
     carol = people[0]
-    assert names(models_visible_to(carol, RegisteredModel.objects.filter(name__endswith="-1"))) == [
-        "payments-1"
-    ]
-    assert names(models_visible_to(AnonymousUser(), RegisteredModel.objects.all())) == []
+    assert names(visible_to(carol, RegisteredModel.objects.filter(name__endswith="-1"))) == ["payments-1"]
+    assert names(visible_to(AnonymousUser(), RegisteredModel.objects.all())) == []
 
 
 def test_it_is_one_query_whatever_the_number_of_grants(people):
@@ -82,3 +96,53 @@ def test_it_is_one_query_whatever_the_number_of_grants(people):
     with CaptureQueriesContext(connection) as queries:
         list(models_visible_to(carol, RegisteredModel.objects.all()))
     assert len(queries) == 1
+
+
+def test_the_walk_checks_rows_of_other_tables_by_their_model(people):
+    bea = people[3]
+    versions = ModelVersion.objects.order_by("model__name")
+    shown = walked(bea, versions, model_key="model_id").values_list("model__name", flat=True)
+    assert sorted(set(shown)) == ["payments-2", "risk-0"]
+    assert list(models_visible_for_read(reader_for(bea), versions, rows=1, model_key="model_id")) == list(
+        walked(bea, versions, model_key="model_id")
+    )
+
+
+def test_a_reader_is_their_teams_and_their_grants_in_three_queries(people):
+    bea = people[3]
+    with CaptureQueriesContext(connection) as queries:
+        reader = reader_for(bea)
+    assert len(queries) == 3  # their teams, the registry's size, their grants
+    # Their team holds view grants; their role (viewers) holds none, and costs no probe.
+    assert reader.groups == [Group.objects.get(name="risk").pk]
+    assert reader.grants == 3  # two of their own, one through the team
+
+
+def test_a_reader_of_most_of_a_large_registry_walks_a_short_read(people):
+    carol = people[0]
+
+    def reader(grants: int, user=carol) -> Reader:
+        return Reader(user, [], grants=grants, models=10_000)
+
+    # sqrt(rows x models x probe cost): 2,020 grants for a page of 51, 8,950 for a count of 1,001.
+    assert reader(9_000).walks(51) and reader(9_000).walks(1_001)
+    assert reader(3_000).walks(51) and not reader(3_000).walks(1_001)
+    assert not reader(2).walks(1)
+    assert not reader(10**9, user=people[6]).walks(1)  # a superuser needs no check at all
+
+
+def test_a_reader_is_read_once_per_person_object(people):
+    bea = people[3]
+    reader_for(bea)
+    with CaptureQueriesContext(connection) as queries:
+        assert reader_for(bea).grants == 3
+    assert len(queries) == 0
+    assert visibility.walk_from(rows=1, models=5) == 7  # sqrt(1 x 5 x 8), rounded up
+
+
+def test_the_walk_sees_a_team_joined_by_the_next_request(people):
+    nemo = people[-1]
+    assert names(walked(nemo, RegisteredModel.objects.all())) == []
+    nemo.groups.add(Group.objects.get(name="risk"))
+    next_request = User.objects.get(pk=nemo.pk)  # each request loads the person anew
+    assert names(walked(next_request, RegisteredModel.objects.all())) == ["risk-0"]

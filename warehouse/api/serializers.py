@@ -1,7 +1,9 @@
 """Model instances to JSON-ready dicts. Callers pass rows fetched with the relations these read."""
 
+import functools
+
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from warehouse.cards.sections import Section
 from warehouse.errors import InvalidInput
@@ -18,6 +20,24 @@ def absolute(path: str) -> str:
     return f"{settings.WAREHOUSE_BASE_URL}{path}"
 
 
+# Stand-ins for a model's name (a slug) and a version's number in a reversed path, replaced per row.
+_NAME, _NUMBER = "model-name-to-fill", 987654321
+
+
+@functools.lru_cache(maxsize=16)
+def _path_template(view: str, with_number: bool, script_prefix: str) -> str:
+    args = [_NAME, _NUMBER] if with_number else [_NAME]
+    return reverse(view, args=args).replace(_NAME, "{name}", 1).replace(str(_NUMBER), "{number}", 1)
+
+
+def page_url(view: str, name: str, number: int | None = None) -> str:
+    """`absolute(reverse(view, args=[name, number?]))` for a page of a model or a version, as a list writes
+    one per row: reverse() takes about 50 µs a call, 2.5 ms for a page of 50. Names are slugs, which a
+    path carries as they are, so filling in a template gives what reverse() would."""
+    template = _path_template(view, number is not None, get_script_prefix())
+    return absolute(template.format(name=name, number=number))
+
+
 def model_json(model: RegisteredModel) -> dict:
     return {
         "name": model.name,
@@ -27,7 +47,7 @@ def model_json(model: RegisteredModel) -> dict:
         "created_at": model.created_at.isoformat(),
         "production_version": getattr(model, "production_number", None),
         "version_count": getattr(model, "version_count", None),
-        "url": absolute(reverse("registry:model", args=[model.name])),
+        "url": page_url("registry:model", model.name),
     }
 
 
@@ -44,7 +64,7 @@ def version_summary_json(version: ModelVersion) -> dict:
         "rollback_target": (
             f"{version.model.name}/v{version.rollback_target.number}" if version.rollback_target_id else None
         ),
-        "url": absolute(reverse("registry:version", args=[version.model.name, version.number])),
+        "url": page_url("registry:version", version.model.name, version.number),
         "evidence": "pending" if version.evidence_pending else "attached",
     }
 

@@ -3,7 +3,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from warehouse.audit.models import AuditEvent
 
@@ -50,8 +51,10 @@ def audit_event_list(
         events = events.filter(Q(model_name__in=[n for n in visible_model_names if matches.search(n)]) | mine)
         model_pattern = ""
     elif isinstance(visible_model_names, QuerySet):
-        seen = visible_model_names.filter(name=OuterRef("model_name"))
-        events = events.filter(Q(Exists(seen)) | own)
+        # A scalar subquery, asked of each event as the page reads it: as EXISTS, PostgreSQL would rather
+        # work out every model the reader sees first and hash them (40 ms at 10,000 models).
+        seen = visible_model_names.filter(name=OuterRef("model_name")).values(seen=Value(True))[:1]
+        events = events.alias(seen=Coalesce(Subquery(seen), Value(False))).filter(Q(seen=True) | own)
     elif visible_model_names is not None:
         events = events.filter(Q(model_name__in=visible_model_names) | own)
     for field, pattern in (

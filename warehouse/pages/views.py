@@ -41,7 +41,8 @@ HOME_INCIDENT_ROWS = 10
 
 @login_required
 def home(request):
-    production = list(production_overview_for_user(user=request.user)[: HOME_PRODUCTION_ROWS + 1])
+    shown = HOME_PRODUCTION_ROWS + 1
+    production = list(production_overview_for_user(user=request.user, rows=shown)[:shown])
     recent = list(
         audit_event_list(
             visible_model_names=audit_visible_model_names(user=request.user),

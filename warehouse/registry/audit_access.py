@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from warehouse.accounts.permissions import models_visible_to
+from warehouse.accounts.visibility import models_visible_for_read, reader_for
 from warehouse.registry.models import RegisteredModel
 
 # A reader who sees at most this many models has the trail filtered by their names, each answered by the
@@ -33,7 +33,10 @@ def audit_reader(*, user, suggestions: int = 500) -> AuditReader:
     if user.is_superuser or user.has_perm("audit.view_auditevent"):
         names = RegisteredModel.objects.order_by("name").values_list("name", flat=True)[:suggestions]
         return AuditReader(None, list(names))
-    visible = models_visible_to(user, RegisteredModel.objects.all())
+    # Every use stops early: the first names, the models a pattern matches, or the model of each event as a
+    # page of the trail reads them, newest first.
+    rows = AUDIT_NAMES_LISTED + 1
+    visible = models_visible_for_read(reader_for(user), RegisteredModel.objects.all(), rows=rows)
     names = list(visible.order_by("name").values_list("name", flat=True)[: AUDIT_NAMES_LISTED + 1])
     if len(names) <= AUDIT_NAMES_LISTED:
         return AuditReader(names, names)

@@ -6,12 +6,11 @@ signed so that a client can neither forge nor alter it (an altered one is refuse
 older numbered pages (offset) are kept for the clients that use them, but reach only the first
 COUNT_LIMIT rows: past that an offset walks ever more rows for nothing.
 
-What each row shows (versions counted by stage...) is computed for the rows of the page only: the page's
-ids are chosen first, from the filtered list alone, and only those rows are shaped.
+What each row shows (versions counted by stage...) is computed for the rows of the page only, once the
+page is read.
 """
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core import signing
@@ -19,7 +18,7 @@ from django.db.models import QuerySet
 
 from warehouse.errors import InvalidInput
 from warehouse.registry.models import ModelVersion, RegisteredModel
-from warehouse.registry.selectors import ModelFilters, model_list_shaped, models_matching
+from warehouse.registry.selectors import ModelFilters, models_matching, models_versions_counted
 
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 100
@@ -115,25 +114,23 @@ def paginate(
     key: str,
     descending: bool,
     window: Window,
-    shape: Callable[[QuerySet], QuerySet],
     key_type: type,
 ) -> ListPage:
-    """A page of `base` (filtered, unshaped) in `key` order, `key` being unique. `shape` turns the page's
-    ids (a subquery) into the rows to show, sorted the same way. Two queries: the bounded count, the page."""
+    """A page of `base` (filtered, with what its rows need joined) in `key` order, `key` being unique. Two
+    queries: the bounded count, the page."""
     if window.cursor is not None and window.number is not None:
         raise ListInputInvalid("page", "Send either `page` or `cursor`, not both.")
     after = cursor_read(kind=kind, cursor=window.cursor, key_type=key_type) if window.cursor else None
     count, exact = count_upto(base)
-    order = f"-{key}" if descending else key
-    ids = base.order_by(order).values("pk")
+    rows = base.order_by(f"-{key}" if descending else key)
     number = pages = None
     if after is not None:
-        ids = ids.filter(**{f"{key}__{'lt' if descending else 'gt'}": after})[: window.size + 1]
+        rows = rows.filter(**{f"{key}__{'lt' if descending else 'gt'}": after})[: window.size + 1]
     else:
         number, pages = _page_number(window, count, exact)
         offset = (number - 1) * window.size
-        ids = ids[offset : offset + window.size + 1]
-    rows = list(shape(ids).order_by(order))
+        rows = rows[offset : offset + window.size + 1]
+    rows = list(rows)
     more = len(rows) > window.size
     rows = rows[: window.size]
     return ListPage(
@@ -148,32 +145,30 @@ def paginate(
 
 
 def model_list_page(*, user, filters: ModelFilters | None = None, window: Window = Window()) -> ListPage:
-    """A page of the models `user` can see, by name, each shaped as `model_list_for_user` shapes it."""
-    return paginate(
+    """A page of the models `user` can see, by name, each with its versions counted by stage
+    (`models_versions_counted`). Three queries."""
+    page = paginate(
         kind="models",
-        base=models_matching(user=user, filters=filters or ModelFilters()),
+        base=models_matching(
+            user=user, filters=filters or ModelFilters(), rows=COUNT_LIMIT + 1
+        ).select_related("owner", "team"),
         key="name",
         descending=False,
         window=window,
-        # The page's ids come from the models `user` can see: no need to ask again.
-        shape=lambda ids: model_list_shaped(models=RegisteredModel.objects.filter(pk__in=ids)),
         key_type=str,
     )
+    models_versions_counted(page.rows)
+    return page
 
 
 def version_list_page(*, model: RegisteredModel, window: Window = Window()) -> ListPage:
     """A page of the model's versions, newest first."""
-
-    def shape(ids: QuerySet) -> QuerySet:
-        return ModelVersion.objects.filter(pk__in=ids).select_related("registered_by", "rollback_target")
-
     page = paginate(
         kind="versions",
-        base=ModelVersion.objects.filter(model=model),
+        base=ModelVersion.objects.filter(model=model).select_related("registered_by", "rollback_target"),
         key="number",
         descending=True,
         window=window,
-        shape=shape,
         key_type=int,
     )
     for version in page.rows:

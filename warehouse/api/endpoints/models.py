@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router, Status
 
@@ -45,7 +45,7 @@ from warehouse.registry.models import ModelVersion, Stage
 from warehouse.registry.selectors import (
     ModelFilters,
     model_get_for_user,
-    model_list_for_user,
+    models_versions_counted,
     version_get_for_user,
     version_page,
 )
@@ -113,11 +113,9 @@ def models(
     url_name="model",
 )
 def model_detail(request: HttpRequest, name: str = model_name()):
-    # Through the list's queryset, so the model carries the same counts as in the list.
-    model = model_list_for_user(user=request.user).filter(name=name).first()
-    if model is None:
-        raise Http404("No such model, or you may not see it.")
-    return model_json(model)
+    # With the same counts as the list shows.
+    model = model_get_for_user(user=request.user, name=name)
+    return model_json(models_versions_counted([model])[0])
 
 
 @router.get(
