@@ -76,7 +76,8 @@ def _queries(client, **query) -> int:
 
 
 def test_every_page_runs_the_same_queries_at_any_size(signed_in, contributor, team):
-    model_create_for_tests(actor=contributor, name="model-a", team=team)
+    for index in range(4):
+        model_create_for_tests(actor=contributor, name=f"model-a{index}", team=team)
     small = _queries(signed_in)
     for index in range(12):
         model_create_for_tests(actor=contributor, name=f"model-b{index:02d}", team=team)
@@ -86,3 +87,18 @@ def test_every_page_runs_the_same_queries_at_any_size(signed_in, contributor, te
     assert _queries(signed_in, cursor=cursor_for(kind="models", key="model-b05")) == small
     # A search finds the matching teams and people first.
     assert _queries(signed_in, search="model") == small + 1
+
+
+def test_a_list_that_fits_on_its_first_page_is_its_own_count(signed_in, contributor, team):
+    for index in range(4):
+        model_create_for_tests(actor=contributor, name=f"model-{index}", team=team)
+    full = _queries(signed_in)
+
+    found = _queries(signed_in, search="model-1")
+
+    # One query more for the teams and people the search matches, one fewer for the count: the page
+    # holds the whole list.
+    assert found == full
+    response = signed_in.get(reverse("registry:models"), {"search": "model-1"})
+    assert names(response) == ["model-1"]
+    assert response.context["listing"].count == 1 and response.context["listing"].count_exact

@@ -117,16 +117,23 @@ def paginate(
     key_type: type,
 ) -> ListPage:
     """A page of `base` (filtered, with what its rows need joined) in `key` order, `key` being unique. Two
-    queries: the bounded count, the page."""
+    queries, the bounded count and the page; one when the first page holds the whole list, which is then
+    its count (a search that finds a few models, a small registry)."""
     if window.cursor is not None and window.number is not None:
         raise ListInputInvalid("page", "Send either `page` or `cursor`, not both.")
     after = cursor_read(kind=kind, cursor=window.cursor, key_type=key_type) if window.cursor else None
-    count, exact = count_upto(base)
     rows = base.order_by(f"-{key}" if descending else key)
-    number = pages = None
-    if after is not None:
+    if after is None and (window.number or 1) == 1:
+        rows = list(rows[: window.size + 1])
+        whole = len(rows) <= window.size
+        count, exact = (len(rows), True) if whole else count_upto(base)
+        number, pages = _page_number(window, count, exact)
+    elif after is not None:
+        count, exact = count_upto(base)
         rows = rows.filter(**{f"{key}__{'lt' if descending else 'gt'}": after})[: window.size + 1]
+        number = pages = None
     else:
+        count, exact = count_upto(base)
         number, pages = _page_number(window, count, exact)
         offset = (number - 1) * window.size
         rows = rows[offset : offset + window.size + 1]
