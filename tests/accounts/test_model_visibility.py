@@ -108,11 +108,12 @@ def test_the_walk_checks_rows_of_other_tables_by_their_model(people):
     )
 
 
-def test_a_reader_is_their_teams_and_their_grants_in_three_queries(people):
+def test_a_reader_is_their_teams_the_registrys_size_and_their_grants_in_one_query(people):
     bea = people[3]
     with CaptureQueriesContext(connection) as queries:
         reader = reader_for(bea)
-    assert len(queries) == 3  # their teams, the registry's size, their grants
+    assert len(queries) == 1
+    assert reader.models == 5
     # Their team holds view grants; their role (viewers) holds none, and costs no probe.
     assert reader.groups == [Group.objects.get(name="risk").pk]
     assert reader.grants == 3  # two of their own, one through the team

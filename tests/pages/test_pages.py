@@ -260,7 +260,7 @@ def test_the_version_page_draws_its_slices_with_the_shared_chart(client, model, 
 
 # Pinned at what each page runs today (two of them are the session and the user), so a page that starts
 # growing with its rows, or gains a query, fails here rather than in production.
-HOME_QUERIES = 15  # + the reader (3, accounts.visibility), open incidents, production, recent events,
+HOME_QUERIES = 13  # + the reader (accounts.visibility), open incidents, production, recent events,
 # counts by stage, 2 for the trail-wide permission, the reader's models for the recent events (their names,
 # when they see few), 2 for the reviewer queue (the policy revisions of requests awaiting sign-off, my
 # requests; 2 more when some await: my org-wide roles, the page of them), my superseded requests

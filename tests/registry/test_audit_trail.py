@@ -318,11 +318,11 @@ def test_a_page_position_that_is_not_a_sequence_number_is_a_400(client, trail, v
 # --- Query counts -------------------------------------------------------------------------------------
 
 AUDIT_EXPORT_QUERIES = (
-    9  # session, user, 2 for the trail-wide permission, 3 for the reader (accounts.visibility), the reader's
+    7  # session, user, 2 for the trail-wide permission, the reader (accounts.visibility), the reader's
     # models (a list of names when they see few), and one cursor the events stream from
 )
-AUDIT_PAGE_QUERIES = 9  # tests/registry/test_pages.py's AUDIT_TRAIL_QUERIES, with a wildcard filter
-AUDIT_OLDER_PAGE_QUERIES = 10  # + are there newer events?
+AUDIT_PAGE_QUERIES = 7  # tests/registry/test_pages.py's AUDIT_TRAIL_QUERIES, with a wildcard filter
+AUDIT_OLDER_PAGE_QUERIES = 8  # + are there newer events?
 
 
 def _grow_trail(model, contributor, rows: int):
