@@ -56,7 +56,7 @@ def walked(person, queryset, *, model_key="pk"):
     """The walk, whatever the reader's grants: as for a reader of most of a large registry."""
     reader = reader_for(person)
     return models_visible_for_read(
-        Reader(person, reader.groups, grants=10**9), queryset, rows=1, model_key=model_key
+        Reader(person, reader.groups, sees=10**9), queryset, rows=1, model_key=model_key
     )
 
 
@@ -108,7 +108,7 @@ def test_the_walk_checks_rows_of_other_tables_by_their_model(people):
     )
 
 
-def test_a_reader_is_their_teams_the_registrys_size_and_their_grants_in_one_query(people):
+def test_a_reader_is_their_teams_the_registrys_size_and_what_they_see_in_one_query(people):
     bea = people[3]
     with CaptureQueriesContext(connection) as queries:
         reader = reader_for(bea)
@@ -116,16 +116,17 @@ def test_a_reader_is_their_teams_the_registrys_size_and_their_grants_in_one_quer
     assert reader.models == 5
     # Their team holds view grants; their role (viewers) holds none, and costs no probe.
     assert reader.groups == [Group.objects.get(name="risk").pk]
-    assert reader.grants == 3  # two of their own, one through the team
+    # The five models are all among the newest sampled: what they see, exactly (payments-2 and risk-0).
+    assert reader.sees == 2
 
 
 def test_a_reader_of_most_of_a_large_registry_walks_a_short_read(people):
     carol = people[0]
 
-    def reader(grants: int, user=carol) -> Reader:
-        return Reader(user, [], grants=grants, models=10_000)
+    def reader(sees: int, user=carol) -> Reader:
+        return Reader(user, [], sees=sees, models=10_000)
 
-    # sqrt(rows x models x probe cost): 2,020 grants for a page of 51, 8,950 for a count of 1,001.
+    # sqrt(rows x models x probe cost): 2,020 models seen for a page of 51, 8,950 for a count of 1,001.
     assert reader(9_000).walks(51) and reader(9_000).walks(1_001)
     assert reader(3_000).walks(51) and not reader(3_000).walks(1_001)
     assert not reader(2).walks(1)
@@ -136,7 +137,7 @@ def test_a_reader_is_read_once_per_person_object(people):
     bea = people[3]
     reader_for(bea)
     with CaptureQueriesContext(connection) as queries:
-        assert reader_for(bea).grants == 3
+        assert reader_for(bea).sees == 2
     assert len(queries) == 0
     assert visibility.walk_from(rows=1, models=5) == 7  # sqrt(1 x 5 x 8), rounded up
 
@@ -147,3 +148,12 @@ def test_the_walk_sees_a_team_joined_by_the_next_request(people):
     nemo.groups.add(Group.objects.get(name="risk"))
     next_request = User.objects.get(pk=nemo.pk)  # each request loads the person anew
     assert names(walked(next_request, RegisteredModel.objects.all())) == ["risk-0"]
+
+
+def test_what_a_reader_sees_is_counted_on_the_newest_models(monkeypatch, people):
+    by_name = {person.username: reader_for(person).sees for person in people if person.is_active}
+    assert by_name == {"carol": 3, "owen": 2, "greta": 1, "bea": 2, "otto": 0, "root": 0, "nemo": 0}
+    # Sampling the newest two (risk-1, then risk-0): owen sees both, carol neither; each scaled to five.
+    monkeypatch.setattr(visibility, "SAMPLED", 2)
+    assert reader_for(User.objects.get(username="owen")).sees == 5
+    assert reader_for(User.objects.get(username="carol")).sees == 0
