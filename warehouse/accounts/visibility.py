@@ -114,7 +114,7 @@ _READER_SQL = {
 
 def _reader_read(user) -> Reader:
     view = model_grants_of(VIEW_MODEL.partition(".")[2])
-    models = ContentType.objects.get_by_natural_key("registry", "registeredmodel").model_class()
+    models = _registered_models()
     tables = {
         "memberships": user.groups.through._meta.db_table,
         "group_grants": get_group_obj_perms_model()._meta.db_table,
@@ -156,7 +156,7 @@ def models_visible_for_read(
         return queryset.alias(visible=check).filter(visible=True)
     if model_key == "pk":
         return models_visible_to(user, queryset)
-    models = ContentType.objects.get_by_natural_key("registry", "registeredmodel").model_class()
+    models = _registered_models()
     return queryset.filter(**{f"{model_key}__in": models_visible_to(user, models.objects.all()).values("pk")})
 
 
@@ -165,3 +165,8 @@ def walk_from(*, rows: int, models: int) -> int:
     of `models`: where rows × models ÷ seen probes cost as much as hashing the reader's grants (about one
     per model seen)."""
     return max(1, math.ceil(math.sqrt(rows * models * WALK_PROBE_COST)))
+
+
+def _registered_models():
+    # By content type: accounts sits below registry and cannot import its models.
+    return ContentType.objects.get_by_natural_key("registry", "registeredmodel").model_class()

@@ -37,7 +37,7 @@ def audit_reader(*, user, suggestions: int = 500) -> AuditReader:
     # page of the trail reads them, newest first.
     rows = AUDIT_NAMES_LISTED + 1
     visible = models_visible_for_read(reader_for(user), RegisteredModel.objects.all(), rows=rows)
-    names = list(visible.order_by("name").values_list("name", flat=True)[: AUDIT_NAMES_LISTED + 1])
+    names = list(visible.order_by("name").values_list("name", flat=True)[:rows])
     if len(names) <= AUDIT_NAMES_LISTED:
         return AuditReader(names, names)
     return AuditReader(visible, names[:AUDIT_NAMES_LISTED])

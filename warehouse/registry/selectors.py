@@ -108,9 +108,7 @@ def models_versions_counted(models: list[RegisteredModel]) -> list[RegisteredMod
     return models
 
 
-def models_matching(
-    *, user, filters: ModelFilters = ModelFilters(), rows: int = 1_001
-) -> QuerySet[RegisteredModel]:
+def models_matching(*, user, filters: ModelFilters, rows: int) -> QuerySet[RegisteredModel]:
     """The models `user` can see that match `filters`, unshaped: what a list counts and pages through, in
     reads that stop after `rows` rows (accounts/visibility.py)."""
     reader = reader_for(user)
@@ -149,7 +147,7 @@ def model_filter_choices(*, user) -> dict[str, list[str]]:
     return {"teams": sorted(teams), "owners": sorted(owners)}
 
 
-def production_overview_for_user(*, user, rows: int = 51) -> QuerySet[ModelVersion]:
+def production_overview_for_user(*, user, rows: int) -> QuerySet[ModelVersion]:
     """What is in production now, across the models `user` can see, with each rollback target, for a read
     of its first `rows` rows."""
     in_production = ModelVersion.objects.filter(stage=Stage.PRODUCTION)
