@@ -13,9 +13,11 @@ gunicorn with deploy/gunicorn.conf.py), and signed in as a reviewer who sees eve
 teams (django-guardian, not as a superuser). In each of --rounds rounds every page is asked for --samples
 times of each registry in turn, one request after another on a kept-alive connection, so whatever else the
 machine does weighs on both alike; p50 and p95 pool the rounds. The floor is /health/live on the same tier.
-Then the API models list under load (wrk, 16 connections): its requests a second at full scale against the
-10x MLflow's own search rate that the registry must beat (8 req/s measured at 500 models). Last,
-`verify_audit` walks the full trail and prints its rate next to raw hashing.
+Then the API models list under load (wrk, 16 connections), --rounds times a scale in turn, the median
+taken: its requests a second at full scale must be at least 10x MLflow's own search rate, measured in the
+same run on a real `mlflow server` holding 500 models (bench.scale.mlflow_search), and at least 10x the
+8 req/s MLflow's search first measured here. Last, `verify_audit` walks the full trail and prints its rate
+next to raw hashing.
 
 A page passes when its p95 at full scale is at most 1.5x its p95 at 1/100 scale.
 """
@@ -23,6 +25,7 @@ A page passes when its p95 at full scale is at most 1.5x its p95 at 1/100 scale.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -41,13 +44,16 @@ from django.db import connection  # noqa: E402
 
 from bench.load import WRK_THREADS  # noqa: E402
 from bench.scale.measure import Latency, latency, session_sign_in, throughput  # noqa: E402
+from bench.scale.mlflow_search import MLFLOW_PAGE, mlflow_search_rate  # noqa: E402
 from bench.scale.templates import PASSWORD  # noqa: E402
 from scripts.webtier import WebTier, nginx_path  # noqa: E402
 
 P95_RATIO_BUDGET = 1.5
-MLFLOW_SEARCH_RATE = 8.0  # req/s: MLflow's search of 100 models at 500 models, measured on this machine
+MLFLOW_SEARCH_RATE = 8.0  # req/s: MLflow's search of 100 models at 500 models, as first measured here
 MLFLOW_MULTIPLE = 10
 CONNECTIONS = 16
+# Pages of as many models as MLflow's search is asked for.
+LOADED_PATH = f"/api/v1/models?page_size={MLFLOW_PAGE}"
 
 PAGES = (
     ("floor: /health/live", "/health/live", False),
@@ -116,6 +122,21 @@ def measure(scales: dict, *, samples: int, rounds: int) -> dict[tuple[str, str],
     return {key: pooled(found) for key, found in timings.items()}
 
 
+def under_load(scales: dict, *, seconds: int, rounds: int) -> dict[str, tuple[list[float], int]]:
+    """The API models list under wrk, `rounds` times at each scale in turn: each round's requests a second,
+    and the failures of all. Apart, the rounds show the machine's swings; their median is the figure."""
+    found: dict[str, tuple[list[float], int]] = {scale: ([], 0) for scale in scales}
+    for round_number in range(1, rounds + 1):
+        print(f"bench: the API models list under load, round {round_number} of {rounds}...", flush=True)
+        for scale, (tier, summary, _) in scales.items():
+            rate, bad = throughput(
+                tier.url, LOADED_PATH, summary["token"], seconds=seconds, connections=CONNECTIONS
+            )
+            rates, failed = found[scale]
+            found[scale] = ([*rates, rate], failed + bad)
+    return found
+
+
 def pooled(found: list[Latency]) -> Latency:
     # The rounds' medians and 95th percentiles, each taken at its median round: robust to one noisy round.
     middle = sorted(found, key=lambda one: one.p95_ms)[len(found) // 2]
@@ -135,7 +156,7 @@ def verify_audit(name: str) -> str:
     return (done.stdout + done.stderr).strip()
 
 
-def report(*, rows: dict, latencies: dict, load: dict, audit: str) -> bool:
+def report(*, rows: dict, latencies: dict, load: dict, mlflow, audit: str) -> bool:
     rule = "=" * 100
     small, full = rows["1/100"], rows["full"]
     print()
@@ -168,19 +189,26 @@ def report(*, rows: dict, latencies: dict, load: dict, audit: str) -> bool:
             f"{ratio:>10.2f}x  {verdict}"
         )
     print(rule)
-    target = MLFLOW_SEARCH_RATE * MLFLOW_MULTIPLE
-    for scale, (rate, bad) in load.items():
+    for scale, (rates, bad) in load.items():
         print(
-            f"  API models list, wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {scale}: "
-            f"{rate:,.0f} req/s" + (f" ({bad} failed)" if bad else "")
+            f"  API models list, {MLFLOW_PAGE} a page, wrk {WRK_THREADS}x{CONNECTIONS} connections, {scale}: "
+            f"{statistics.median(rates):,.0f} req/s, the median of "
+            + ", ".join(f"{rate:,.0f}" for rate in rates)
+            + (f" ({bad} failed)" if bad else "")
         )
-    rate, bad = load["full"]
-    passed = rate >= target and not bad
-    good &= passed
     print(
-        f"  at full scale: {rate / MLFLOW_SEARCH_RATE:,.0f}x MLflow's search rate "
-        f"({MLFLOW_SEARCH_RATE:g} req/s); needs >= {MLFLOW_MULTIPLE}x: {'ok' if passed else 'BELOW'}"
+        f"  MLflow's search, {MLFLOW_PAGE} of {mlflow.models:,} models a page, the same wrk, this run: "
+        f"{mlflow.per_second:,.1f} req/s" + (f" ({mlflow.bad} failed)" if mlflow.bad else "")
     )
+    rates, bad = load["full"]
+    rate = statistics.median(rates)
+    for title, theirs in (("in this run", mlflow.per_second), ("first measured", MLFLOW_SEARCH_RATE)):
+        passed = rate >= theirs * MLFLOW_MULTIPLE and not bad and not mlflow.bad
+        good &= passed
+        print(
+            f"  at full scale: {rate / theirs:,.1f}x MLflow's search rate {title} ({theirs:,.1f} req/s); "
+            f"needs >= {MLFLOW_MULTIPLE}x: {'ok' if passed else 'BELOW'}"
+        )
     print(rule)
     print("  verify_audit over the full trail:")
     for line in audit.splitlines():
@@ -243,21 +271,14 @@ def main(argv: list[str] | None = None) -> int:
             for scale, tier in tiers.items()
         }
         latencies = measure(scales, samples=args.samples, rounds=args.rounds)
-        load = {
-            scale: throughput(
-                tier.url,
-                "/api/v1/models",
-                rows[scale]["token"],
-                seconds=args.seconds,
-                connections=CONNECTIONS,
-            )
-            for scale, tier in tiers.items()
-        }
+        load = under_load(scales, seconds=args.seconds, rounds=args.rounds)
     finally:
         for tier in locals().get("tiers", {}).values():
             tier.stop()
+    print("bench: MLflow's search, on a real tracking server...", flush=True)
+    mlflow = mlflow_search_rate(seconds=args.seconds, connections=CONNECTIONS)
     audit = verify_audit(names["full"])
-    good = report(rows=rows, latencies=latencies, load=load, audit=audit)
+    good = report(rows=rows, latencies=latencies, load=load, mlflow=mlflow, audit=audit)
     if not args.keep:
         for name in names.values():
             database_drop(name)
