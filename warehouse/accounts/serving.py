@@ -1,6 +1,7 @@
 """Who a bearer token speaks for and which models they may see, as the serving path asks it.
 
-The production lookup is called all day by serving systems with the same few tokens. Both answers are read
+The production lookup is called all day by serving systems with the same few tokens, and the rest of the
+API by pipelines and dashboards with the same few more. Both answers are read
 from the database once and then remembered in this process under the change feed's stamp: a token revoked
 or expired, a person deactivated, a group membership or a permission changed anywhere is announced by
 PostgreSQL on commit (warehouse/changes.py), and nothing remembered before it counts any more. A
@@ -35,6 +36,15 @@ class TokenHolder:
     is_superuser: bool
     expires_at: float | None  # seconds since the epoch
     read_at: float  # time.monotonic() when read from the database
+    person_row: tuple = ()  # the person's row as read with the token, field by field (`person()`)
+
+    def person(self):
+        """The person the token speaks for, as a User loaded with the token: a new instance each time, as
+        each request loads its own (Django keeps permission caches on it, and a request its reader)."""
+        model = get_user_model()
+        return model.from_db(
+            "default", [field.attname for field in model._meta.concrete_fields], self.person_row
+        )
 
     def is_current(self) -> bool:
         if self.expires_at is not None and self.expires_at <= time.time():
@@ -67,6 +77,7 @@ def token_holder_get(*, secret: str, stamp: Stamp | None) -> TokenHolder | None:
         is_superuser=token.user.is_superuser,
         expires_at=token.expires_at.timestamp() if token.expires_at is not None else None,
         read_at=time.monotonic(),
+        person_row=tuple(getattr(token.user, field.attname) for field in token.user._meta.concrete_fields),
     )
     if stamp is not None:
         _holders.put(digest, stamp, holder)

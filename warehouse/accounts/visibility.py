@@ -16,6 +16,7 @@ Measured on PostgreSQL 15, a probe costs about as much as hashing WALK_PROBE_COS
 """
 
 import math
+import time
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
@@ -29,6 +30,7 @@ from warehouse.accounts.permissions import (
     model_visible_check,
     models_visible_to,
 )
+from warehouse.changes import Memo, current_stamp
 
 WALK_PROBE_COST = 8
 
@@ -48,19 +50,39 @@ class Reader:
         return not self.user.is_superuser and self.sees >= walk_from(rows=rows, models=self.models)
 
 
+# Readers remembered in this process while the change feed vouches for them (warehouse/changes.py): their
+# teams are exact until a membership, a group or a permission changes anywhere, which the feed hears on
+# commit. How much of the registry they see is only an estimate, which picks a plan and never an answer:
+# it is read again after READER_ESTIMATE_SECONDS, as models are registered without news.
+_readers = Memo(max_entries=10_000)
+READER_ESTIMATE_SECONDS = 60.0
+
+
 def reader_for(user) -> Reader:
     """`user` as a reader: one query (their teams, the registry's size, and how much of it they see), none
-    for a superuser or someone signed out. Read once per person object and kept on it, as Django keeps a
-    person's permissions: the pages of one request ask again for free, and the next request loads the
-    person, and so their teams, anew."""
+    for a superuser or someone signed out, and none while remembered (above). Kept on the person object
+    too, as Django keeps a person's permissions: the reads of one request ask again for free."""
     known = getattr(user, "_warehouse_reader", None)
     if known is not None:
         return known
     if not user.is_authenticated or not user.is_active or user.is_superuser:
         reader = Reader(user, [], 0)
     else:
-        reader = _reader_read(user)
+        reader = _reader_remembered(user)
     user._warehouse_reader = reader
+    return reader
+
+
+def _reader_remembered(user) -> Reader:
+    stamp = current_stamp()  # before reading, so that a change committed meanwhile invalidates the read
+    if stamp is not None:
+        remembered = _readers.get(user.pk, stamp)
+        if remembered is not None and time.monotonic() - remembered[0] < READER_ESTIMATE_SECONDS:
+            groups, sees, models = remembered[1]
+            return Reader(user, list(groups), sees, models)
+    reader = _reader_read(user)
+    if stamp is not None:
+        _readers.put(user.pk, stamp, (time.monotonic(), (tuple(reader.groups), reader.sees, reader.models)))
     return reader
 
 
