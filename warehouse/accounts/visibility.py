@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import OuterRef, QuerySet
+from django.db.models import BooleanField, Expression, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from warehouse.accounts.permissions import (
@@ -180,6 +181,37 @@ def models_visible_for_read(
         return models_visible_to(user, queryset)
     models = _registered_models()
     return queryset.filter(**{f"{model_key}__in": models_visible_to(user, models.objects.all()).values("pk")})
+
+
+# How many of someone's models (a team's, an owner's) `any_of_theirs_visible` checks one by one before it
+# checks all of them against the reader's grants instead.
+FIRST_WALKED = 32
+
+
+def any_of_theirs_visible(reader: Reader, *, by: str) -> Expression:
+    """Whether `reader` sees one of the models whose `by` (a field of the model: "team", "owner") is the
+    outer query's row: a condition for a query over teams or people (the list's filter menus).
+
+    Both forms, in turn: the first FIRST_WALKED of their models checked one by one (the walk), and only if
+    none of those is visible, all of them against the reader's grants hashed once per query (the set),
+    which PostgreSQL builds only when some row needs it. A reader of much of the registry has their answer
+    from the first probe, where hashing their grants cost 3 ms a menu at 10,000 models; a reader who sees
+    none of a team's first models pays FIRST_WALKED probes more than the set alone, and never walks through
+    all of a team's models."""
+    user = reader.user
+    models = _registered_models().objects.order_by()
+    held = Value(True, output_field=BooleanField())
+    theirs = models.filter(**{by: OuterRef("pk")})
+    if not user.is_authenticated or not user.is_active:
+        return Value(False)
+    if user.is_superuser:
+        return Coalesce(Subquery(theirs.values(held=held)[:1]), Value(False))
+    # Their first models, by the index on `by`: a subquery inside the walk, so the outer row is two up.
+    first = models.filter(**{by: OuterRef(OuterRef("pk"))}).values("pk")[:FIRST_WALKED]
+    check = model_visible_check(user, model=OuterRef("pk"), groups=reader.groups)
+    walked = models.filter(pk__in=first).alias(visible=check).filter(visible=True).values(held=held)[:1]
+    hashed = models_visible_to(user, theirs).values(held=held)[:1]
+    return Coalesce(Subquery(walked), Subquery(hashed), Value(False))
 
 
 def walk_from(*, rows: int, models: int) -> int:

@@ -28,8 +28,9 @@ from warehouse.cards.selectors import (
 from warehouse.cards.services import card_prefill, card_revise
 from warehouse.errors import Conflict, InvalidInput
 from warehouse.numbers import whole_number
+from warehouse.registry.menus import model_filter_choices
 from warehouse.registry.models import ArtifactKind, ModelVersion, RegisteredModel, Stage
-from warehouse.registry.selectors import model_filter_choices, model_get_with_access, version_get_for_user
+from warehouse.registry.selectors import model_get_with_access, version_get_for_user
 
 
 @login_required

@@ -2,16 +2,13 @@
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from warehouse.accounts.permissions import ModelAccess, model_access, models_visible_to
+from warehouse.accounts.permissions import ModelAccess, model_access
 from warehouse.accounts.visibility import models_visible_for_read, reader_for
 from warehouse.audit.models import AuditEvent
 from warehouse.registry.comparison import change_verdict
@@ -123,28 +120,6 @@ def models_matching(*, user, filters: ModelFilters, rows: int) -> QuerySet[Regis
     if filters.owner:
         models = models.filter(owner__username=filters.owner)
     return models
-
-
-def model_filter_choices(*, user) -> dict[str, list[str]]:
-    """The teams and owners of the models `user` can see, for the filter menus (two queries). Asked of each
-    team and each person whether one of their models is visible (an index lookup on the models' team or
-    owner, stopping at the first), so the cost follows the number of teams and people, not of models.
-    Visibility here is the set of the reader's grants, hashed once a query (`models_visible_to`): checked
-    model by model instead, the first visible model of a person who owns thousands the reader cannot see
-    would be looked for through all of them."""
-    visible = models_visible_to(user, RegisteredModel.objects.all()).order_by()
-    held = Value(True, output_field=BooleanField())
-
-    def one_visible(**of_whom) -> Coalesce:
-        # A scalar subquery, asked of each team or person in turn: as EXISTS, PostgreSQL would rather
-        # list every model the reader sees first and join them (14 ms at 10,000 models).
-        return Coalesce(Subquery(visible.filter(**of_whom).values(held=held)[:1]), Value(False))
-
-    teams = Group.objects.alias(shown=one_visible(team=OuterRef("pk"))).filter(shown=True)
-    owners = get_user_model().objects.alias(shown=one_visible(owner=OuterRef("pk"))).filter(shown=True)
-    teams = teams.values_list("name", flat=True)
-    owners = owners.values_list("username", flat=True)
-    return {"teams": sorted(teams), "owners": sorted(owners)}
 
 
 def production_overview_for_user(*, user, rows: int) -> QuerySet[ModelVersion]:

@@ -13,10 +13,10 @@ from warehouse.audit.selectors import AuditFilters, audit_event_list, audit_even
 from warehouse.registry.audit_access import audit_reader, audit_visible_model_names
 from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, ModelFilterForm
 from warehouse.registry.listing import ListInputInvalid, Window, model_list_page
+from warehouse.registry.menus import model_filter_choices
 from warehouse.registry.models import Stage
 from warehouse.registry.selectors import (
     ModelFilters,
-    model_filter_choices,
 )
 
 MODELS_PER_PAGE = 25
