@@ -41,10 +41,10 @@ class RegisteredModel(models.Model):
 
     class Meta:
         ordering = ["name"]
-        # A team's or an owner's models, key by key, from the index alone (no table read): the list's filter
-        # menus ask each team and person for their first models (accounts.visibility.any_of_theirs_visible),
-        # and PostgreSQL takes such an index over a scan of the table even when its statistics say one
-        # person owns most models, which the single-column index was not worth reading for.
+        # A team's or an owner's models in key order, their keys read from the index alone: the list's
+        # filter menus ask each team and person for their first models (accounts.visibility's
+        # any_of_theirs_visible), and PostgreSQL reads such an index rather than scan the table even when its
+        # statistics say one person owns most models, where the single-column index was not worth reading.
         indexes = [
             models.Index(fields=["owner", "id"], name="registry_model_owner_key"),
             models.Index(fields=["team", "id"], name="registry_model_team_key"),
