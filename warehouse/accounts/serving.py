@@ -36,15 +36,18 @@ class TokenHolder:
     is_superuser: bool
     expires_at: float | None  # seconds since the epoch
     read_at: float  # time.monotonic() when read from the database
-    person_row: tuple = ()  # the person's row as read with the token, field by field (`person()`)
 
     def person(self):
-        """The person the token speaks for, as a User loaded with the token: a new instance each time, as
-        each request loads its own (Django keeps permission caches on it, and a request its reader)."""
+        """The person the token speaks for, as a User: a new instance each time, as each request loads its
+        own (Django keeps permission caches on it, and a request its reader). It holds only what the change
+        feed reports changes of (an active person's key, username and superuser flag); any other field is
+        read from the database if something asks for it, so it is never older than the request."""
+        known = {"id": self.user_id, "username": self.username, "is_active": True}
+        known["is_superuser"] = self.is_superuser
         model = get_user_model()
-        return model.from_db(
-            "default", [field.attname for field in model._meta.concrete_fields], self.person_row
-        )
+        # from_db takes the values in the order of the model's fields.
+        fields = [field.attname for field in model._meta.concrete_fields if field.attname in known]
+        return model.from_db("default", fields, [known[name] for name in fields])
 
     def is_current(self) -> bool:
         if self.expires_at is not None and self.expires_at <= time.time():
@@ -77,7 +80,6 @@ def token_holder_get(*, secret: str, stamp: Stamp | None) -> TokenHolder | None:
         is_superuser=token.user.is_superuser,
         expires_at=token.expires_at.timestamp() if token.expires_at is not None else None,
         read_at=time.monotonic(),
-        person_row=tuple(getattr(token.user, field.attname) for field in token.user._meta.concrete_fields),
     )
     if stamp is not None:
         _holders.put(digest, stamp, holder)

@@ -52,9 +52,10 @@ class Reader:
 
 
 # Readers remembered in this process while the change feed vouches for them (warehouse/changes.py): their
-# teams are exact until a membership, a group or a permission changes anywhere, which the feed hears on
-# commit. How much of the registry they see is only an estimate, which picks a plan and never an answer:
-# it is read again after READER_ESTIMATE_SECONDS, as models are registered without news.
+# teams are exact until a membership, a group or a permission changes anywhere (registering a model grants
+# permissions on it, so that too), which the feed hears on commit. How much of the registry they see is
+# only an estimate, which picks a plan and never an answer: it is read again after READER_ESTIMATE_SECONDS
+# whatever the feed heard.
 _readers = Memo(max_entries=10_000)
 READER_ESTIMATE_SECONDS = 60.0
 
@@ -206,8 +207,9 @@ def any_of_theirs_visible(reader: Reader, *, by: str) -> Expression:
         return Value(False)
     if user.is_superuser:
         return Coalesce(Subquery(theirs.values(held=held)[:1]), Value(False))
-    # Their first models, by the index on `by`: a subquery inside the walk, so the outer row is two up.
-    first = models.filter(**{by: OuterRef(OuterRef("pk"))}).values("pk")[:FIRST_WALKED]
+    # Their first models by key, from the (`by`, key) index: a subquery inside the walk, so the outer row is
+    # two levels up.
+    first = models.filter(**{by: OuterRef(OuterRef("pk"))}).order_by("pk").values("pk")[:FIRST_WALKED]
     check = model_visible_check(user, model=OuterRef("pk"), groups=reader.groups)
     walked = models.filter(pk__in=first).alias(visible=check).filter(visible=True).values(held=held)[:1]
     hashed = models_visible_to(user, theirs).values(held=held)[:1]
