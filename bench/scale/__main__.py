@@ -203,10 +203,11 @@ def report(*, rows: dict, latencies: dict, load: dict, mlflow, audit: str) -> bo
     rates, bad = load["full"]
     rate = statistics.median(rates)
     for title, theirs in (("in this run", mlflow.per_second), ("first measured", MLFLOW_SEARCH_RATE)):
-        passed = rate >= theirs * MLFLOW_MULTIPLE and not bad and not mlflow.bad
+        passed = theirs > 0 and rate >= theirs * MLFLOW_MULTIPLE and not bad and not mlflow.bad
         good &= passed
+        multiple = f"{rate / theirs:,.1f}x" if theirs > 0 else "-"
         print(
-            f"  at full scale: {rate / theirs:,.1f}x MLflow's search rate {title} ({theirs:,.1f} req/s); "
+            f"  at full scale: {multiple} MLflow's search rate {title} ({theirs:,.1f} req/s); "
             f"needs >= {MLFLOW_MULTIPLE}x: {'ok' if passed else 'BELOW'}"
         )
     print(rule)
@@ -275,15 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for tier in locals().get("tiers", {}).values():
             tier.stop()
-    print("bench: MLflow's search, on a real tracking server...", flush=True)
-    mlflow = mlflow_search_rate(seconds=args.seconds, connections=CONNECTIONS)
-    audit = verify_audit(names["full"])
+    try:
+        print("bench: MLflow's search, on a real tracking server...", flush=True)
+        mlflow = mlflow_search_rate(seconds=args.seconds, connections=CONNECTIONS)
+        audit = verify_audit(names["full"])
+    finally:
+        if not args.keep:
+            for name in names.values():
+                database_drop(name)
+            for scale in names:
+                (folder / f"scale-{scale.replace('/', '-')}.json").unlink(missing_ok=True)
     good = report(rows=rows, latencies=latencies, load=load, mlflow=mlflow, audit=audit)
-    if not args.keep:
-        for name in names.values():
-            database_drop(name)
-        for scale in names:
-            (folder / f"scale-{scale.replace('/', '-')}.json").unlink(missing_ok=True)
     return 0 if good else 1
 
 

@@ -6,6 +6,9 @@ MLFLOW_MODELS registered models of VERSIONS_EACH versions, as many a model as th
 has, made through its REST API as the MLflow client makes them; wrk then asks it for a page of MLFLOW_PAGE
 of them (`registered-models/search`, each with its latest versions) at the same connections as the API
 list, which is asked for pages of the same size. Making them takes about a minute.
+
+The two are served as each is deployed by default, not alike: MLflow's own server (one worker) on its
+SQLite store, ours through nginx and gunicorn on PostgreSQL, both on this machine at once with the bench.
 """
 
 import json
