@@ -82,6 +82,23 @@ def refuse_changes(
     return migrations.RunPython(install, uninstall)
 
 
+def sqlite_refusals_restore(table: str, *, reason: str, delete: bool = False) -> migrations.RunPython:
+    """A migration operation putting `table`'s refusal triggers back on SQLite, after a migration that
+    changed one of its fields: SQLite rebuilds the table for that, and the rebuild drops its triggers.
+    Nothing to do on PostgreSQL, which alters the table in place and keeps them."""
+    row_ops = ("UPDATE", "DELETE") if delete else ("UPDATE",)
+
+    def restore(apps, schema_editor):
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        for suffix in SQLITE_TRIGGER_SUFFIXES:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}{suffix};", params=None)
+        for statement in _sqlite_statements(table, row_ops, reason):
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(restore, migrations.RunPython.noop, elidable=False)
+
+
 # --- Announcing changes: the change feed's triggers (PostgreSQL only) ---------------------------------------
 
 NOTIFY_FUNCTION = f"""
