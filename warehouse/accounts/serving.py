@@ -42,8 +42,12 @@ class TokenHolder:
         own (Django keeps permission caches on it, and a request its reader). It holds only what the change
         feed reports changes of (an active person's key, username and superuser flag); any other field is
         read from the database if something asks for it, so it is never older than the request."""
-        known = {"id": self.user_id, "username": self.username, "is_active": True}
-        known["is_superuser"] = self.is_superuser
+        known = {
+            "id": self.user_id,
+            "username": self.username,
+            "is_active": True,
+            "is_superuser": self.is_superuser,
+        }
         model = get_user_model()
         # from_db takes the values in the order of the model's fields.
         fields = [field.attname for field in model._meta.concrete_fields if field.attname in known]

@@ -200,11 +200,11 @@ def any_of_theirs_visible(reader: Reader, *, by: str) -> Expression:
     none of a team's first models pays FIRST_WALKED probes more than the set alone, and never walks through
     all of a team's models."""
     user = reader.user
+    if not user.is_authenticated or not user.is_active:
+        return Value(False)
     models = _registered_models().objects.order_by()
     held = Value(True, output_field=BooleanField())
     theirs = models.filter(**{by: OuterRef("pk")})
-    if not user.is_authenticated or not user.is_active:
-        return Value(False)
     if user.is_superuser:
         return Coalesce(Subquery(theirs.values(held=held)[:1]), Value(False))
     # Their first models by key, from the (`by`, key) index: a subquery inside the walk, so the outer row is

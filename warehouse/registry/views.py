@@ -15,9 +15,7 @@ from warehouse.registry.forms import AUDIT_ACTION_SUGGESTIONS, AuditFilterForm, 
 from warehouse.registry.listing import ListInputInvalid, Window, model_list_page
 from warehouse.registry.menus import model_filter_choices
 from warehouse.registry.models import Stage
-from warehouse.registry.selectors import (
-    ModelFilters,
-)
+from warehouse.registry.selectors import ModelFilters
 
 MODELS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
