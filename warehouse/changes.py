@@ -40,8 +40,10 @@ CHANNEL = "warehouse_changes"
 # Payloads, written by the triggers (see warehouse/registry/migrations and warehouse/accounts/migrations):
 #   "access"                      a token, person, group or permission changed
 #   "production <model> <gen>"    model <model>'s production answer is now at generation <gen>
+#   "registry"                    a model, a version or a team's name changed (what the lists show)
 ACCESS = "access"
 PRODUCTION = "production"
+REGISTRY = "registry"
 
 # The listening thread asks the server for a round trip this often. Without an answer for STALE_AFTER the
 # connection may be silently gone (a cut network, a hung server, shows no error): the feed stops vouching
@@ -70,6 +72,15 @@ class Stamp:
     # How much news the feed had announced: a waiter passes it to wait_for_news(), so news that arrives
     # between reading with this stamp and starting to wait still wakes it.
     news: int = field(compare=False, default=0)
+    # How many changes to what the model lists show the feed had heard. Not compared: a stamp stays the
+    # same for tokens, readers and production answers; what depends on the lists compares it as well
+    # (`registry_stamp`).
+    registry: int = field(compare=False, default=0)
+
+    @property
+    def registry_stamp(self) -> tuple:
+        """The stamp of an entry that also depends on every model, version and team name."""
+        return (self, self.registry)
 
 
 class ChangeFeed:
@@ -82,6 +93,7 @@ class ChangeFeed:
         self._connection = None
         self._session = 0
         self._access = 0
+        self._registry = 0
         self._generations: dict[int, int] = {}
         self._answered_at = 0.0
         self._heartbeat_pending = False
@@ -108,7 +120,7 @@ class ChangeFeed:
             self._drain(timeout=0)
             if self._connection is None:
                 return None
-            return Stamp(self.number, self._session, self._access, self, self._news_count)
+            return Stamp(self.number, self._session, self._access, self, self._news_count, self._registry)
 
     def generation_heard(self, model_id: int) -> int:
         """The newest production generation announced for `model_id` (0 if none). Kept across sessions:
@@ -298,6 +310,10 @@ class ChangeFeed:
                 return
             if generation_number > self._generations.get(model, 0):
                 self._generations[model] = generation_number
+        elif kind == REGISTRY:
+            # Not announced: the watchers of production answers wait for news of those, not of lists.
+            self._registry += 1
+            return
         self._announce()
 
     def _lost(self, why: str) -> None:

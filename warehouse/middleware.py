@@ -8,10 +8,11 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 
-from warehouse.api.http import NOT_FOUND_MESSAGE
+from warehouse.api.http import NOT_FOUND_MESSAGE, SAFE_METHODS
 from warehouse.api.mlflow.http import MLFLOW_PATHS, code_of_status, mlflow_error_response
 from warehouse.api.production import DATABASE_UNAVAILABLE, UNREACHABLE
 from warehouse.audit.services import acting_via
+from warehouse.changes import heard_before_answering
 from warehouse.machine_http import error_response
 
 MACHINE_PATHS = ("/api/", "/hooks/")
@@ -41,6 +42,23 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response
+
+
+class HeardBeforeAnsweringMiddleware:
+    """A write is answered once this process has heard its commit on the change feed (a round trip, well
+    under a millisecond), so that what its caller reads next from this process includes it: the remembered
+    answers (tokens, readers, production, list pages) are forgotten before the answer leaves. Here for
+    every unsafe request, so that no writer has to remember it; other processes hear it at the same moment.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method not in SAFE_METHODS:
+            heard_before_answering()
         return response
 
 

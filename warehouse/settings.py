@@ -93,6 +93,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: on the paths machines call, it turns whatever Django answered in HTML into the JSON envelope.
     "warehouse.middleware.MachineEdgeMiddleware",
+    # A write is answered once this process has heard it commit, so its caller's next read includes it.
+    "warehouse.middleware.HeardBeforeAnsweringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "warehouse.middleware.ContentSecurityPolicyMiddleware",

@@ -42,16 +42,25 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def latency(base: str, path: str, headers: dict, *, samples: int, warm_up: int = 3) -> Latency:
-    """`samples` requests for `path`, one after another on one connection, after `warm_up` unmeasured ones.
-    Anything but a 200 stops the bench: a fast error is not a fast page."""
+def asked_afresh(path: str, number: int) -> str:
+    """`path` made a URL no one asked before, so that no process has its answer remembered (the API
+    remembers list pages per URL, api/remembered.py): a parameter the list ignores, new each time."""
+    return f"{path}{'&' if '?' in path else '?'}afresh={number}-{time.monotonic_ns()}"
+
+
+def latency(
+    base: str, path: str, headers: dict, *, samples: int, warm_up: int = 3, afresh: bool = False
+) -> Latency:
+    """`samples` requests for `path`, one after another on one connection, after `warm_up` unmeasured ones;
+    with `afresh`, each a URL not asked before (`asked_afresh`). Anything but a 200 stops the bench: a fast
+    error is not a fast page."""
     address = urllib.parse.urlsplit(base)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
     timings, size = [], 0
     try:
         for index in range(warm_up + samples):
             started = time.perf_counter()
-            connection.request("GET", path, headers=headers)
+            connection.request("GET", asked_afresh(path, index) if afresh else path, headers=headers)
             response = connection.getresponse()
             body = response.read()
             elapsed = time.perf_counter() - started
@@ -67,7 +76,15 @@ def latency(base: str, path: str, headers: dict, *, samples: int, warm_up: int =
     )
 
 
-def throughput(base: str, path: str, token: str, *, seconds: int, connections: int) -> tuple[float, int]:
-    """Requests a second for `path` at `connections` connections, and how many failed."""
-    load = wrk(base, [path], token=token, seconds=seconds, connections=connections)
+# More than wrk asks for in a round of the list read afresh: none is asked twice.
+AFRESH_PATHS = 20_000
+
+
+def throughput(
+    base: str, path: str, token: str, *, seconds: int, connections: int, afresh: bool = False
+) -> tuple[float, int]:
+    """Requests a second for `path` at `connections` connections, and how many failed; with `afresh`, each
+    request a URL not asked before (`asked_afresh`)."""
+    paths = [asked_afresh(path, number) for number in range(AFRESH_PATHS)] if afresh else [path]
+    load = wrk(base, paths, token=token, seconds=seconds, connections=connections)
     return load.per_second, load.bad

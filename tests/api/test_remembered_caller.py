@@ -16,9 +16,17 @@ from tests.factories import model_create_for_tests
 from warehouse.accounts import visibility
 from warehouse.accounts.permissions import VIEW_MODEL
 from warehouse.accounts.services import api_token_revoke
+from warehouse.api import remembered
 from warehouse.changes import heard_before_answering
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def pages_read_afresh(monkeypatch):
+    # The list's pages are remembered too (tests/api/test_remembered_lists.py); here every page is read, so
+    # that what is counted is the reads of the caller and the reader.
+    monkeypatch.setattr(remembered, "current_stamp", lambda: None)
 
 
 def _warmed(client, headers) -> list[str]:

@@ -19,6 +19,7 @@ from warehouse.api.endpoints.common import (
     whole,
 )
 from warehouse.api.examples import EXAMPLE_REGISTRATION
+from warehouse.api.remembered import list_answer
 from warehouse.api.schemas.answers import (
     Error,
     Model,
@@ -92,16 +93,20 @@ def models(
     ),
 ):
     filters = ModelFilters(search=search, stage=stage, team=team, owner=owner)
-    shown = model_list_page(
-        user=request.user, filters=filters, window=Window(size=page_size, cursor=cursor, number=page)
-    )
-    return {
-        **listing_json(
-            request, shown, [model_json(model) for model in shown.rows], url=reverse("api:models")
-        ),
-        "page": shown.number,
-        "pages": shown.pages,
-    }
+
+    def read() -> dict:
+        shown = model_list_page(
+            user=request.user, filters=filters, window=Window(size=page_size, cursor=cursor, number=page)
+        )
+        return {
+            **listing_json(
+                request, shown, [model_json(model) for model in shown.rows], url=reverse("api:models")
+            ),
+            "page": shown.number,
+            "pages": shown.pages,
+        }
+
+    return list_answer(request, read)
 
 
 @router.get(
