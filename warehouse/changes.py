@@ -398,13 +398,16 @@ class Memo:
 
     An entry counts only while the feed's stamp is the one it was stored under. Read the stamp *before*
     reading the database and store under that stamp: a change committed in between then invalidates the
-    entry rather than hiding behind it. Bounded: when full, it starts again empty (the cost is one read per
-    key, and a registry's hot keys come back at once).
+    entry rather than hiding behind it. Bounded by entries, and with `max_weight` by the weights given to
+    `put` (an answer's size): when full, it starts again empty (the cost is one read per key, and a
+    registry's hot keys come back at once).
     """
 
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, max_weight: int | None = None):
         self.max_entries = max_entries
+        self.max_weight = max_weight
         self._entries: dict = {}
+        self._weight = 0
 
     def get(self, key, stamp: Stamp):
         """The value remembered for `key` under `stamp`, or None."""
@@ -413,13 +416,18 @@ class Memo:
             return None
         return entry[1]
 
-    def put(self, key, stamp: Stamp, value) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries = {}
+    def put(self, key, stamp: Stamp, value, weight: int = 0) -> None:
+        if self.max_weight is not None and weight > self.max_weight:
+            return  # more than the whole memo may hold: not remembered
+        full = len(self._entries) >= self.max_entries
+        if full or (self.max_weight is not None and self._weight + weight > self.max_weight):
+            self.clear()
         self._entries[key] = (stamp, value)
+        self._weight += weight
 
     def clear(self) -> None:
         self._entries = {}
+        self._weight = 0
 
 
 def current_stamp() -> Stamp | None:

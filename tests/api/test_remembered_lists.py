@@ -15,7 +15,7 @@ from tests.api.support import bearer, get, post_json
 from tests.factories import evidence_payload, version_move
 from warehouse import middleware
 from warehouse.accounts.permissions import VIEW_MODEL
-from warehouse.changes import change_feed, heard_before_answering
+from warehouse.changes import Memo, change_feed, heard_before_answering
 from warehouse.registry.models import ModelVersion, RegisteredModel, Stage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -165,3 +165,16 @@ def test_every_write_is_answered_only_once_this_process_heard_it(client, model, 
 
     assert (response.status_code, refused.status_code) == (201, 400)
     assert waits == [True, True]
+
+
+def test_what_is_remembered_is_bounded_by_its_size():
+    # A caller asking for ever new URLs of pages with long descriptions must not fill a process's memory.
+    memo = Memo(max_entries=100, max_weight=1_000)
+    stamp = object()  # any stamp: the bound is what is under test
+    memo.put("first", stamp, "a page", weight=600)
+    memo.put("second", stamp, "another", weight=600)  # past the bound: it starts again with this one
+    memo.put("huge", stamp, "more than it may hold", weight=1_001)
+
+    assert memo.get("first", stamp) is None
+    assert memo.get("second", stamp) == "another"
+    assert memo.get("huge", stamp) is None

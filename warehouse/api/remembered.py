@@ -8,8 +8,9 @@ So a remembered page is the one the database would give now, and a caller who ju
 from the database: every unsafe request waits until its own process has heard its commit
 (`warehouse.middleware.HeardBeforeAnsweringMiddleware`).
 
-Kept per person and per URL as asked (the `next` link repeats the request's own parameters), and bounded:
-when full, it starts again empty.
+Kept per person and per URL as asked (the `next` link repeats the request's own parameters), and bounded
+by the size of what it holds, so that no caller can fill a process's memory by asking for new URLs: when
+full, it starts again empty.
 """
 
 from collections.abc import Callable
@@ -18,10 +19,21 @@ from django.http import HttpRequest
 
 from warehouse.changes import Memo, current_stamp
 
-# Pages of 100 models are about 30 KB each as answered.
+# Pages of 100 models are about 30 KB each as answered; descriptions of 5,000 characters make them 500 KB.
 PAGES_REMEMBERED = 512
+CHARACTERS_REMEMBERED = 16_000_000
+# What a row costs beyond its text (the dict, its keys, the numbers), in characters, roughly.
+ROW_OVERHEAD = 400
 
-_pages = Memo(max_entries=PAGES_REMEMBERED)
+_pages = Memo(max_entries=PAGES_REMEMBERED, max_weight=CHARACTERS_REMEMBERED)
+
+
+def _size(answer: dict) -> int:
+    """About how much memory `answer` holds, in characters: its rows' text and their overhead."""
+    return sum(
+        ROW_OVERHEAD + sum(len(value) for value in row.values() if isinstance(value, str))
+        for row in answer["results"]
+    )
 
 
 def list_answer(request: HttpRequest, read: Callable[[], dict]) -> dict:
@@ -36,10 +48,5 @@ def list_answer(request: HttpRequest, read: Callable[[], dict]) -> dict:
     if remembered is not None:
         return remembered
     answer = read()
-    _pages.put(key, stamp.registry_stamp, answer)
+    _pages.put(key, stamp.registry_stamp, answer, weight=_size(answer))
     return answer
-
-
-def remembered_lists_forget() -> None:
-    """For tests: forget every remembered page."""
-    _pages.clear()
