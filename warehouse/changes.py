@@ -159,6 +159,14 @@ class ChangeFeed:
                 and self._connection is not None
             )
 
+    def forget_everything(self, why: str) -> None:
+        """Start a new session on the same connection: nothing remembered under an earlier stamp counts.
+        What is read from now on is read after every commit made so far, so it may be remembered again."""
+        logger.warning("Change feed: %s; this process forgets what it remembered.", why)
+        with self._lock:
+            self._session += 1
+            self._announce()
+
     def news_since(self, since: int) -> bool:
         """Whether news was announced after a stamp's `news` count `since`."""
         return self._news_count != since
@@ -377,8 +385,10 @@ def heard_before_answering(timeout: float = 0.1) -> None:
     change it reports as done is what this process serves from then on. Nothing to do in a process with
     no feed (a worker, or SQLite)."""
     feed = _feed
-    if feed is not None and feed.pid == os.getpid():
-        feed.sync(timeout)
+    if feed is not None and feed.pid == os.getpid() and not feed.sync(timeout):
+        # Not heard in time (a busy server, a slow network): what this process remembers may predate the
+        # change, and the feed would still vouch for it until its heartbeat goes stale.
+        feed.forget_everything("a writer's change was not heard in time")
 
 
 def change_feed_stop() -> None:
@@ -408,6 +418,7 @@ class Memo:
         self.max_weight = max_weight
         self._entries: dict = {}
         self._weight = 0
+        self._lock = threading.Lock()
 
     def get(self, key, stamp: Stamp):
         """The value remembered for `key` under `stamp`, or None."""
@@ -419,15 +430,16 @@ class Memo:
     def put(self, key, stamp: Stamp, value, weight: int = 0) -> None:
         if self.max_weight is not None and weight > self.max_weight:
             return  # more than the whole memo may hold: not remembered
-        full = len(self._entries) >= self.max_entries
-        if full or (self.max_weight is not None and self._weight + weight > self.max_weight):
-            self.clear()
-        self._entries[key] = (stamp, value)
-        self._weight += weight
+        with self._lock:  # the weight is a sum that threads add to
+            full = len(self._entries) >= self.max_entries
+            if full or (self.max_weight is not None and self._weight + weight > self.max_weight):
+                self._entries, self._weight = {}, 0
+            self._entries[key] = (stamp, value)
+            self._weight += weight
 
     def clear(self) -> None:
-        self._entries = {}
-        self._weight = 0
+        with self._lock:
+            self._entries, self._weight = {}, 0
 
 
 def current_stamp() -> Stamp | None:

@@ -5,10 +5,11 @@ kept in this process under the change feed's stamp (warehouse/changes.py) togeth
 news: any committed change to a model, a version or a team's name, and any change to who may see what
 (a grant, a membership, a person, a token), is heard on commit and nothing remembered before it counts.
 So a remembered page is the one the database would give now, and a caller who just wrote is answered
-from the database: every unsafe request waits until its own process has heard its commit
-(`warehouse.middleware.HeardBeforeAnsweringMiddleware`).
+from the database by its own process: every unsafe request waits until that process has heard its commit
+(`warehouse.middleware.HeardBeforeAnsweringMiddleware`), and the other processes, told by PostgreSQL at the
+same moment, hear it within a moment.
 
-Kept per person and per URL as asked (the `next` link repeats the request's own parameters), and bounded
+Kept per person and per query as asked (the `next` link repeats the request's own parameters), and bounded
 by the size of what it holds, so that no caller can fill a process's memory by asking for new URLs: when
 full, it starts again empty.
 """
@@ -22,18 +23,16 @@ from warehouse.changes import Memo, current_stamp
 # Pages of 100 models are about 30 KB each as answered; descriptions of 5,000 characters make them 500 KB.
 PAGES_REMEMBERED = 512
 CHARACTERS_REMEMBERED = 16_000_000
-# What a row costs beyond its text (the dict, its keys, the numbers), in characters, roughly.
-ROW_OVERHEAD = 400
+# What a row holds besides its description, in characters, at most: a name of 64, a username and a team
+# name of 150 each, a URL, a date, numbers, and the dict that holds them.
+ROW_BESIDES_DESCRIPTION = 1_000
 
 _pages = Memo(max_entries=PAGES_REMEMBERED, max_weight=CHARACTERS_REMEMBERED)
 
 
 def _size(answer: dict) -> int:
-    """About how much memory `answer` holds, in characters: its rows' text and their overhead."""
-    return sum(
-        ROW_OVERHEAD + sum(len(value) for value in row.values() if isinstance(value, str))
-        for row in answer["results"]
-    )
+    """About how much memory `answer` holds, in characters: the description is the one unbounded field."""
+    return sum(ROW_BESIDES_DESCRIPTION + len(row["description"]) for row in answer["results"])
 
 
 def list_answer(request: HttpRequest, read: Callable[[], dict]) -> dict:
@@ -43,7 +42,9 @@ def list_answer(request: HttpRequest, read: Callable[[], dict]) -> dict:
     stamp = current_stamp()  # before reading: a change committed meanwhile makes the entry stale
     if stamp is None:
         return read()
-    key = (request.user.pk, request.user.is_superuser, request.get_full_path())
+    # The query as Django read it, in the order given: two raw query strings that read alike are one page.
+    query = tuple((name, tuple(values)) for name, values in request.GET.lists())
+    key = (request.user.pk, request.user.is_superuser, request.path, query)
     remembered = _pages.get(key, stamp.registry_stamp)
     if remembered is not None:
         return remembered

@@ -1,5 +1,5 @@
 """Announce every change to what the model lists show (a model, a version, a team's name) to each web
-process's change feed, so the API's remembered list pages (api/lists.py) are forgotten when it commits.
+process's change feed, so the API's remembered list pages (api/remembered.py) are forgotten when it commits.
 
 Its own news ("registry"), apart from "access": registering a version changes the lists, not who may see
 what, nor any production answer, so remembered tokens, readers and answers outlive it."""

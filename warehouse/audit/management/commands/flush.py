@@ -10,7 +10,7 @@ cases, a developer resetting a laptop) is the one exception:
 from django.core.management.commands.flush import Command as DjangoFlush
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from warehouse.changes import ACCESS, CHANNEL
+from warehouse.changes import ACCESS, CHANNEL, REGISTRY
 from warehouse.dbtriggers import SQLITE_TRIGGER_SUFFIXES
 
 
@@ -32,8 +32,9 @@ class Command(DjangoFlush):
             with connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = DEFAULT")
                 # The replica role silenced the change feed's triggers too: tell every web process that
-                # what it remembers (tokens, permissions, production answers) is gone.
+                # what it remembers (tokens, permissions, production answers, list pages) is gone.
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, ACCESS])
+                cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, REGISTRY])
 
     def _flush_sqlite(self, connection, options):
         with connection.cursor() as cursor:
