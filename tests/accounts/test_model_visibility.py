@@ -6,12 +6,14 @@ rather than matching each against every model; and so does the walk, which check
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.db import connection
+from django.db.models import OuterRef
 from django.test.utils import CaptureQueriesContext
+from guardian.models import GroupObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user
 
 from tests.factories import model_create_for_tests, user_with_roles
 from warehouse.accounts import visibility
-from warehouse.accounts.permissions import VIEW_MODEL, models_visible_to
+from warehouse.accounts.permissions import VIEW_MODEL, model_visible_check, models_visible_to
 from warehouse.accounts.roles import Role
 from warehouse.accounts.visibility import Reader, models_visible_for_read, reader_for
 from warehouse.registry.models import ModelVersion, RegisteredModel
@@ -157,3 +159,36 @@ def test_what_a_reader_sees_is_counted_on_the_newest_models(monkeypatch, people)
     monkeypatch.setattr(visibility, "SAMPLED", 2)
     assert reader_for(User.objects.get(username="owen")).sees == 5
     assert reader_for(User.objects.get(username="carol")).sees == 0
+
+
+@pytest.mark.postgres
+def test_the_walk_finds_a_models_grants_for_all_the_readers_teams_in_one_probe(contributor, team):
+    # Led by the model's key (accounts 0003), the reader's teams' grants on one model are side by side:
+    # one descent a row, where guardian's indexes, led by the permission and the team, need one per team.
+    model = model_create_for_tests(actor=contributor, name="fraud-scorer", team=team)
+    other = Group.objects.create(name="risk")
+    # Grants of both teams on many other models, with statistics, so that the plan is the one of a registry.
+    grant = GroupObjectPermission.objects.get(group=team, object_pk=str(model.pk))
+    GroupObjectPermission.objects.bulk_create(
+        GroupObjectPermission(
+            group=group,
+            permission_id=grant.permission_id,
+            content_type_id=grant.content_type_id,
+            object_pk=key,
+        )
+        for key in range(model.pk + 1, model.pk + 2_000)
+        for group in (team, other)
+    )
+    checked = RegisteredModel.objects.filter(
+        model_visible_check(contributor, model=OuterRef("pk"), groups=[team.pk, other.pk])
+    )
+    assert list(checked) == [model]
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE guardian_groupobjectpermission")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny test tables make scans the cheapest plan
+        cursor.execute(f"EXPLAIN {checked.query}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    # (Index only in production; a bitmap here, as a test's fresh table has no visibility map yet.)
+    assert "using accounts_group_grant_by_object" in plan or "on accounts_group_grant_by_object" in plan, plan
