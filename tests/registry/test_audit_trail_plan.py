@@ -14,7 +14,8 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from warehouse.audit.selectors import AuditFilters, audit_event_list
+from warehouse.audit.selectors import AuditFilters, audit_event_list, model_names_matching
+from warehouse.registry.models import RegisteredModel
 
 pytestmark = pytest.mark.postgres
 
@@ -100,3 +101,19 @@ def test_a_reader_who_sees_some_models_is_answered_through_the_model_index(db, v
 
     assert "Bitmap Index Scan on audit_event_model_seq_idx" in plan, plan
     assert "actor_id" in plan and "BitmapOr" in plan, plan
+
+
+@pytest.mark.parametrize("pattern", ["fraud-sc", "fraud*scorer"])
+def test_the_models_a_model_box_matches_are_found_through_the_names_trigram_index(db, pattern):
+    # For a reader of many models, the names the box matches among those they see are read first: through
+    # the trigram index, not by walking every model's name (what the regular expression alone did).
+    matching = RegisteredModel.objects.filter(model_names_matching(pattern)).order_by("name")[:201]
+    sql, params = matching.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan; RESET enable_indexscan")
+
+    assert "Bitmap Index Scan on registry_model_name_trgm" in plan, plan

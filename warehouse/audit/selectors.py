@@ -38,7 +38,7 @@ def audit_event_list(
     own = Q(model_name="", actor_id=reader_id)
     if isinstance(visible_model_names, QuerySet) and model_pattern:
         # The models the box matches among those seen, if few, become the list below.
-        matching = visible_model_names.filter(name__iregex=_regex(model_pattern)).order_by("name")
+        matching = visible_model_names.filter(model_names_matching(model_pattern)).order_by("name")
         names = list(matching.values_list("name", flat=True)[: NAMES_LISTED_AT_MOST + 1])
         if len(names) <= NAMES_LISTED_AT_MOST:
             visible_model_names = names
@@ -78,6 +78,18 @@ def text_matches(field: str, pattern: str) -> Q:
     Both are case-insensitive regular expressions (`~*`), which PostgreSQL answers through the trail's
     trigram index; Django's `icontains` compares UPPER(field), which no index answers."""
     return Q(**{f"{field}__iregex": _regex(pattern)})
+
+
+def model_names_matching(pattern: str) -> Q:
+    """The models whose name a model box matches (`text_matches`), in a form the models' trigram index on
+    UPPER(name) answers (registry 0006): each literal run of the pattern as `icontains`, the regular
+    expression deciding what they found. With the expression alone the read walked every model's name in
+    order, 8-14 ms at 10,000 models for a box that matches one."""
+    condition = Q(name__iregex=_regex(pattern))
+    for part in pattern.split("*"):
+        if part:
+            condition &= Q(name__icontains=part)
+    return condition
 
 
 def _regex(pattern: str) -> str:
