@@ -111,6 +111,10 @@ $$ LANGUAGE plpgsql;
 """
 
 
+# Every kind of write to a table, for a trigger that announces any change to it.
+ANY_CHANGE = "INSERT OR UPDATE OR DELETE OR TRUNCATE"
+
+
 def notify_on_change(
     table: str, *, payload: str, events: str, for_each_row_when: str = ""
 ) -> migrations.RunPython:

@@ -3,9 +3,8 @@ web process forgets what it remembered of them when the change commits (warehous
 
 from django.db import migrations
 
-from warehouse.dbtriggers import notify_on_change
+from warehouse.dbtriggers import ANY_CHANGE, notify_on_change
 
-ANY_CHANGE = "INSERT OR UPDATE OR DELETE OR TRUNCATE"
 # Who belongs to which group, what groups and people hold org-wide and on each model (django-guardian).
 MEMBERSHIP_AND_PERMISSION_TABLES = (
     "auth_user_groups",

@@ -6,9 +6,7 @@ what, nor any production answer, so remembered tokens, readers and answers outli
 
 from django.db import migrations
 
-from warehouse.dbtriggers import notify_on_change
-
-ANY_CHANGE = "INSERT OR UPDATE OR DELETE OR TRUNCATE"
+from warehouse.dbtriggers import ANY_CHANGE, notify_on_change
 
 
 class Migration(migrations.Migration):
